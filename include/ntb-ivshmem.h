@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Layout of the shared memory region of the emulated NTB.
+ *
+ * The emulated NTB (kernel/ntb_hw_ivshmem) uses two QEMU ivshmem devices per
+ * VM: an ivshmem-plain device whose BAR2 maps the peer VM's RAM (memory
+ * window 0) and an ivshmem-doorbell device whose BAR2 maps one region shared
+ * by all VMs of the testbed.  That region is created by tools/ivshmem-server
+ * and starts with struct ntb_ivshmem_hdr; the server writes the header once,
+ * before the first client connects, and nobody writes it afterwards.
+ *
+ * The rest of the region is divided into max_peers side areas of side_size
+ * bytes each, starting at side_offset.  Side area i belongs to the VM whose
+ * ivshmem peer id (IVPosition register) is i.  Its layout is defined by the
+ * driver (kernel/ntb_hw_ivshmem); the server only zero-fills it.
+ *
+ * The server hands out the lowest free peer id, so a VM that is killed and
+ * started again gets the id (and therefore the side area) it had before.
+ *
+ * All fields are little-endian; this header is shared by kernel and
+ * userspace code and uses only the fixed-width types of <linux/types.h>.
+ */
+#ifndef NTB_IVSHMEM_H
+#define NTB_IVSHMEM_H
+
+#include <linux/types.h>
+
+/* "NTBIVSHM" read as a little-endian 64-bit integer. */
+#define NTB_IVSHMEM_MAGIC 0x4d4853564942544eULL
+#define NTB_IVSHMEM_VERSION 1
+
+/* Default geometry used by the server and the testbed. */
+#define NTB_IVSHMEM_SHM_SIZE (64 * 1024)  /* must be a power of two */
+#define NTB_IVSHMEM_SIDE_OFFSET 4096
+#define NTB_IVSHMEM_SIDE_SIZE 4096
+#define NTB_IVSHMEM_MAX_PEERS 2
+
+/*
+ * MSI-X vectors of the ivshmem-doorbell device: vectors 0..15 carry doorbell
+ * bits 0..15 (one bit per vector), the last vector signals control events
+ * (message registers, link changes).
+ */
+#define NTB_IVSHMEM_DB_COUNT 16
+#define NTB_IVSHMEM_CTRL_VECTOR NTB_IVSHMEM_DB_COUNT
+#define NTB_IVSHMEM_VECTORS (NTB_IVSHMEM_DB_COUNT + 1)
+
+struct ntb_ivshmem_hdr {
+	__le64 magic;		/* NTB_IVSHMEM_MAGIC */
+	__le32 version;		/* NTB_IVSHMEM_VERSION */
+	__le32 hdr_size;	/* sizeof(struct ntb_ivshmem_hdr) */
+	__le64 shm_size;	/* size of the whole region in bytes */
+	__le32 vectors;		/* eventfd vectors per peer */
+	__le32 max_peers;	/* number of side areas */
+	__le32 side_offset;	/* byte offset of side area 0 */
+	__le32 side_size;	/* byte size (stride) of each side area */
+};
+
+/* Side area layout, owned by kernel/ntb_hw_ivshmem */
+
+/*
+ * Side area i is written by the VM whose peer id is i (its "owner") and read
+ * by the other VM (the "peer").  The only words with two writers are the
+ * scratchpads, which model the scratchpad registers of a hardware NTB: each
+ * is one naturally aligned 32-bit store, never a read-modify-write, and the
+ * last writer wins.  Every other word has exactly one writer, so no atomic
+ * operation ever spans the two VMs.  A reader treats every word it reads in
+ * the other VM's side area as untrusted input.
+ *
+ * Publication: the owner (re)initialises its side area with session = 0 and
+ * state = 0, fills in every other word, and then writes session (a random,
+ * non-zero id, new on every driver load) and state, with a write barrier
+ * before each step.  On unload it writes state = 0 and session = 0.  A peer
+ * considers the side area live when magic, version and a non-zero session
+ * are present and state has NTB_IVSHMEM_STATE_LOADED.
+ *
+ * Link: the link is up when both sides are loaded, both have
+ * NTB_IVSHMEM_STATE_LINK_EN, and each sees the other's heartbeat advance
+ * under one session.  A new session means the other VM restarted.
+ *
+ * Message register i from VM A to VM B: A writes A.msg_out[i].val, then
+ * (write barrier) increments A.msg_out[i].seq.  Let
+ *	ack = B.msg_ack_session == A.session ? B.msg_ack[i] : 0
+ * The register is full (B's inbound status bit i set) while
+ * A.msg_out[i].seq != ack.  B consumes the message by writing
+ * B.msg_ack[i] = A.msg_out[i].seq.  When B sees a new A.session it writes
+ * B.msg_ack[] = 0 and then (write barrier) B.msg_ack_session = A.session;
+ * A's counters restart at 0 in every session, so no message is lost.
+ */
+#define NTB_IVSHMEM_SIDE_MAGIC 0x45444953	/* "SIDE" read as __le32 */
+#define NTB_IVSHMEM_SIDE_VERSION 1
+#define NTB_IVSHMEM_SPAD_COUNT 16	/* scratchpads per side area */
+#define NTB_IVSHMEM_MSG_COUNT 4		/* message registers per direction */
+
+/* Bits of ntb_ivshmem_side.state */
+#define NTB_IVSHMEM_STATE_LOADED 0x1	/* driver bound, heartbeat running */
+/* Link enabled: set at load, cleared by ntb_link_disable() */
+#define NTB_IVSHMEM_STATE_LINK_EN 0x2
+
+/* One message register in the sending VM's side area. */
+struct ntb_ivshmem_msg {
+	/* Sender writes (+1 per message, after val); receiver reads. */
+	__le32 seq;
+	/* Sender writes (message data, before seq); receiver reads. */
+	__le32 val;
+};
+
+struct ntb_ivshmem_side {
+	/* 0x00: identity, liveness and link state of the owner. */
+
+	/* Owner writes NTB_IVSHMEM_SIDE_MAGIC; peer reads. */
+	__le32 magic;
+	/* Owner writes NTB_IVSHMEM_SIDE_VERSION; peer reads. */
+	__le32 version;
+	/* Owner writes (random, non-zero, per load; 0 = none); peer reads. */
+	__le32 session;
+	/* Owner writes NTB_IVSHMEM_STATE_* bits; peer reads. */
+	__le32 state;
+	/* Owner writes (+1 about every 100 ms while loaded); peer reads. */
+	__le32 heartbeat;
+	/* Owner writes its scratchpad count; peer reads (informational). */
+	__le32 spad_count;
+	/* Owner writes its message register count; peer reads (info). */
+	__le32 msg_count;
+	/* Nobody writes (zero). */
+	__le32 pad0;
+	/*
+	 * Owner writes the size of its ivshmem-plain BAR2, which maps the
+	 * peer's RAM: this is the peer's inbound memory window size.  Peer
+	 * reads.
+	 */
+	__le64 plain_bar_size;
+	/* Nobody writes (zero). */
+	__le32 pad1[6];
+
+	/* 0x40: message registers the owner sends to the peer. */
+
+	/* Owner writes; peer reads. */
+	struct ntb_ivshmem_msg msg_out[NTB_IVSHMEM_MSG_COUNT];
+	/* Nobody writes (zero). */
+	__le32 pad2[8];
+
+	/* 0x80: acknowledgments of the messages the peer sent the owner. */
+
+	/* Owner writes (after msg_ack[]); peer reads. */
+	__le32 msg_ack_session;
+	/* Nobody writes (zero). */
+	__le32 pad3[3];
+	/* Owner writes (the peer's msg_out[i].seq it consumed); peer reads. */
+	__le32 msg_ack[NTB_IVSHMEM_MSG_COUNT];
+	/* Nobody writes (zero). */
+	__le32 pad4[8];
+
+	/* 0xc0: the owner's (inbound) scratchpads. */
+
+	/*
+	 * Both write: the owner through ntb_spad_write() (and zeroes them
+	 * while initialising), the peer through ntb_peer_spad_write().  Both
+	 * read.  One 32-bit store each, last writer wins, as on hardware.
+	 */
+	__le32 spad[NTB_IVSHMEM_SPAD_COUNT];
+
+	/* 0x100: end; the rest of the side area is unused. */
+};
+
+#endif /* NTB_IVSHMEM_H */
