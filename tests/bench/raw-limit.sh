@@ -1,0 +1,107 @@
+#!/bin/bash
+# raw-limit: the most the emulated NTB can give, measured in the kernel by
+# tests/kernel/ntb_window_test, with nothing of ntbrdma in the way:
+#   - memcpy bandwidth a -> b through memory window 0 (write-combining
+#     mapping, 64 KiB chunks, ~1 s per run, median of 3 runs), next to a
+#     plain local memcpy of the same bytes in a;
+#   - shared-memory ping-pong through the windows (10000 round trips, a
+#     pings, b pongs): median round trip and one-way latency.
+# Prints the figures and writes them as JSON to $1 (default
+# build/bench/raw-limit.json).  Run from the repository root with TESTBED
+# set and the testbed up.  Figures only: exit 0 when measured, 1 when not.
+# The scripts run in the VMs are single-quoted on purpose: their $1... are
+# the arguments given after them, expanded in the VM.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+: "${TESTBED:?TESTBED must name the testbed script}"
+
+json=${1:-build/bench/raw-limit.json}
+ITERS=10000
+RUNS=3
+CHUNK=65536
+DBG=/sys/kernel/debug/ntb_window_test
+
+die() {
+	echo "raw-limit: $*" >&2
+	exit 1
+}
+
+# vmsh VM SCRIPT [ARG...]: run SCRIPT with bash as root in VM, ARGs as $1...
+vmsh() {
+	local vm=$1 script=$2
+	shift 2
+	TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-120} \
+		"$TESTBED" run "$vm" -- bash -c "$script" raw-limit "$@"
+}
+
+# field NAME LINE: the value of NAME=value in LINE.
+field() {
+	local v
+	v=$(tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p")
+	[[ $v =~ ^[0-9]+$ ]] || die "no $1 in '$2'"
+	echo "$v"
+}
+
+cleanup() {
+	local vm
+	for vm in a b; do
+		vmsh "$vm" 'modprobe -r ntb_window_test' >/dev/null 2>&1 || true
+	done
+}
+
+trap cleanup EXIT
+declare -A dir addr
+for vm in a b; do
+	out=$(vmsh "$vm" 'modprobe ntb_window_test' 2>&1) ||
+		die "$vm: modprobe ntb_window_test: $out"
+	d=$(vmsh "$vm" 'ls -d "$1"/*/ 2>/dev/null' "$DBG") || true
+	[ "$(wc -w <<<"$d")" = 1 ] ||
+		die "$vm: expected one NTB device under $DBG, found: '$d'"
+	dir[$vm]=${d%/}
+	read -r addr[$vm] _ <<<"$(vmsh "$vm" 'cat "$1/buf_addr"' "${dir[$vm]}")"
+	[[ ${addr[$vm]} =~ ^0x[0-9a-f]+$ ]] || die "$vm: bad buf_addr"
+done
+
+# Bandwidth: RUNS time-bound runs, median by window bandwidth.
+results=()
+for ((i = 0; i < RUNS; i++)); do
+	r=$(vmsh a 'echo "$2 0 $3" >"$1/bench_memcpy" && cat "$1/bench_memcpy"' \
+		"${dir[a]}" "${addr[b]}" "$CHUNK") || die "a: bench_memcpy failed"
+	echo "  run $((i + 1)): $r"
+	results+=("$(field memcpy_window_MBps "$r") $r")
+done
+median=$(printf '%s\n' "${results[@]}" | sort -n | sed -n "$((RUNS / 2 + 1))p")
+median=${median#* }
+window_mbps=$(field memcpy_window_MBps "$median")
+local_mbps=$(field local_memcpy_MBps "$median")
+
+# Latency: the pong side first, it waits up to 30 s for the pings.
+vmsh b 'echo "$2 pong $3" >"$1/pingpong"' "${dir[b]}" "${addr[a]}" "$ITERS" ||
+	die "b: pingpong pong failed to start"
+wait_result='echo "$2 ping $3" >"$1/pingpong" || exit 1
+for i in $(seq 100); do
+	r=$(cat "$1/pingpong_result")
+	[ "$r" != running ] && break
+	sleep 0.5
+done
+echo "$r"'
+ping=$(vmsh a "$wait_result" "${dir[a]}" "${addr[b]}" "$ITERS") ||
+	die "a: pingpong ping failed to start"
+pong=$(vmsh b 'cat "$1/pingpong_result"' "${dir[b]}")
+echo "  ping (a): $ping"
+echo "  pong (b): $pong"
+[ "$(field iters "$ping")" = "$ITERS" ] || die "ping-pong did not finish: $ping"
+rtt=$(field rtt_ns_median "$ping")
+oneway=$(field oneway_ns_median "$ping")
+
+echo "memcpy through the window a->b (${CHUNK} B chunks): ${window_mbps} MB/s" \
+	"(local memcpy in a: ${local_mbps} MB/s)"
+echo "ping-pong through the windows: one-way ${oneway} ns median," \
+	"round trip ${rtt} ns median ($ITERS round trips)"
+echo "(prototype baseline: ~400 MB/s memcpy, ~150 ns round trip)"
+
+mkdir -p "$(dirname "$json")"
+printf '{"memcpy_window_MBps": %s, "local_memcpy_MBps": %s, "pingpong_oneway_ns_median": %s, "pingpong_rtt_ns_median": %s}\n' \
+	"$window_mbps" "$local_mbps" "$oneway" "$rtt" >"$json"
+echo "raw-limit: wrote $json"
