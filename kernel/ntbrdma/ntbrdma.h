@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma: RDMA verbs over a PCIe Non-Transparent Bridge.
+ *
+ * The module has two halves with this header between them:
+ *
+ *  - the transport (ntbrdma_main.c, ntbrdma_link.c, ntbrdma_ctrl.c,
+ *    ntbrdma_netdev.c, ...): an NTB client.  For every NTB device it owns one
+ *    struct ntbr_dev: it maps the peer's memory window, brings the link up
+ *    (version and layout exchanged through scratchpads or message registers),
+ *    runs a control channel of memory rings, and provides an Ethernet netdev
+ *    (ntb0, ntb1, ...) over the same window and doorbells;
+ *
+ *  - the RDMA half (ntbrdma_ib*.c): `rdma link add NAME type ntbrdma netdev
+ *    ntbX` creates an ib_device on the ntbr_dev behind ntbX; verbs, memory
+ *    registration and queue pairs live there.
+ *
+ * The RDMA half only uses what is declared here; the transport never looks
+ * inside the RDMA half's structures.
+ */
+#ifndef NTBRDMA_H
+#define NTBRDMA_H
+
+#include <linux/netdevice.h>
+#include <linux/types.h>
+
+struct ntbr_dev;
+struct ntb_dev;
+
+/* --- transport -> RDMA half ------------------------------------------- */
+
+/*
+ * Called by the transport, in process context, without transport locks
+ * held.  link_up/link_down bracket every period in which the link is ready
+ * (the peer's transport answered the handshake of this session); remove is
+ * called once, before the ntbr_dev goes away (NTB device removed or module
+ * unloading), and must not return before the RDMA half stopped using it.
+ */
+void ntbr_ib_link_up(struct ntbr_dev *nd);
+void ntbr_ib_link_down(struct ntbr_dev *nd);
+void ntbr_ib_remove(struct ntbr_dev *nd);
+
+/* Module init/exit of the RDMA half (rdma_link_ops registration etc.). */
+int ntbr_ib_init(void);
+void ntbr_ib_exit(void);
+
+/* --- RDMA half -> transport ------------------------------------------- */
+
+/*
+ * The ntbr_dev behind a netdev, or NULL if the netdev is not one of ours.
+ * Takes a reference (ntbr_dev_put() drops it); the caller holds the RTNL
+ * lock or a reference on the netdev.
+ */
+struct ntbr_dev *ntbr_dev_from_netdev(struct net_device *netdev);
+void ntbr_dev_put(struct ntbr_dev *nd);
+
+struct net_device *ntbr_netdev(struct ntbr_dev *nd);
+struct ntb_dev *ntbr_ntb(struct ntbr_dev *nd);
+
+/* The device to DMA-map memory for (ib_umem, dma_map_*): the NTB's PCI. */
+struct device *ntbr_dma_device(struct ntbr_dev *nd);
+
+/* True while the link is ready (between link_up and link_down). */
+bool ntbr_link_ready(struct ntbr_dev *nd);
+
+/*
+ * Per-device storage for the RDMA half (its ib_device), set and read under
+ * its own locking; the transport only stores it.
+ */
+void ntbr_set_ib(struct ntbr_dev *nd, void *ib);
+void *ntbr_get_ib(struct ntbr_dev *nd);
+
+/*
+ * Control channel: small messages to the peer's transport, delivered in
+ * order, at most once, while the link stays ready; each is handed to the
+ * handler registered for its type on the peer, in process context.
+ * Types below NTBR_CTRL_TYPE_IB are the transport's own.
+ */
+#define NTBR_CTRL_MAX_PAYLOAD 240
+enum ntbr_ctrl_type {
+	NTBR_CTRL_TYPE_IB = 16,	/* first type the RDMA half may use */
+	NTBR_CTRL_TYPE_MAX = 64,
+};
+
+typedef void (*ntbr_ctrl_handler_t)(struct ntbr_dev *nd, u16 type,
+				    const void *payload, size_t len);
+int ntbr_ctrl_register(u16 type, ntbr_ctrl_handler_t handler);
+void ntbr_ctrl_unregister(u16 type);
+/* 0, -ENOTCONN (link not ready), -EMSGSIZE, or -EAGAIN (ring full). */
+int ntbr_ctrl_send(struct ntbr_dev *nd, u16 type, const void *payload,
+		   size_t len);
+
+/*
+ * Data path: copy len bytes from src (kernel virtual) to the peer's memory
+ * at DMA address peer_addr, through the memory window.  The one function a
+ * dmaengine channel may later replace.  -ENOTCONN when the link is not
+ * ready, -EINVAL when [peer_addr, peer_addr + len) is outside the window.
+ */
+int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
+		    size_t len);
+
+/*
+ * Doorbells.  Bit NTBR_DB_CTRL (0) signals the control channel and bit
+ * NTBR_DB_NET (1) the netdev; both belong to the transport.  Every valid bit
+ * from NTBR_DB_IB_SHIFT (2) up belongs to the RDMA half: ntbr_db_ib_mask()
+ * says which bits exist on this device, ntbr_peer_db_set() rings them in
+ * the peer (only while the link is ready) and the handler registered with
+ * ntbr_db_set_handler() receives the ones that fired here, already cleared,
+ * in hard interrupt context (NULL handler: the bits are dropped).
+ */
+#define NTBR_DB_CTRL 0
+#define NTBR_DB_NET 1
+#define NTBR_DB_IB_SHIFT 2
+typedef void (*ntbr_db_handler_t)(struct ntbr_dev *nd, u64 db_bits);
+void ntbr_db_set_handler(struct ntbr_dev *nd, ntbr_db_handler_t handler);
+u64 ntbr_db_ib_mask(struct ntbr_dev *nd);
+/* 0, -ENOTCONN (link not ready) or -EINVAL (bits not the RDMA half's). */
+int ntbr_peer_db_set(struct ntbr_dev *nd, u64 db_bits);
+
+#endif /* NTBRDMA_H */

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma transport: debugfs, /sys/kernel/debug/ntbrdma/<ntb device>/
+ *
+ *   state      link state, sessions, ring indices, self-test counters
+ *   ctrl_ping  write N: send N numbered control messages of varying length;
+ *              the peer checks order and contents and answers each with a
+ *              pong, which we check in turn (counters in state)
+ *   inject     write "ctrl" or "net": write a producer index no valid
+ *              peer writes into the peer's area, as a broken peer would; the
+ *              peer must reset the link (and recover), never crash
+ */
+
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+
+#include "ntbrdma_transport.h"
+
+#define NTBR_PING_HDR sizeof(__le32)
+
+static struct dentry *ntbr_dbg_root;
+static DEFINE_MUTEX(ntbr_ping_lock);	/* one ctrl_ping writer at a time */
+
+static const char *const ntbr_state_names[] = {
+	[NTBR_DOWN] = "down",
+	[NTBR_HANDSHAKE] = "handshake",
+	[NTBR_READY] = "ready",
+};
+
+static int ntbr_state_show(struct seq_file *s, void *unused)
+{
+	struct ntbr_dev *nd = s->private;
+
+	seq_printf(s, "state %s\nready %d\nbring-up %s\n",
+		   ntbr_state_names[READ_ONCE(nd->state)],
+		   READ_ONCE(nd->ready),
+		   nd->use_msg ? "message registers" : "scratchpads");
+	seq_printf(s, "session %#010x\npeer_session %#010x\npeer_area %#llx\n",
+		   READ_ONCE(nd->session), READ_ONCE(nd->peer_session),
+		   READ_ONCE(nd->peer_area));
+	seq_printf(s, "ctrl_out_prod %u\nctrl_out_cons %u\nctrl_in_cons %u\n",
+		   READ_ONCE(nd->ctrl_out_prod), READ_ONCE(nd->ctrl_out_cons),
+		   READ_ONCE(nd->ctrl_in_cons));
+	seq_printf(s, "ping_ok %u\nping_bad %u\npong_ok %u\npong_bad %u\n",
+		   READ_ONCE(nd->ping_ok), READ_ONCE(nd->ping_bad),
+		   READ_ONCE(nd->pong_ok), READ_ONCE(nd->pong_bad));
+
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ntbr_state);
+
+/* Send, waiting (bounded) while the ring is full. */
+static int ntbr_dbg_send(struct ntbr_dev *nd, u16 type, const void *p,
+			 size_t len)
+{
+	int i, ret;
+
+	for (i = 0; i < 1000; i++) {
+		ret = ntbr_ctrl_xmit(nd, type, p, len);
+		if (ret != -EAGAIN)
+			return ret;
+		usleep_range(1000, 2000);
+	}
+
+	return -ETIMEDOUT;
+}
+
+static void ntbr_ping_fill(u8 *buf, u32 seq, size_t len)
+{
+	size_t i;
+
+	for (i = NTBR_PING_HDR; i < len; i++)
+		buf[i] = (u8)(seq + i);
+}
+
+static size_t ntbr_ping_len(u32 seq)
+{
+	return NTBR_PING_HDR + seq % (NTBR_CTRL_MAX_PAYLOAD - NTBR_PING_HDR + 1);
+}
+
+static ssize_t ntbr_ping_write(struct file *file, const char __user *ubuf,
+			       size_t count, loff_t *ppos)
+{
+	struct ntbr_dev *nd = file->private_data;
+	u8 buf[NTBR_CTRL_MAX_PAYLOAD];
+	unsigned int n, i;
+	__le32 seq;
+	size_t len;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, count, 0, &n);
+	if (ret)
+		return ret;
+	mutex_lock(&ntbr_ping_lock);
+	for (i = 0; i < n; i++) {
+		seq = cpu_to_le32(nd->ping_seq);
+		len = ntbr_ping_len(nd->ping_seq);
+		memcpy(buf, &seq, sizeof(seq));
+		ntbr_ping_fill(buf, nd->ping_seq, len);
+		ret = ntbr_dbg_send(nd, NTBR_CTRL_PING, buf, len);
+		if (ret)
+			break;
+		nd->ping_seq++;
+	}
+	mutex_unlock(&ntbr_ping_lock);
+
+	return ret ? ret : count;
+}
+
+static const struct file_operations ntbr_ping_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = ntbr_ping_write,
+	.llseek = no_llseek,
+};
+
+static ssize_t ntbr_inject_write(struct file *file, const char __user *ubuf,
+				 size_t count, loff_t *ppos)
+{
+	struct ntbr_dev *nd = file->private_data;
+	char cmd[8] = {};
+	int idx;
+
+	if (copy_from_user(cmd, ubuf, min(count, sizeof(cmd) - 1)))
+		return -EFAULT;
+	if (sysfs_streq(cmd, "net")) {
+		ntbr_net_inject(nd);
+	} else if (sysfs_streq(cmd, "ctrl")) {
+		idx = srcu_read_lock(&nd->srcu);
+		if (READ_ONCE(nd->ready)) {
+			ntbr_win_write32(nd,
+					 ntbr_peer_field(nd, ctrl_in_prod.val),
+					 READ_ONCE(nd->ctrl_out_prod) + 1000);
+			ntbr_peer_db(nd, NTBR_DB_CTRL);
+		}
+		srcu_read_unlock(&nd->srcu, idx);
+	} else {
+		return -EINVAL;
+	}
+
+	return count;
+}
+
+static const struct file_operations ntbr_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = ntbr_inject_write,
+	.llseek = no_llseek,
+};
+
+/* Transport-internal control messages (ordered workqueue). */
+void ntbr_dbg_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
+		   size_t len)
+{
+	u8 want[NTBR_CTRL_MAX_PAYLOAD];
+	__le32 raw;
+	u32 seq;
+
+	if (len < NTBR_PING_HDR)
+		return;
+	memcpy(&raw, payload, sizeof(raw));
+	seq = le32_to_cpu(raw);
+
+	if (type == NTBR_CTRL_PING) {
+		ntbr_ping_fill(want, seq, len);
+		if (seq == nd->ping_next && len == ntbr_ping_len(seq) &&
+		    !memcmp(want + NTBR_PING_HDR,
+			    (const u8 *)payload + NTBR_PING_HDR,
+			    len - NTBR_PING_HDR))
+			nd->ping_ok++;
+		else
+			nd->ping_bad++;
+		nd->ping_next = seq + 1;
+		ntbr_dbg_send(nd, NTBR_CTRL_PONG, &raw, sizeof(raw));
+	} else if (type == NTBR_CTRL_PONG) {
+		if (seq == nd->pong_next)
+			nd->pong_ok++;
+		else
+			nd->pong_bad++;
+		nd->pong_next = seq + 1;
+	}
+}
+
+void ntbr_debugfs_add(struct ntbr_dev *nd)
+{
+	nd->dbg = debugfs_create_dir(dev_name(&nd->ntb->dev), ntbr_dbg_root);
+	debugfs_create_file("state", 0400, nd->dbg, nd, &ntbr_state_fops);
+	debugfs_create_file("ctrl_ping", 0200, nd->dbg, nd, &ntbr_ping_fops);
+	debugfs_create_file("inject", 0200, nd->dbg, nd, &ntbr_inject_fops);
+}
+
+void ntbr_debugfs_remove(struct ntbr_dev *nd)
+{
+	debugfs_remove_recursive(nd->dbg);
+	nd->dbg = NULL;
+}
+
+void ntbr_debugfs_init(void)
+{
+	ntbr_dbg_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+}
+
+void ntbr_debugfs_exit(void)
+{
+	debugfs_remove_recursive(ntbr_dbg_root);
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma: the RDMA half's private declarations (ib_device, verbs objects).
+ */
+#ifndef NTBRDMA_IB_H
+#define NTBRDMA_IB_H
+
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/uverbs_ioctl.h>
+#include <rdma/ntbrdma-abi.h>
+
+#include "ntbrdma.h"
+
+/*
+ * Limits this device is designed for and reports in query_device.  The
+ * CQ limits are enforced here; QP, SRQ, MR, AH limits are the design of
+ * the next verbs (not implemented yet: those verbs return -EOPNOTSUPP).
+ */
+#define NTBR_MAX_CQ		16384
+#define NTBR_MAX_CQE		32768	/* a power of two */
+#define NTBR_MAX_PD		65536
+#define NTBR_MAX_QP		4096
+#define NTBR_MAX_QP_WR		16384
+#define NTBR_MAX_SGE		16
+#define NTBR_MAX_INLINE		256
+#define NTBR_MAX_MR		65536
+#define NTBR_MAX_SRQ		4096
+#define NTBR_MAX_SRQ_WR		16384
+#define NTBR_MAX_AH		65536
+#define NTBR_MAX_RD_ATOM	16
+#define NTBR_GID_TBL_LEN	32
+#define NTBR_MAX_MSG_SZ		0x80000000U
+
+struct ntbr_ib_dev {
+	struct ib_device ibdev;		/* first: ib_alloc_device */
+	struct ntbr_dev *nd;		/* reference held until dealloc */
+	struct list_head list;		/* ntbr_ib_devs, under ntbr_ib_lock */
+	/* Last port state reported by an event, under ntbr_ib_lock. */
+	bool port_active;
+	atomic_t next_cq_id;
+	atomic_t num_cq;		/* enforces NTBR_MAX_CQ */
+	atomic_t num_pd;		/* enforces NTBR_MAX_PD */
+	spinlock_t cq_lock;		/* cqs */
+	struct list_head cqs;		/* user CQs, for the test hook */
+	struct dentry *dbg;		/* debugfs directory */
+};
+
+struct ntbr_ucontext {
+	struct ib_ucontext ibuc;
+};
+
+struct ntbr_pd {
+	struct ib_pd ibpd;
+};
+
+/*
+ * A CQ ring (include/rdma/ntbrdma-abi.h).  The kernel is its only
+ * producer (ntbr_cq_post, under lock).  For user CQs the consumer is the
+ * provider, for kernel CQs it is ntbr_poll_cq (under lock as well).
+ */
+struct ntbr_cq_ring {
+	void *buf;			/* vmalloc_user: ctrl + entries */
+	size_t size;			/* bytes, page multiple */
+	u32 num_cqe;			/* power of two */
+	u32 prod;			/* the kernel's own copy of ctrl->prod */
+	struct ntbrdma_cq_ctrl *ctrl;
+	struct ntbrdma_cqe *cqe;
+	struct rdma_user_mmap_entry *mmap_entry; /* user CQs */
+};
+
+struct ntbr_cq {
+	struct ib_cq ibcq;
+	spinlock_t lock;		/* producer side, and kernel polling */
+	struct ntbr_cq_ring ring;
+	/* Kernel CQs: the ib_qp of each slot (the CQE holds only its number). */
+	struct ib_qp **slot_qp;
+	struct list_head dev_entry;	/* ntbr_ib_dev.cqs (user CQs) */
+	u32 inject_seq;			/* test hook: next wr_id */
+	u32 id;
+	bool user;
+	bool error;			/* overflowed: IB_EVENT_CQ_ERR sent */
+};
+
+struct ntbr_mmap_entry {
+	struct rdma_user_mmap_entry rdma_entry;
+	void *buf;			/* vmalloc_user memory to map */
+};
+
+static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
+{
+	return container_of(ibdev, struct ntbr_ib_dev, ibdev);
+}
+
+static inline struct ntbr_ucontext *to_ntbr_uc(struct ib_ucontext *ibuc)
+{
+	return container_of(ibuc, struct ntbr_ucontext, ibuc);
+}
+
+static inline struct ntbr_cq *to_ntbr_cq(struct ib_cq *ibcq)
+{
+	return container_of(ibcq, struct ntbr_cq, ibcq);
+}
+
+/* ntbrdma_ib_query.c */
+int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
+		      struct ib_udata *udata);
+int ntbr_query_port(struct ib_device *ibdev, u32 port,
+		    struct ib_port_attr *attr);
+int ntbr_query_pkey(struct ib_device *ibdev, u32 port, u16 index, u16 *pkey);
+int ntbr_get_port_immutable(struct ib_device *ibdev, u32 port,
+			    struct ib_port_immutable *immutable);
+enum rdma_link_layer ntbr_get_link_layer(struct ib_device *ibdev, u32 port);
+void ntbr_get_dev_fw_str(struct ib_device *ibdev, char *str);
+void ntbr_init_device_attrs(struct ntbr_ib_dev *dev);
+
+/* ntbrdma_ib_ctx.c */
+int ntbr_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata);
+void ntbr_dealloc_ucontext(struct ib_ucontext *ibuc);
+int ntbr_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
+void ntbr_mmap_free(struct rdma_user_mmap_entry *rdma_entry);
+struct rdma_user_mmap_entry *ntbr_mmap_insert(struct ib_ucontext *ibuc,
+					      void *buf, size_t size,
+					      u64 *offset);
+int ntbr_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+int ntbr_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+
+/* ntbrdma_ib_cq.c */
+int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
+		   struct ib_udata *udata);
+int ntbr_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
+int ntbr_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
+int ntbr_poll_cq(struct ib_cq *ibcq, int num_entries, struct ib_wc *wc);
+int ntbr_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
+/*
+ * Producer side, for the QP code: append one completion (qp is the local
+ * QP the completion belongs to; solicited marks a solicited receive).
+ * Calls the completion handler when the CQ is armed for it.  -ENOSPC when
+ * the ring was full (the CQ is then in error, IB_EVENT_CQ_ERR sent).
+ */
+int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
+		 struct ib_qp *qp, bool solicited);
+/* Test hook (debugfs inject_cqe): n receive completions to every user CQ. */
+void ntbr_cq_inject(struct ntbr_ib_dev *dev, u32 n, bool solicited);
+
+#endif /* NTBRDMA_IB_H */

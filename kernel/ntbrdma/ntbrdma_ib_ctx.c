@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: user contexts, mmap of kernel rings, protection domains.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "ntbrdma_ib.h"
+
+int ntbr_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata)
+{
+	struct ntbrdma_alloc_ucontext_resp resp = {
+		.abi_version = NTBRDMA_ABI_VERSION,
+		.cqe_size = sizeof(struct ntbrdma_cqe),
+		.max_cqe = NTBR_MAX_CQE,
+		.max_inline_data = NTBR_MAX_INLINE,
+		.cq_cqe_offset = NTBRDMA_CQ_CQE_OFFSET,
+	};
+
+	/* The provider sends no request data and wants the whole answer. */
+	if (udata->inlen && !ib_is_udata_cleared(udata, 0, udata->inlen))
+		return -EINVAL;
+	if (udata->outlen < sizeof(resp))
+		return -EINVAL;
+	return ib_copy_to_udata(udata, &resp, sizeof(resp));
+}
+
+void ntbr_dealloc_ucontext(struct ib_ucontext *ibuc)
+{
+}
+
+/*
+ * Ring memory is vmalloc_user()ed by its owner (a CQ, later QPs and SRQs),
+ * which vfree()s it when the object is destroyed; remap_vmalloc_range()
+ * took page references for every mapping, so a mapping the provider has
+ * not yet unmapped keeps its pages and never sees freed memory.  The
+ * mmap entry only carries the address, freed when ib_core drops it.
+ */
+struct rdma_user_mmap_entry *ntbr_mmap_insert(struct ib_ucontext *ibuc,
+					      void *buf, size_t size,
+					      u64 *offset)
+{
+	struct ntbr_mmap_entry *entry;
+	int err;
+
+	entry = kzalloc(sizeof(*entry), GFP_KERNEL);
+	if (!entry)
+		return ERR_PTR(-ENOMEM);
+	entry->buf = buf;
+	err = rdma_user_mmap_entry_insert(ibuc, &entry->rdma_entry, size);
+	if (err) {
+		kfree(entry);
+		return ERR_PTR(err);
+	}
+	*offset = rdma_user_mmap_get_offset(&entry->rdma_entry);
+	return &entry->rdma_entry;
+}
+
+int ntbr_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
+{
+	struct rdma_user_mmap_entry *rdma_entry;
+	struct ntbr_mmap_entry *entry;
+	int err;
+
+	/* Checks that the size equals the entry's. */
+	rdma_entry = rdma_user_mmap_entry_get(ibuc, vma);
+	if (!rdma_entry)
+		return -EINVAL;
+	entry = container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry);
+	err = remap_vmalloc_range(vma, entry->buf, 0);
+	rdma_user_mmap_entry_put(rdma_entry);
+	return err;
+}
+
+void ntbr_mmap_free(struct rdma_user_mmap_entry *rdma_entry)
+{
+	kfree(container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry));
+}
+
+int ntbr_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(ibpd->device);
+
+	/*
+	 * Nothing else to allocate yet: PD checks use the ib_pd itself.
+	 * ib_core tracks it (restrack); the provider needs no response data.
+	 */
+	if (atomic_inc_return(&dev->num_pd) > NTBR_MAX_PD) {
+		atomic_dec(&dev->num_pd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ntbr_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	atomic_dec(&to_ntbr_ib(ibpd->device)->num_pd);
+	return 0;
+}

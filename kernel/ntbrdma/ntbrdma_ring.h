@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma transport: the inbound area, the memory every host exposes to its
+ * peer, and the single-producer/single-consumer ring conventions.
+ *
+ * Every host allocates one struct ntbr_area in its own RAM, DMA-mapped for
+ * the NTB device, and publishes its DMA address (= offset in the peer's
+ * memory window) during link bring-up.  The PEER writes the area through its
+ * window; the owner only reads it (and zeroes it while no session uses it).
+ * Nothing is ever read through a window: whatever a host needs to know about
+ * the other one, the other one writes into its area.
+ *
+ * Rings: the producer is in one host, the consumer in the other.
+ *  - entries and the producer index live in the CONSUMER's area (written by
+ *    the producer through the window);
+ *  - the consumer index lives in the PRODUCER's area (written back by the
+ *    consumer through the window);
+ *  - an "armed" word, written by the waiting side into the other side's
+ *    area, asks for a doorbell (see ntbr_kick_needed()).
+ * Indices are free-running u32 counters; slot = index & (size - 1).  The
+ * producer writes entries, then a write barrier, then the index.  Every value
+ * read from the area is untrusted: it is checked before it is used and a bad
+ * value resets the link.
+ *
+ * All fields are little-endian.  Each index sits in its own cache line.
+ */
+#ifndef NTBRDMA_RING_H
+#define NTBRDMA_RING_H
+
+#include <linux/cache.h>
+#include <linux/types.h>
+
+#include "ntbrdma.h"
+
+#define NTBR_PROTO_VERSION	1
+#define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
+
+#define NTBR_CTRL_RING		64	/* control messages per direction */
+#define NTBR_NET_RING		128	/* netdev buffers per direction */
+
+/* One 32-bit word padded to a cache line (64 bytes on every NTB host). */
+struct ntbr_word {
+	__le32 val;
+	__le32 pad[15];
+};
+
+/*
+ * Hello: written by the peer once it knows our area and has seen us
+ * acknowledge its session.  from = its session, to = our session.
+ */
+struct ntbr_hello {
+	__le32 magic;		/* peer writes NTBR_HELLO_MAGIC */
+	__le32 from;		/* peer writes: its session */
+	__le32 to;		/* peer writes: our session */
+	/* peer writes our session when it stopped writing to us (bye) */
+	__le32 bye_ack;
+	__le32 pad[12];
+};
+
+struct ntbr_ctrl_hdr {
+	__le16 type;		/* producer writes: message type */
+	__le16 len;		/* producer writes: payload length */
+	__le32 rsvd;		/* zero */
+};
+
+struct ntbr_ctrl_entry {
+	struct ntbr_ctrl_hdr hdr;	/* producer writes */
+	u8 payload[NTBR_CTRL_MAX_PAYLOAD];	/* producer writes */
+	u8 pad[8];
+};
+
+/* A receive buffer the receiver posts to the sender. */
+struct ntbr_net_post {
+	__le64 addr;		/* receiver writes: DMA address of the buffer */
+	__le32 len;		/* receiver writes: usable bytes at addr */
+	__le32 rsvd;		/* zero */
+};
+
+/* The sender's completion for the posted buffer of the same index. */
+struct ntbr_net_comp {
+	__le32 len;		/* sender writes: frame length in the buffer */
+	__le32 flags;		/* zero */
+};
+
+struct ntbr_area {
+	struct ntbr_hello hello;		/* peer writes */
+
+	/* Control channel, peer -> us: we consume. */
+	struct ntbr_word ctrl_in_prod;		/* peer (producer) writes */
+	struct ntbr_ctrl_entry ctrl_in[NTBR_CTRL_RING]; /* peer writes */
+	/* Control channel, us -> peer: the peer consumes. */
+	struct ntbr_word ctrl_out_cons;		/* peer (consumer) writes */
+
+	/*
+	 * Netdev, peer -> us (we receive).  We post buffers into the peer's
+	 * area (its net_post ring); the peer copies a frame into the buffer
+	 * and writes the completion of the same index here.
+	 */
+	struct ntbr_word net_comp_prod;		/* peer (sender) writes */
+	/* peer (sender) writes a new value when it waits for buffers */
+	struct ntbr_word net_tx_wait;
+	struct ntbr_net_comp net_comp[NTBR_NET_RING];	/* peer writes */
+
+	/* Netdev, us -> peer (we send): the peer's posted buffers. */
+	struct ntbr_word net_post_prod;		/* peer (receiver) writes */
+	/* peer (receiver) writes a new value when it waits for completions */
+	struct ntbr_word net_rx_armed;
+	struct ntbr_net_post net_post[NTBR_NET_RING];	/* peer writes */
+};
+
+/* Entries in a ring whose producer index is @prod and consumer index @cons. */
+static inline u32 ntbr_ring_used(u32 prod, u32 cons)
+{
+	return prod - cons;
+}
+
+/*
+ * The peer moved its index from @old to @new (both free-running): valid if
+ * it moved forward by at most @limit.
+ */
+static inline bool ntbr_index_ok(u32 old, u32 new, u32 limit)
+{
+	return new - old <= limit;
+}
+
+#endif /* NTBRDMA_RING_H */

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma transport: private declarations shared by ntbrdma_main.c,
+ * ntbrdma_link.c, ntbrdma_ctrl.c and ntbrdma_netdev.c.
+ */
+#ifndef NTBRDMA_TRANSPORT_H
+#define NTBRDMA_TRANSPORT_H
+
+#include <linux/kref.h>
+#include <linux/netdevice.h>
+#include <linux/ntb.h>
+#include <linux/spinlock.h>
+#include <linux/srcu.h>
+#include <linux/workqueue.h>
+
+#include "ntbrdma.h"
+#include "ntbrdma_ring.h"
+
+#define NTBR_PIDX 0		/* our only peer */
+#define NTBR_MW 0		/* our only memory window */
+
+/*
+ * Link bring-up words, published through the peer's scratchpads 0..3 or
+ * message registers 0..3 (same index, same meaning).
+ */
+enum {
+	NTBR_INFO_SESSION,	/* our session: random, non-zero, per bring-up */
+	NTBR_INFO_AREA,		/* DMA address of our area >> PAGE_SHIFT */
+	NTBR_INFO_VERSIZE,	/* version << 24 | area size in pages */
+	NTBR_INFO_ACK,		/* the peer session we have seen (0: none) */
+	NTBR_INFO_WORDS,
+};
+
+#define NTBR_VERSIZE(ver, pages) ((u32)(ver) << 24 | (pages))
+
+/* The transport's own control message types (below NTBR_CTRL_TYPE_IB). */
+enum {
+	NTBR_CTRL_BYE = 1,	/* the sender is going away: stop writing */
+	NTBR_CTRL_PING,		/* debugfs ctrl_ping: {seq, fill} */
+	NTBR_CTRL_PONG,		/* answer to a ping: {seq} */
+};
+
+enum ntbr_state {
+	NTBR_DOWN,		/* NTB link down: nothing published */
+	NTBR_HANDSHAKE,		/* our info published, waiting for the peer */
+	NTBR_READY,		/* hello exchanged: rings and netdev run */
+};
+
+struct ntbr_net;
+
+struct ntbr_dev {
+	struct kref ref;
+	struct ntb_dev *ntb;
+	struct device *dma_dev;
+	struct net_device *netdev;
+	struct ntbr_net *net;
+	void *ib;			/* the RDMA half's */
+	ntbr_db_handler_t db_handler;	/* the RDMA half's */
+
+	/* Peer window, mapped write-combining; only ever written. */
+	void __iomem *peer_mw;
+	resource_size_t peer_mw_size;
+
+	/* Our area (the peer writes it); allocated at the first link-up. */
+	struct ntbr_area *area;
+	dma_addr_t area_dma;
+
+	/*
+	 * Every write into the peer's window happens inside an SRCU read
+	 * section that saw ->ready true; teardown clears ->ready and
+	 * synchronizes before anything else.
+	 */
+	struct srcu_struct srcu;
+	bool ready;
+	/* The peer's area, valid while ready (and when sending hello). */
+	u64 peer_area;
+
+	/* Link state machine: only the link work touches these. */
+	struct workqueue_struct *wq;
+	struct delayed_work link_work;
+	struct work_struct stop_work;
+	enum ntbr_state state;
+	bool use_msg;			/* message registers, not scratchpads */
+	bool zeroed;			/* area cleared for this session */
+	bool hello_sent;
+	u32 session;			/* ours, for this bring-up */
+	u32 peer_session;		/* the peer's, as acknowledged */
+	u32 info_out[NTBR_INFO_WORDS];	/* what we publish */
+	unsigned long out_pending;	/* msg mode: words still to send */
+	u32 info_in[NTBR_INFO_WORDS];	/* msg mode: what we received */
+	spinlock_t lock;		/* removing, reset_why */
+	bool removing;
+	const char *reset_why;		/* set: tear down and start over */
+
+	/* Control channel. */
+	struct work_struct ctrl_work;
+	spinlock_t ctrl_lock;		/* our producer side */
+	u32 ctrl_out_prod;		/* ours: messages we sent */
+	u32 ctrl_out_cons;		/* last valid value the peer wrote */
+	u32 ctrl_in_cons;		/* ours: messages we consumed */
+
+	/* debugfs: control channel self-test counters (ordered wq). */
+	struct dentry *dbg;
+	u32 ping_seq;			/* next ping we send */
+	u32 ping_next;			/* next ping we expect */
+	u32 pong_next;			/* next pong we expect */
+	u32 ping_ok, ping_bad, pong_ok, pong_bad;
+};
+
+/* ntbrdma_main.c */
+void ntbr_dev_free(struct kref *ref);
+int ntbr_inbound_setup(struct ntbr_dev *nd);
+void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val);
+void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
+		   size_t len);
+bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len);
+void ntbr_peer_db(struct ntbr_dev *nd, int bit);
+
+/* Offset of a field of the peer's area: the window address to write. */
+#define ntbr_peer_field(nd, field) \
+	((nd)->peer_area + offsetof(struct ntbr_area, field))
+
+/* ntbrdma_link.c */
+int ntbr_link_init(struct ntbr_dev *nd);
+void ntbr_link_start(struct ntbr_dev *nd);
+void ntbr_link_stop(struct ntbr_dev *nd);
+void ntbr_link_event(void *ctx);
+void ntbr_msg_event(void *ctx);
+void ntbr_link_kick(struct ntbr_dev *nd);
+void ntbr_link_reset(struct ntbr_dev *nd, const char *why);
+void ntbr_link_bye(struct ntbr_dev *nd);
+
+/* ntbrdma_ctrl.c */
+void ntbr_ctrl_init(struct ntbr_dev *nd);
+void ntbr_ctrl_ready(struct ntbr_dev *nd);
+void ntbr_ctrl_db(struct ntbr_dev *nd);
+void ntbr_ctrl_work(struct work_struct *work);
+int ntbr_ctrl_xmit(struct ntbr_dev *nd, u16 type, const void *payload,
+		   size_t len);
+
+/* ntbrdma_debugfs.c */
+void ntbr_debugfs_init(void);
+void ntbr_debugfs_exit(void);
+void ntbr_debugfs_add(struct ntbr_dev *nd);
+void ntbr_debugfs_remove(struct ntbr_dev *nd);
+void ntbr_dbg_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
+		   size_t len);
+
+/* ntbrdma_netdev.c */
+int ntbr_net_create(struct ntbr_dev *nd);
+void ntbr_net_destroy(struct ntbr_dev *nd);
+void ntbr_net_up(struct ntbr_dev *nd);
+void ntbr_net_down(struct ntbr_dev *nd);
+void ntbr_net_db(struct ntbr_dev *nd);
+void ntbr_net_backstop(struct ntbr_dev *nd);
+void ntbr_net_inject(struct ntbr_dev *nd);
+
+#endif /* NTBRDMA_TRANSPORT_H */
