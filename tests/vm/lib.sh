@@ -6,6 +6,9 @@
 set -euo pipefail
 
 : "${TESTBED:?TESTBED must name the testbed script}"
+# The build tree (the VMs see it at the same path); run-tests exports it.
+: "${BUILD_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}"
+export BUILD_DIR
 
 # on VM CMD...: run CMD in VM, bounded to 120 s unless TESTBED_TIMEOUT says.
 on() {

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * libntbrdma: the libibverbs provider of ntbrdma devices.
+ *
+ * Control path through libibverbs' ibv_cmd_* helpers; completion queues
+ * are rings mapped from the kernel (include/rdma/ntbrdma-abi.h), polled
+ * and armed here without system calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <rdma/ntbrdma-abi.h>
+
+#include "ntbrdma-pabi.h"
+
+#define ntb_container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct ntb_device {
+	struct verbs_device vdev;
+};
+
+struct ntb_context {
+	struct verbs_context vctx;
+	uint32_t max_cqe;
+	uint32_t max_inline_data;
+};
+
+struct ntb_cq {
+	struct ibv_cq ibcq;
+	pthread_spinlock_t lock;
+	void *ring;
+	size_t ring_size;
+	uint32_t num_cqe;
+	uint32_t cons; /* our copy of ctrl->cons */
+	struct ntbrdma_cq_ctrl *ctrl;
+	struct ntbrdma_cqe *cqe;
+};
+
+/* Driver-specific responses follow the core ones (8-byte aligned). */
+struct ntb_get_context_resp {
+	struct ib_uverbs_get_context_resp ibv_resp;
+	struct ntbrdma_alloc_ucontext_resp drv;
+};
+
+struct ntb_create_cq_resp {
+	struct ib_uverbs_create_cq_resp ibv_resp;
+	struct ntbrdma_create_cq_resp drv;
+};
+
+struct ntb_resize_cq_resp {
+	struct ib_uverbs_resize_cq_resp ibv_resp;
+	struct ntbrdma_resize_cq_resp drv;
+};
+
+_Static_assert(sizeof(struct ntbrdma_cq_ctrl) == NTBRDMA_CQ_CQE_OFFSET,
+	       "CQ control block");
+_Static_assert(sizeof(struct ntbrdma_cqe) == 64, "CQE size");
+_Static_assert(offsetof(struct ntb_create_cq_resp, drv) == 8, "resp layout");
+
+static struct ntb_context *to_ctx(struct ibv_context *ibctx)
+{
+	return ntb_container_of(ibctx, struct ntb_context, vctx.context);
+}
+
+static struct ntb_cq *to_cq(struct ibv_cq *ibcq)
+{
+	return ntb_container_of(ibcq, struct ntb_cq, ibcq);
+}
+
+static int ntb_query_device(struct ibv_context *ibctx,
+			    const struct ibv_query_device_ex_input *input,
+			    struct ibv_device_attr_ex *attr, size_t attr_size)
+{
+	struct ib_uverbs_ex_query_device_resp resp;
+	size_t resp_size = sizeof(resp);
+	uint64_t fw;
+	int ret;
+
+	ret = ibv_cmd_query_device_any(ibctx, input, attr, attr_size, &resp,
+				       &resp_size);
+	if (ret)
+		return ret;
+	fw = resp.base.fw_ver;
+	snprintf(attr->orig_attr.fw_ver, sizeof(attr->orig_attr.fw_ver),
+		 "%u.%u.%u", (unsigned int)(fw >> 32) & 0xffff,
+		 (unsigned int)(fw >> 16) & 0xffff, (unsigned int)fw & 0xffff);
+	return 0;
+}
+
+static int ntb_query_port(struct ibv_context *ibctx, uint8_t port,
+			  struct ibv_port_attr *attr)
+{
+	struct ibv_query_port cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	return ibv_cmd_query_port(ibctx, port, attr, &cmd, sizeof(cmd));
+}
+
+static struct ibv_pd *ntb_alloc_pd(struct ibv_context *ibctx)
+{
+	struct ib_uverbs_alloc_pd_resp resp;
+	struct ibv_alloc_pd cmd;
+	struct ibv_pd *pd;
+	int ret;
+
+	pd = calloc(1, sizeof(*pd));
+	if (!pd)
+		return NULL;
+	memset(&cmd, 0, sizeof(cmd));
+	ret = ibv_cmd_alloc_pd(ibctx, pd, &cmd, sizeof(cmd), &resp,
+			       sizeof(resp));
+	if (ret) {
+		free(pd);
+		errno = ret;
+		return NULL;
+	}
+	return pd;
+}
+
+static int ntb_dealloc_pd(struct ibv_pd *pd)
+{
+	int ret = ibv_cmd_dealloc_pd(pd);
+
+	if (ret)
+		return ret;
+	free(pd);
+	return 0;
+}
+
+static int ntb_cq_map(struct ntb_cq *cq, int cmd_fd, uint64_t offset,
+		      uint64_t size, uint32_t num_cqe)
+{
+	void *ring;
+
+	if (!num_cqe || (num_cqe & (num_cqe - 1)) ||
+	    size < NTBRDMA_CQ_CQE_OFFSET +
+			    (uint64_t)num_cqe * sizeof(struct ntbrdma_cqe))
+		return EPROTO;
+	ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, cmd_fd,
+		    (off_t)offset);
+	if (ring == MAP_FAILED)
+		return errno;
+	cq->ring = ring;
+	cq->ring_size = size;
+	cq->num_cqe = num_cqe;
+	cq->ctrl = ring;
+	cq->cqe = (struct ntbrdma_cqe *)((char *)ring + NTBRDMA_CQ_CQE_OFFSET);
+	/* A new ring starts with our entries at 0 (see the kernel). */
+	cq->cons = __atomic_load_n(&cq->ctrl->cons, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static struct ibv_cq *ntb_create_cq(struct ibv_context *ibctx, int cqe,
+				    struct ibv_comp_channel *channel,
+				    int comp_vector)
+{
+	struct ntb_create_cq_resp resp;
+	struct ibv_create_cq cmd;
+	struct ntb_cq *cq;
+	int ret;
+
+	/* The kernel checks cqe (1..max_cqe) and comp_vector. */
+	cq = calloc(1, sizeof(*cq));
+	if (!cq)
+		return NULL;
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&resp, 0, sizeof(resp));
+	ret = ibv_cmd_create_cq(ibctx, cqe, channel, comp_vector, &cq->ibcq,
+				&cmd, sizeof(cmd), &resp.ibv_resp,
+				sizeof(resp));
+	if (ret)
+		goto err_free;
+	ret = ntb_cq_map(cq, ibctx->cmd_fd, resp.drv.mmap_offset,
+			 resp.drv.mmap_size, resp.drv.num_cqe);
+	if (ret)
+		goto err_destroy;
+	pthread_spin_init(&cq->lock, PTHREAD_PROCESS_PRIVATE);
+	return &cq->ibcq;
+
+err_destroy:
+	ibv_cmd_destroy_cq(&cq->ibcq);
+err_free:
+	free(cq);
+	errno = ret;
+	return NULL;
+}
+
+static int ntb_destroy_cq(struct ibv_cq *ibcq)
+{
+	struct ntb_cq *cq = to_cq(ibcq);
+	int ret;
+
+	ret = ibv_cmd_destroy_cq(ibcq);
+	if (ret)
+		return ret;
+	munmap(cq->ring, cq->ring_size);
+	pthread_spin_destroy(&cq->lock);
+	free(cq);
+	return 0;
+}
+
+static int ntb_resize_cq(struct ibv_cq *ibcq, int cqe)
+{
+	struct ntb_cq *cq = to_cq(ibcq);
+	struct ntb_resize_cq_resp resp;
+	struct ibv_resize_cq cmd;
+	void *old_ring;
+	size_t old_size;
+	int ret;
+
+	/* The kernel checks cqe (1..max_cqe, and no fewer than queued). */
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&resp, 0, sizeof(resp));
+	/*
+	 * Held across the command: the kernel copies the entries between our
+	 * cons and its prod into the new ring, so we must not consume or arm
+	 * the old one meanwhile.
+	 */
+	pthread_spin_lock(&cq->lock);
+	ret = ibv_cmd_resize_cq(ibcq, cqe, &cmd, sizeof(cmd), &resp.ibv_resp,
+				sizeof(resp));
+	if (ret)
+		goto out;
+	old_ring = cq->ring;
+	old_size = cq->ring_size;
+	ret = ntb_cq_map(cq, ibcq->context->cmd_fd, resp.drv.mmap_offset,
+			 resp.drv.mmap_size, resp.drv.num_cqe);
+	if (!ret)
+		munmap(old_ring, old_size);
+out:
+	pthread_spin_unlock(&cq->lock);
+	return ret;
+}
+
+static const struct {
+	uint32_t abi;
+	unsigned int ibv;
+} ntb_wc_flags[] = {
+	{ NTBRDMA_CQE_F_GRH, IBV_WC_GRH },
+	{ NTBRDMA_CQE_F_WITH_IMM, IBV_WC_WITH_IMM },
+	{ NTBRDMA_CQE_F_WITH_INV, IBV_WC_WITH_INV },
+	{ NTBRDMA_CQE_F_IP_CSUM_OK, IBV_WC_IP_CSUM_OK },
+};
+
+static void ntb_cqe_to_wc(const struct ntbrdma_cqe *cqe, struct ibv_wc *wc)
+{
+	size_t i;
+
+	wc->wr_id = cqe->wr_id;
+	wc->status = (enum ibv_wc_status)cqe->status;
+	wc->opcode = (enum ibv_wc_opcode)cqe->opcode;
+	wc->vendor_err = cqe->vendor_err;
+	wc->byte_len = cqe->byte_len;
+	wc->imm_data = cqe->ex; /* or invalidated_rkey: same union */
+	wc->qp_num = cqe->qp_num;
+	wc->src_qp = cqe->src_qp;
+	wc->wc_flags = 0;
+	for (i = 0; i < sizeof(ntb_wc_flags) / sizeof(ntb_wc_flags[0]); i++)
+		if (cqe->wc_flags & ntb_wc_flags[i].abi)
+			wc->wc_flags |= ntb_wc_flags[i].ibv;
+	wc->pkey_index = cqe->pkey_index;
+	wc->slid = cqe->slid;
+	wc->sl = cqe->sl;
+	wc->dlid_path_bits = cqe->dlid_path_bits;
+}
+
+static int ntb_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
+{
+	struct ntb_cq *cq = to_cq(ibcq);
+	uint32_t prod;
+	int n = 0;
+
+	pthread_spin_lock(&cq->lock);
+	if (__atomic_load_n(&cq->ctrl->flags, __ATOMIC_RELAXED) &
+	    NTBRDMA_CQ_F_OVERFLOW) {
+		pthread_spin_unlock(&cq->lock);
+		return -EOVERFLOW; /* the CQ is in error (IBV_EVENT_CQ_ERR) */
+	}
+	/* Pairs with the kernel's store-release of prod after the entry. */
+	prod = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
+	if (prod - cq->cons > cq->num_cqe) {
+		pthread_spin_unlock(&cq->lock);
+		return -EPROTO; /* cannot happen with a sane kernel */
+	}
+	while (n < num_entries && cq->cons != prod) {
+		ntb_cqe_to_wc(&cq->cqe[cq->cons & (cq->num_cqe - 1)], &wc[n]);
+		cq->cons++;
+		n++;
+	}
+	/* The entries were read before the kernel may reuse their slots. */
+	if (n)
+		__atomic_store_n(&cq->ctrl->cons, cq->cons, __ATOMIC_RELEASE);
+	pthread_spin_unlock(&cq->lock);
+	return n;
+}
+
+/*
+ * No system call: the armed word is shared with the kernel (one host, so
+ * atomics work).  NEXT always wins; SOLICITED only replaces "disarmed", so
+ * a pending NEXT is not weakened.  The kernel disarms with
+ * compare-and-swap when it delivers the event.  The sequentially
+ * consistent fence orders the arm before the application's next poll
+ * (the kernel stores prod and then tests armed), so a completion that
+ * raced with arming is either seen by that poll or raises the event.
+ */
+static int ntb_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
+{
+	struct ntb_cq *cq = to_cq(ibcq);
+	uint32_t expected = NTBRDMA_CQ_DISARMED;
+
+	pthread_spin_lock(&cq->lock);
+	if (solicited_only)
+		__atomic_compare_exchange_n(&cq->ctrl->armed, &expected,
+					    NTBRDMA_CQ_ARM_SOLICITED, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n(&cq->ctrl->armed, NTBRDMA_CQ_ARM_NEXT,
+				 __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pthread_spin_unlock(&cq->lock);
+	return 0;
+}
+
+static void ntb_free_context(struct ibv_context *ibctx);
+
+static const struct verbs_context_ops ntb_ctx_ops = {
+	.alloc_pd = ntb_alloc_pd,
+	.create_cq = ntb_create_cq,
+	.dealloc_pd = ntb_dealloc_pd,
+	.destroy_cq = ntb_destroy_cq,
+	.free_context = ntb_free_context,
+	.poll_cq = ntb_poll_cq,
+	.query_device_ex = ntb_query_device,
+	.query_port = ntb_query_port,
+	.req_notify_cq = ntb_req_notify_cq,
+	.resize_cq = ntb_resize_cq,
+};
+
+static struct verbs_context *ntb_alloc_context(struct ibv_device *ibdev,
+					       int cmd_fd, void *private_data)
+{
+	struct ntb_get_context_resp resp;
+	struct ibv_get_context cmd;
+	struct ntb_context *ctx;
+	int ret;
+
+	(void)private_data;
+	/* What driver.h's verbs_init_and_alloc_context() macro expands to. */
+	ctx = _verbs_init_and_alloc_context(
+		ibdev, cmd_fd, sizeof(*ctx),
+		(struct verbs_context *)offsetof(struct ntb_context, vctx),
+		RDMA_DRIVER_UNKNOWN);
+	if (!ctx)
+		return NULL;
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&resp, 0, sizeof(resp));
+	ret = ibv_cmd_get_context(&ctx->vctx, &cmd, sizeof(cmd), &resp.ibv_resp,
+				  sizeof(resp));
+	if (ret)
+		goto err;
+	if (resp.drv.abi_version != NTBRDMA_ABI_VERSION ||
+	    resp.drv.cqe_size != sizeof(struct ntbrdma_cqe) ||
+	    resp.drv.cq_cqe_offset != NTBRDMA_CQ_CQE_OFFSET) {
+		fprintf(stderr,
+			"libntbrdma: %s: kernel ABI %u (CQE %u bytes at %u), "
+			"this provider: %u\n",
+			ibdev->name, resp.drv.abi_version, resp.drv.cqe_size,
+			resp.drv.cq_cqe_offset, NTBRDMA_ABI_VERSION);
+		ret = EPROTO;
+		goto err;
+	}
+	ctx->max_cqe = resp.drv.max_cqe;
+	ctx->max_inline_data = resp.drv.max_inline_data;
+	verbs_set_ops(&ctx->vctx, &ntb_ctx_ops);
+	return &ctx->vctx;
+
+err:
+	verbs_uninit_context(&ctx->vctx);
+	free(ctx);
+	errno = ret;
+	return NULL;
+}
+
+static void ntb_free_context(struct ibv_context *ibctx)
+{
+	struct ntb_context *ctx = to_ctx(ibctx);
+
+	verbs_uninit_context(&ctx->vctx);
+	free(ctx);
+}
+
+/*
+ * The kernel has no driver id for ntbrdma (it reports RDMA_DRIVER_UNKNOWN),
+ * so the device is recognised by the attribute only our driver creates:
+ * /sys/class/infiniband/DEV/ntbrdma_abi_version.  That survives renaming
+ * the device (rdma dev set NAME name NEW), which a name match would not.
+ */
+static bool ntb_match_device(struct verbs_sysfs_dev *sysfs_dev)
+{
+	char path[IBV_SYSFS_PATH_MAX + 32];
+	char buf[16];
+	ssize_t len;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/ntbrdma_abi_version",
+		     sysfs_dev->ibdev_path) >= (int)sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	if (strtoul(buf, NULL, 10) != NTBRDMA_ABI_VERSION) {
+		fprintf(stderr,
+			"libntbrdma: %s: kernel ABI %s does not match this "
+			"provider's (%u)\n",
+			sysfs_dev->ibdev_name, strtok(buf, "\n"),
+			NTBRDMA_ABI_VERSION);
+		return false;
+	}
+	return true;
+}
+
+static struct verbs_device *ntb_alloc_device(struct verbs_sysfs_dev *sysfs)
+{
+	struct ntb_device *dev;
+
+	(void)sysfs;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	return &dev->vdev;
+}
+
+static void ntb_uninit_device(struct verbs_device *vdev)
+{
+	free(ntb_container_of(vdev, struct ntb_device, vdev));
+}
+
+static const struct verbs_device_ops ntb_dev_ops = {
+	.name = "ntbrdma",
+	/* The uverbs ABI version the kernel gives the device. */
+	.match_min_abi_version = NTBRDMA_ABI_VERSION,
+	.match_max_abi_version = NTBRDMA_ABI_VERSION,
+	.match_device = ntb_match_device,
+	.alloc_device = ntb_alloc_device,
+	.uninit_device = ntb_uninit_device,
+	.alloc_context = ntb_alloc_context,
+};
+
+/* What driver.h's PROVIDER_DRIVER() does for a shared-library provider. */
+static void __attribute__((constructor)) ntb_register_driver(void)
+{
+	verbs_register_driver_34(&ntb_dev_ops);
+}
