@@ -1,0 +1,87 @@
+#!/bin/bash
+# ntbrdma's control channel and its defence against a broken peer:
+# numbered control messages of every length, in order, both ways (debugfs
+# ctrl_ping, answered by pongs); then a peer that writes a producer index
+# out of range (debugfs inject) makes the other side reset the link, which
+# comes back by itself, with no oops.
+. "$(dirname "$0")/lib.sh"
+
+IP4=(192.168.200.1 192.168.200.2)
+BAD='BUG|WARNING|Oops|general protection'
+
+cleanup() { for vm in a b; do on "$vm" modprobe -r ntbrdma || true; done; }
+trap cleanup EXIT
+
+# field VM DIR NAME: a line of the state file.
+field() { onsh "$1" "sed -n 's/^$3 //p' $2/state"; }
+
+# wait_field VM DIR NAME VALUE SECONDS
+wait_field() {
+	onsh "$1" "for i in \$(seq $(($5 * 10))); do
+		grep -qx '$3 $4' $2/state && exit 0; sleep 0.1; done; exit 1"
+}
+
+for vm in a b; do
+	expect_ok "$vm: modprobe ntbrdma" on "$vm" modprobe ntbrdma
+done
+A=$(ntb_dbgfs a ntbrdma)
+B=$(ntb_dbgfs b ntbrdma)
+expect_ok "a: ready" wait_field a "$A" state ready 30
+expect_ok "b: ready" wait_field b "$B" state ready 30
+i=0
+for vm in a b; do
+	onsh "$vm" "ip link set ntb0 up && ip addr replace ${IP4[$i]}/24 dev ntb0"
+	i=$((i + 1))
+done
+
+# ping_test FROM FROMDIR TO TODIR N
+ping_test() {
+	local from=$1 fd=$2 to=$3 td=$4 n=$5 t0 t1 pong0 ping0 bad0
+	# The counters add up over sessions: compare with what they were.
+	pong0=$(field "$from" "$fd" pong_ok)
+	ping0=$(field "$to" "$td" ping_ok)
+	bad0=$(field "$to" "$td" ping_bad)
+	t0=$(now_ms)
+	expect_ok "$from: $n control messages sent" \
+		onsh "$from" "echo $n > $fd/ctrl_ping"
+	expect_ok "$from: $n pongs back" \
+		wait_field "$from" "$fd" pong_ok $((pong0 + n)) 60
+	t1=$(now_ms)
+	echo "$from->$to: $n control round trips in $((t1 - t0)) ms"
+	expect_eq "$to: every ping in order and intact" \
+		"$((ping0 + n)) $bad0" \
+		"$(field "$to" "$td" ping_ok) $(field "$to" "$td" ping_bad)"
+	expect_eq "$from: no pong out of order" 0 \
+		"$(field "$from" "$fd" pong_bad)"
+}
+ping_test a "$A" b "$B" 500
+ping_test b "$B" a "$A" 300
+
+# inject FROM FROMDIR TO TODIR WHAT MESSAGE
+inject() {
+	local from=$1 fd=$2 to=$3 td=$4 what=$5 msg=$6 s0 n0 peer
+	peer=${IP4[1]}
+	[ "$from" = b ] && peer=${IP4[0]}
+	s0=$(field "$to" "$td" session)
+	n0=$(onsh "$to" "dmesg | grep -c '$msg' || true")
+	expect_ok "$from: inject a bad $what index" \
+		onsh "$from" "echo $what > $fd/inject"
+	expect_ok "$to: resets the link ($msg)" onsh "$to" \
+		"for i in \$(seq 100); do
+		[ \$(dmesg | grep -c '$msg') -gt $n0 ] && exit 0;
+		sleep 0.1; done; exit 1"
+	expect_ok "$to: ready again" wait_field "$to" "$td" state ready 30
+	expect_ok "$from: ready again" wait_field "$from" "$fd" state ready 30
+	[ "$(field "$to" "$td" session)" != "$s0" ] ||
+		fail "$to: no new session after the reset"
+	expect_ok "$from: ping after the reset" \
+		on "$from" busybox ping -c 3 -W 5 "$peer"
+}
+inject a "$A" b "$B" net "bad completion index"
+inject b "$B" a "$A" ctrl "bad control producer index"
+ping_test a "$A" b "$B" 50
+
+for vm in a b; do
+	expect_eq "$vm: no oops or warning in dmesg" "" \
+		"$(onsh "$vm" "dmesg | grep -E '$BAD' || true")"
+done
