@@ -145,4 +145,138 @@ struct ntbrdma_cqe {
 	__u32 reserved[2];
 };
 
+/* --- create_qp (QP rings) ------------------------------------------------
+ *
+ * Every QP has two rings in the kernel's memory, each one mapping: a
+ * struct ntbrdma_wq_ctrl at offset 0, then num_wqe fixed-size slots at
+ * NTBRDMA_WQ_WQE_OFFSET, wqe_size bytes each (struct ntbrdma_send_wqe for
+ * the SQ, struct ntbrdma_recv_wqe for the RQ).  Indices are free-running
+ * 32-bit counters; WQE i lives in slot (i & (num_wqe - 1)); the ring is
+ * empty when prod == cons and full when prod - cons == num_wqe.
+ *
+ * Producer (the provider, or the kernel for kernel QPs): write the slot,
+ * release barrier, store prod.  Consumer (the kernel): load prod with
+ * acquire, read slots, release barrier, store cons.  The kernel treats
+ * prod as untrusted (prod - cons > num_wqe is a broken producer: nothing
+ * is consumed).
+ *
+ * No driver request data.
+ */
+#define NTBRDMA_WQ_WQE_OFFSET 256
+#define NTBRDMA_MAX_SGE 16		/* SGEs per WQE slot */
+#define NTBRDMA_MAX_INLINE 256		/* inline bytes per send WQE */
+
+struct ntbrdma_create_qp_resp {
+	__aligned_u64 sq_mmap_offset;	/* mmap(2) offset on the uverbs fd */
+	__aligned_u64 sq_mmap_size;	/* bytes: ctrl + num_wqe slots */
+	__aligned_u64 rq_mmap_offset;
+	__aligned_u64 rq_mmap_size;
+	__u32 sq_num_wqe;		/* slots, a power of two */
+	__u32 rq_num_wqe;
+	__u32 sq_wqe_size;		/* sizeof(struct ntbrdma_send_wqe) */
+	__u32 rq_wqe_size;		/* sizeof(struct ntbrdma_recv_wqe) */
+	__u32 qp_num;
+	__u32 reserved;
+};
+
+/* Bits of ntbrdma_wq_ctrl.engine. */
+#define NTBRDMA_WQ_ENGINE_RUNNING 0x1U	/* the engine will see new WQEs */
+
+struct ntbrdma_wq_ctrl {
+	/*
+	 * Owner: the producer (provider for user QPs).  Store-release after
+	 * the slots; the kernel loads it with acquire and never trusts it.
+	 */
+	__u32 prod;
+	__u32 reserved0[15];		/* prod's cache line to itself */
+	/* Owner: kernel (consumer).  Provider: read only, load-acquire. */
+	__u32 cons;
+	/*
+	 * Owner: kernel.  The QP state (enum ib_qp_state values, which are
+	 * libibverbs' IBV_QPS_*), the same in the SQ and the RQ page; the
+	 * provider's post checks read it.  The kernel stores it, then a
+	 * full barrier, then reads prod to flush (ERR) or empty (RESET)
+	 * the rings; a producer stores prod, then a full barrier, then
+	 * reads this word, and if it says ERR asks the kernel to flush
+	 * again (modify_qp to ERR), so no WQE is left behind.
+	 */
+	__u32 qp_state;
+	/*
+	 * Owner: kernel.  NTBRDMA_WQ_ENGINE_RUNNING while the kernel's
+	 * engine is scheduled for this ring and will consume WQEs posted
+	 * now; clear: the producer must kick the kernel after posting
+	 * (a full barrier between its prod store and its load of this
+	 * word; the engine clears it, then a full barrier, then re-reads
+	 * prod).  Always 0 until the engine exists (SQ ring only).
+	 */
+	__u32 engine;
+	__u32 reserved1[13];
+	__u32 reserved2[32];
+};
+
+/*
+ * One scatter/gather element.  length 0 in a receive means 2^31 bytes
+ * as in IB (an engine concern); lkey of a registered MR.
+ */
+struct ntbrdma_sge {
+	__aligned_u64 addr;
+	__u32 length;
+	__u32 lkey;
+};
+
+/* Bits of ntbrdma_send_wqe.flags (this ABI's own values). */
+#define NTBRDMA_WQE_F_SIGNALED	0x01U
+#define NTBRDMA_WQE_F_SOLICITED	0x02U
+#define NTBRDMA_WQE_F_INLINE	0x04U	/* payload in inline_data */
+#define NTBRDMA_WQE_F_FENCE	0x08U
+
+/*
+ * One send WQE slot, 320 bytes.  opcode is enum ib_uverbs_wr_opcode
+ * (libibverbs' IBV_WR_* values).  ex: immediate data (network order) for
+ * *_WITH_IMM, the rkey to invalidate for SEND_WITH_INV.  One of the
+ * union members by opcode; UD QPs use `ud` with any opcode.
+ */
+struct ntbrdma_send_wqe {
+	__aligned_u64 wr_id;
+	__u32 opcode;
+	__u32 flags;			/* NTBRDMA_WQE_F_* */
+	__u32 num_sge;			/* 0 when INLINE */
+	__u32 inline_len;		/* bytes in inline_data when INLINE */
+	__u32 ex;
+	__u32 reserved0;
+	union {
+		struct {		/* RDMA_WRITE[_WITH_IMM], RDMA_READ */
+			__aligned_u64 remote_addr;
+			__u32 rkey;
+			__u32 reserved;
+		} rdma;
+		struct {		/* ATOMIC_CMP_AND_SWP, FETCH_AND_ADD */
+			__aligned_u64 remote_addr;
+			__aligned_u64 compare_add;
+			__aligned_u64 swap;
+			__u32 rkey;
+			__u32 reserved;
+		} atomic;
+		struct {		/* UD: the AH's index, remote QP, Q_Key */
+			__u32 ah;
+			__u32 remote_qpn;
+			__u32 remote_qkey;
+			__u32 reserved;
+		} ud;
+		__u32 raw[8];
+	} u;
+	union {
+		struct ntbrdma_sge sge[NTBRDMA_MAX_SGE];
+		__u8 inline_data[NTBRDMA_MAX_INLINE];
+	} d;
+};
+
+/* One receive WQE slot, 272 bytes. */
+struct ntbrdma_recv_wqe {
+	__aligned_u64 wr_id;
+	__u32 num_sge;
+	__u32 reserved;
+	struct ntbrdma_sge sge[NTBRDMA_MAX_SGE];
+};
+
 #endif /* NTBRDMA_ABI_H */

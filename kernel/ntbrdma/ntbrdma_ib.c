@@ -104,6 +104,7 @@ static void ntbr_dealloc_driver(struct ib_device *ibdev)
 
 	/* Waits for writers of the test hook to leave. */
 	debugfs_remove_recursive(dev->dbg);
+	ntbr_mr_dev_fini(dev);
 	spin_lock(&ntbr_ib_lock);
 	list_del_init(&dev->list);
 	if (ntbr_get_ib(dev->nd) == dev)
@@ -128,24 +129,35 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	.alloc_pd = ntbr_alloc_pd,
 	.alloc_ucontext = ntbr_alloc_ucontext,
 	.create_cq = ntbr_create_cq,
+	.create_qp = ntbr_create_qp,
 	.dealloc_driver = ntbr_dealloc_driver,
+	.dereg_mr = ntbr_dereg_mr,
 	.dealloc_pd = ntbr_dealloc_pd,
 	.dealloc_ucontext = ntbr_dealloc_ucontext,
 	.destroy_cq = ntbr_destroy_cq,
+	.destroy_qp = ntbr_destroy_qp,
+	.fill_res_qp_entry = ntbr_fill_res_qp_entry,
 	.get_dev_fw_str = ntbr_get_dev_fw_str,
+	.get_dma_mr = ntbr_get_dma_mr,
 	.get_link_layer = ntbr_get_link_layer,
 	.get_port_immutable = ntbr_get_port_immutable,
 	.mmap = ntbr_mmap,
 	.mmap_free = ntbr_mmap_free,
+	.modify_qp = ntbr_modify_qp,
 	.poll_cq = ntbr_poll_cq,
+	.post_recv = ntbr_post_recv,
+	.post_send = ntbr_post_send,
 	.query_device = ntbr_query_device,
 	.query_pkey = ntbr_query_pkey,
 	.query_port = ntbr_query_port,
+	.reg_user_mr = ntbr_reg_user_mr,
+	.query_qp = ntbr_query_qp,
 	.req_notify_cq = ntbr_req_notify_cq,
 	.resize_cq = ntbr_resize_cq,
 
 	INIT_RDMA_OBJ_SIZE(ib_cq, ntbr_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, ntbr_pd, ibpd),
+	INIT_RDMA_OBJ_SIZE(ib_qp, ntbr_qp, ibqp),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, ntbr_ucontext, ibuc),
 };
 
@@ -179,6 +191,8 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	INIT_LIST_HEAD(&dev->list);
 	spin_lock_init(&dev->cq_lock);
 	INIT_LIST_HEAD(&dev->cqs);
+	ntbr_mr_dev_init(dev);
+	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
 
 	ib_set_device_ops(&dev->ibdev, &ntbr_ib_dev_ops);
 	ntbr_init_device_attrs(dev);
@@ -203,6 +217,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	dev->dbg = debugfs_create_dir(ibdev_name, ntbr_ib_dbg_root);
 	debugfs_create_file("inject_cqe", 0200, dev->dbg, dev,
 			    &ntbr_inject_fops);
+	ntbr_rmr_debugfs(dev, dev->dbg);
 
 	/*
 	 * Virtual DMA (dma_device NULL), as rxe and siw: kernel ULPs hand us
@@ -215,6 +230,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 		ib_dealloc_device(&dev->ibdev);
 		goto err_unlock;
 	}
+	ntbr_mr_dev_registered(dev);
 	mutex_unlock(&ntbr_ib_mutex);
 	return 0;
 
@@ -290,7 +306,23 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 		ibdev_info(&dev->ibdev, "port 1 %s\n",
 			   active ? "active" : "down");
 	}
+	if (active)
+		ntbr_mr_link_up(dev);
+	else
+		ntbr_mr_link_down(dev);
 	ib_device_put(&dev->ibdev);
+}
+
+struct ntbr_ib_dev *ntbr_ib_dev_get(struct ntbr_dev *nd)
+{
+	struct ntbr_ib_dev *dev;
+
+	spin_lock(&ntbr_ib_lock);
+	dev = ntbr_ib_of(nd);
+	if (dev && !ib_device_try_get(&dev->ibdev))
+		dev = NULL;
+	spin_unlock(&ntbr_ib_lock);
+	return dev;
 }
 
 void ntbr_ib_link_up(struct ntbr_dev *nd)
@@ -305,6 +337,11 @@ void ntbr_ib_link_down(struct ntbr_dev *nd)
 
 int ntbr_ib_init(void)
 {
+	int err;
+
+	err = ntbr_mr_init();
+	if (err)
+		return err;
 	ntbr_ib_dbg_root = debugfs_create_dir("ntbrdma_ib", NULL);
 	rdma_link_register(&ntbr_link_ops);
 	return 0;
@@ -334,6 +371,7 @@ void ntbr_ib_exit(void)
 	/* Fence unregistrations other threads may still be finishing. */
 	wait_event(ntbr_ib_gone, list_empty_careful(&ntbr_ib_devs));
 	debugfs_remove_recursive(ntbr_ib_dbg_root);
+	ntbr_mr_exit();
 }
 
 MODULE_ALIAS_RDMA_LINK("ntbrdma");

@@ -12,6 +12,7 @@
 #include <rdma/ntbrdma-abi.h>
 
 #include "ntbrdma.h"
+#include "ntbrdma_ib_mr.h"
 
 /*
  * Limits this device is designed for and reports in query_device.  The
@@ -44,6 +45,10 @@ struct ntbr_ib_dev {
 	atomic_t num_pd;		/* enforces NTBR_MAX_PD */
 	spinlock_t cq_lock;		/* cqs */
 	struct list_head cqs;		/* user CQs, for the test hook */
+	struct xarray qps;		/* QP number -> ntbr_qp (>= 2) */
+	u32 next_qpn;			/* cyclic allocation, under qps lock */
+	atomic_t num_qp;		/* enforces NTBR_MAX_QP */
+	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 };
 
@@ -88,6 +93,47 @@ struct ntbr_mmap_entry {
 	void *buf;			/* vmalloc_user memory to map */
 };
 
+/*
+ * A work queue (SQ or RQ) ring, include/rdma/ntbrdma-abi.h.  The producer
+ * is the provider (user QPs) or the kernel verbs (kernel QPs); the kernel
+ * is the only consumer and keeps its own copy of cons.
+ */
+struct ntbr_wq {
+	void *buf;			/* vmalloc_user: ctrl + slots */
+	size_t size;			/* bytes, page multiple */
+	u32 num_wqe;			/* power of two */
+	u32 wqe_size;			/* bytes per slot */
+	u32 max_sge;			/* as reported in the QP's cap */
+	u32 cons;			/* the kernel's own copy of ctrl->cons */
+	u32 prod;			/* kernel QPs: the producer's copy */
+	struct ntbrdma_wq_ctrl *ctrl;
+	void *wqe;			/* slot 0 */
+	struct rdma_user_mmap_entry *mmap_entry; /* user QPs */
+};
+
+/* Where an RC QP's destination (ah_attr.grh.dgid) lives. */
+enum ntbr_qp_dest {
+	NTBR_QP_DEST_NONE,		/* no address vector yet */
+	NTBR_QP_DEST_LOCAL,		/* one of our own GIDs: loopback */
+	NTBR_QP_DEST_PEER,		/* the other host of the NTB link */
+};
+
+struct ntbr_qp {
+	struct ib_qp ibqp;
+	struct mutex mutex;		/* modify/query: state and attr */
+	spinlock_t sq_lock;		/* SQ producer (kernel QPs), flush */
+	spinlock_t rq_lock;		/* RQ likewise */
+	struct ntbr_wq sq;
+	struct ntbr_wq rq;
+	struct ib_qp_cap cap;		/* as reported at creation */
+	enum ib_sig_type sq_sig_type;
+	/* What modify_qp set (only the fields of the accumulated mask). */
+	enum ib_qp_state state;
+	struct ib_qp_attr attr;		/* ah_attr: no sgid_attr reference */
+	enum ntbr_qp_dest dest;
+	bool user;
+};
+
 static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
 {
 	return container_of(ibdev, struct ntbr_ib_dev, ibdev);
@@ -102,6 +148,14 @@ static inline struct ntbr_cq *to_ntbr_cq(struct ib_cq *ibcq)
 {
 	return container_of(ibcq, struct ntbr_cq, ibcq);
 }
+
+static inline struct ntbr_qp *to_ntbr_qp(struct ib_qp *ibqp)
+{
+	return container_of(ibqp, struct ntbr_qp, ibqp);
+}
+
+/* ntbrdma_ib.c: the registered ib_device on nd, referenced (ib_device_put). */
+struct ntbr_ib_dev *ntbr_ib_dev_get(struct ntbr_dev *nd);
 
 /* ntbrdma_ib_query.c */
 int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
@@ -143,5 +197,19 @@ int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
 		 struct ib_qp *qp, bool solicited);
 /* Test hook (debugfs inject_cqe): n receive completions to every user CQ. */
 void ntbr_cq_inject(struct ntbr_ib_dev *dev, u32 n, bool solicited);
+
+/* ntbrdma_ib_qp.c */
+int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
+		   struct ib_udata *udata);
+int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
+		   int attr_mask, struct ib_udata *udata);
+int ntbr_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
+		  int attr_mask, struct ib_qp_init_attr *init);
+int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata);
+int ntbr_fill_res_qp_entry(struct sk_buff *msg, struct ib_qp *ibqp);
+int ntbr_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+		   const struct ib_send_wr **bad_wr);
+int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+		   const struct ib_recv_wr **bad_wr);
 
 #endif /* NTBRDMA_IB_H */

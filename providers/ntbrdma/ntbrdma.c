@@ -18,6 +18,7 @@
 #include <rdma/ntbrdma-abi.h>
 
 #include "ntbrdma-pabi.h"
+#include "ntbrdma_qp.h"
 
 #define ntb_container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
@@ -131,6 +132,39 @@ static int ntb_dealloc_pd(struct ibv_pd *pd)
 	if (ret)
 		return ret;
 	free(pd);
+	return 0;
+}
+
+/* Memory regions: all in the kernel (pinning, keys, the peer's table). */
+static struct ibv_mr *ntb_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
+				 uint64_t hca_va, int access)
+{
+	struct ib_uverbs_reg_mr_resp resp;
+	struct ibv_reg_mr cmd;
+	struct verbs_mr *vmr;
+	int ret;
+
+	vmr = calloc(1, sizeof(*vmr));
+	if (!vmr)
+		return NULL;
+	memset(&cmd, 0, sizeof(cmd));
+	ret = ibv_cmd_reg_mr(pd, addr, length, hca_va, access, vmr, &cmd,
+			     sizeof(cmd), &resp, sizeof(resp));
+	if (ret) {
+		free(vmr);
+		errno = ret;
+		return NULL;
+	}
+	return &vmr->ibv_mr;
+}
+
+static int ntb_dereg_mr(struct verbs_mr *vmr)
+{
+	int ret = ibv_cmd_dereg_mr(vmr);
+
+	if (ret)
+		return ret;
+	free(vmr);
 	return 0;
 }
 
@@ -333,12 +367,20 @@ static void ntb_free_context(struct ibv_context *ibctx);
 static const struct verbs_context_ops ntb_ctx_ops = {
 	.alloc_pd = ntb_alloc_pd,
 	.create_cq = ntb_create_cq,
+	.create_qp = ntb_create_qp,
 	.dealloc_pd = ntb_dealloc_pd,
+	.dereg_mr = ntb_dereg_mr,
 	.destroy_cq = ntb_destroy_cq,
+	.destroy_qp = ntb_destroy_qp,
 	.free_context = ntb_free_context,
+	.modify_qp = ntb_modify_qp,
 	.poll_cq = ntb_poll_cq,
+	.post_recv = ntb_post_recv,
+	.post_send = ntb_post_send,
 	.query_device_ex = ntb_query_device,
 	.query_port = ntb_query_port,
+	.reg_mr = ntb_reg_mr,
+	.query_qp = ntb_query_qp,
 	.req_notify_cq = ntb_req_notify_cq,
 	.resize_cq = ntb_resize_cq,
 };

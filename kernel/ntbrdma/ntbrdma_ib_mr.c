@@ -1,0 +1,658 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: memory regions (rdma-datapath.md, "Memory registration"), the
+ * side that registers and announces them to the peer.
+ *
+ * DMA mapping: the ib_device registers with dma_device NULL ("virtual
+ * DMA", as rxe and siw), so ib_umem_get() only pins the pages and builds
+ * the sg_table (its "mapping" writes the kernel virtual addresses).  We
+ * then map that sg_table for the NTB's PCI device (ntbr_dma_device()),
+ * which replaces the DMA addresses in it, and unmap it before
+ * ib_umem_release() (whose virtual unmap does nothing and whose unpinning
+ * only uses the pages).  CPU access to the pages goes through sg_page(),
+ * never through the DMA addresses.  With an IOMMU only these pages are
+ * reachable through the peer's window (DESIGN.md, memory model).
+ *
+ * Announcement (MRs with a REMOTE_* flag, while the link is ready):
+ *   us: MR_ADD -> peer: allocates entry + page-list buffer, MR_LIST ->
+ *   us: window-writes the list, MR_READY -> peer: copies and checks the
+ *   list, entry READY, MR_READY_ACK -> us: reg_user_mr returns.
+ * The last step makes an rkey usable by the peer as soon as reg_mr
+ * returned (applications send rkeys out of band, e.g. TCP over ntb0).
+ * All sends of MR_ADD come from one work item that keeps at most
+ * NTBR_MR_ANN_WINDOW announcements in flight, so a link up with many MRs
+ * does not fill the control ring.  Every announcement has a sequence
+ * number; answers to an older one are ignored.
+ *
+ * Deregistration: MR_DEL -> peer unlinks the entry, waits for copies in
+ * flight, MR_DEL_ACK -> we unpin.  Until then the MR waits on mr_dying
+ * with its key still allocated (a new MR cannot take it).  Link down (the
+ * peer cannot write any more) and device removal unpin at once; an MR_DEL
+ * unanswered for 5 s is logged and stays pinned.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+
+#include "ntbrdma_ib.h"
+
+#define NTBR_MR_ANN_WINDOW	8
+#define NTBR_MR_TIMEOUT		(5 * HZ)
+
+struct workqueue_struct *ntbr_mr_wq;
+
+static inline struct ntbr_mr *to_ntbr_mr(struct ib_mr *ibmr)
+{
+	return container_of(ibmr, struct ntbr_mr, ibmr);
+}
+
+static bool ntbr_mr_is_remote(int access)
+{
+	return access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_READ |
+			 IB_ACCESS_REMOTE_ATOMIC);
+}
+
+int ntbr_mr_send(struct ntbr_ib_dev *dev, u16 type, const void *msg,
+		 size_t len)
+{
+	int ret, tries;
+
+	/* -EAGAIN: the ring is full; the peer drains it within ms. */
+	for (tries = 0; tries < 1000; tries++) {
+		ret = ntbr_ctrl_send(dev->nd, type, msg, len);
+		if (ret != -EAGAIN)
+			break;
+		usleep_range(1000, 2000);
+	}
+	if (ret && ret != -ENOTCONN)
+		ibdev_warn_ratelimited(&dev->ibdev,
+				       "control message %u not sent: %d\n",
+				       type, ret);
+	return ret;
+}
+
+/* Allocate a key for mr: index (1 .. 2^24 - 1, cyclic) << 8 | random. */
+static int ntbr_mr_alloc_key(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
+{
+	u32 idx;
+	int ret;
+
+	if (atomic_inc_return(&dev->mrd.num_mr) > NTBR_MAX_MR) {
+		atomic_dec(&dev->mrd.num_mr);
+		return -ENOMEM;
+	}
+	ret = xa_alloc_cyclic(&dev->mrd.mr_xa, &idx, mr,
+			      XA_LIMIT(1, (1U << 24) - 1), &dev->mrd.mr_next,
+			      GFP_KERNEL);
+	if (ret < 0) {
+		atomic_dec(&dev->mrd.num_mr);
+		return ret;
+	}
+	mr->ibmr.lkey = idx << 8 | (get_random_u32() & 0xff);
+	mr->ibmr.rkey = mr->ibmr.lkey;
+	return 0;
+}
+
+/* Unpin and free; the MR is on no list. */
+static void ntbr_mr_free(struct ntbr_mr *mr)
+{
+	struct ntbr_ib_dev *dev = mr->dev;
+
+	if (mr->mapped)
+		dma_unmap_sgtable(ntbr_dma_device(dev->nd),
+				  &mr->umem->sgt_append.sgt,
+				  DMA_BIDIRECTIONAL, 0);
+	if (mr->umem)
+		ib_umem_release(mr->umem);
+	kvfree(mr->dma);
+	xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
+	atomic_dec(&dev->mrd.num_mr);
+	kfree(mr);
+}
+
+static int ntbr_mr_check_access(int access)
+{
+	/* IB spec 10.6.3.1: remote write/atomic need local write. */
+	if ((access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_ATOMIC)) &&
+	    !(access & IB_ACCESS_LOCAL_WRITE))
+		return -EINVAL;
+	/* Relaxed ordering is only a hint: accepted and ignored. */
+	if (access & ~(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+		       IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC |
+		       IB_ACCESS_RELAXED_ORDERING))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+struct ib_mr *ntbr_get_dma_mr(struct ib_pd *ibpd, int access)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(ibpd->device);
+	struct ntbr_mr *mr;
+	int err;
+
+	err = ntbr_mr_check_access(access);
+	if (err)
+		return ERR_PTR(err);
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->dev = dev;
+	mr->access = access;
+	mr->length = U64_MAX;
+	INIT_LIST_HEAD(&mr->entry);
+	init_completion(&mr->ann_done);
+	err = ntbr_mr_alloc_key(dev, mr);
+	if (err) {
+		kfree(mr);
+		return ERR_PTR(err);
+	}
+	/* Kernel virtual addresses, local only: never announced. */
+	return &mr->ibmr;
+}
+
+/* The NTB DMA address of every page of the umem, in order. */
+static int ntbr_mr_map(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
+{
+	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
+	struct sg_dma_page_iter iter;
+	u32 i = 0;
+	int err;
+
+	mr->dma = kvmalloc_array(mr->npages, sizeof(u64), GFP_KERNEL);
+	if (!mr->dma)
+		return -ENOMEM;
+	err = dma_map_sgtable(ntbr_dma_device(dev->nd), sgt,
+			      DMA_BIDIRECTIONAL, 0);
+	if (err)
+		return err;
+	mr->mapped = true;
+	for_each_sgtable_dma_page(sgt, &iter, 0) {
+		if (WARN_ON_ONCE(i >= mr->npages))
+			return -EIO;
+		mr->dma[i++] = sg_page_iter_dma_address(&iter);
+	}
+	return i == mr->npages ? 0 : -EIO;
+}
+
+struct ib_mr *ntbr_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
+			       u64 iova, int access, struct ib_udata *udata)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(ibpd->device);
+	struct ntbr_mr *mr;
+	bool wait = false;
+	int err;
+
+	err = ntbr_mr_check_access(access);
+	if (err)
+		return ERR_PTR(err);
+	if (udata && (udata->inlen || udata->outlen))
+		return ERR_PTR(-EINVAL);
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	mr->dev = dev;
+	mr->access = access;
+	mr->iova = iova;
+	mr->length = length;
+	mr->pd_id = ibpd->res.id;
+	INIT_LIST_HEAD(&mr->entry);
+	init_completion(&mr->ann_done);
+	err = ntbr_mr_alloc_key(dev, mr);
+	if (err) {
+		kfree(mr);
+		return ERR_PTR(err);
+	}
+
+	/* Length 0 and wrapping ranges: -EINVAL from ib_umem_get, as rxe. */
+	mr->umem = ib_umem_get(ibpd->device, start, length, access);
+	if (IS_ERR(mr->umem)) {
+		err = PTR_ERR(mr->umem);
+		mr->umem = NULL;
+		goto err_free;
+	}
+	mr->npages = ib_umem_num_pages(mr->umem);
+	mr->first_off = ib_umem_offset(mr->umem);
+	if (ntbr_mr_is_remote(access) && mr->npages > NTBR_RMR_MAX_PAGES) {
+		err = -EINVAL;	/* the peer could not hold its page list */
+		goto err_free;
+	}
+	err = ntbr_mr_map(dev, mr);
+	if (err)
+		goto err_free;
+
+	if (ntbr_mr_is_remote(access)) {
+		mutex_lock(&dev->mrd.mr_mutex);
+		mr->ann = NTBR_MR_IDLE;
+		list_add_tail(&mr->entry, &dev->mrd.mr_remote);
+		wait = ntbr_link_ready(dev->nd);
+		mutex_unlock(&dev->mrd.mr_mutex);
+		queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
+	}
+	/*
+	 * The peer can write as soon as we return: wait for its entry to be
+	 * READY.  A peer that does not answer does not fail the
+	 * registration (the MR works locally and is announced again at the
+	 * next link up).
+	 */
+	if (wait &&
+	    !wait_for_completion_timeout(&mr->ann_done, NTBR_MR_TIMEOUT))
+		ibdev_warn(&dev->ibdev, "MR %#x: peer did not answer\n",
+			   mr->ibmr.rkey);
+	return &mr->ibmr;
+
+err_free:
+	ntbr_mr_free(mr);
+	return ERR_PTR(err);
+}
+
+int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
+{
+	struct ntbr_mr *mr = to_ntbr_mr(ibmr);
+	struct ntbr_ib_dev *dev = mr->dev;
+	struct ntbr_mr_msg_key m;
+	bool del = false;
+	int ret;
+
+	if (ntbr_mr_is_remote(mr->access) && mr->umem) {
+		mutex_lock(&dev->mrd.mr_mutex);
+		list_del_init(&mr->entry);
+		/* IDLE and REFUSED: the peer has no entry of this key. */
+		del = mr->ann != NTBR_MR_IDLE && mr->ann != NTBR_MR_REFUSED;
+		if (del)
+			mr->ann = NTBR_MR_DEL_SENT;
+		mutex_unlock(&dev->mrd.mr_mutex);
+	}
+	if (!del) {
+		ntbr_mr_free(mr);
+		return 0;
+	}
+
+	/* Not under mr_mutex: the control work needs it to drain our ring. */
+	m.rkey = cpu_to_le32(mr->ibmr.rkey);
+	m.seq = cpu_to_le32(mr->seq);
+	ret = ntbr_mr_send(dev, NTBR_CTRL_MR_DEL, &m, sizeof(m));
+	if (ret == -ENOTCONN) {
+		/* Link down: the peer cannot write into the pages any more. */
+		ntbr_mr_free(mr);
+		return 0;
+	}
+	/* Sent (or the ring stayed full): never unpin before the ack. */
+	mutex_lock(&dev->mrd.mr_mutex);
+	if (mr->acked) {
+		mutex_unlock(&dev->mrd.mr_mutex);
+		ntbr_mr_free(mr);
+		return 0;
+	}
+	mr->del_deadline = jiffies + NTBR_MR_TIMEOUT;
+	list_add_tail(&mr->entry, &dev->mrd.mr_dying);
+	queue_delayed_work(ntbr_mr_wq, &dev->mrd.late_work,
+			   NTBR_MR_TIMEOUT + HZ / 10);
+	mutex_unlock(&dev->mrd.mr_mutex);
+	return 0;
+}
+
+/* Our MR of rkey, under mr_mutex; NULL if the key is not (or no more) ours. */
+static struct ntbr_mr *ntbr_mr_find(struct ntbr_ib_dev *dev, u32 rkey)
+{
+	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, rkey >> 8);
+
+	if (!mr || mr->ibmr.rkey != rkey || !mr->umem)
+		return NULL;
+	return mr;
+}
+
+/* Announce MRs in state IDLE, at most NTBR_MR_ANN_WINDOW at a time. */
+static void ntbr_mr_ann_work(struct work_struct *work)
+{
+	struct ntbr_ib_dev *dev = container_of(work, struct ntbr_ib_dev,
+					       mrd.ann_work);
+	struct ntbr_mr_msg_add m[NTBR_MR_ANN_WINDOW];
+	struct ntbr_mr *mr;
+	int busy = 0, n = 0, i;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry(mr, &dev->mrd.mr_remote, entry)
+		if (mr->ann == NTBR_MR_ADD_SENT ||
+		    mr->ann == NTBR_MR_READY_SENT)
+			busy++;
+	list_for_each_entry(mr, &dev->mrd.mr_remote, entry) {
+		if (busy >= NTBR_MR_ANN_WINDOW || !ntbr_link_ready(dev->nd))
+			break;
+		if (mr->ann != NTBR_MR_IDLE)
+			continue;
+		mr->seq++;
+		m[n++] = (struct ntbr_mr_msg_add) {
+			.rkey = cpu_to_le32(mr->ibmr.rkey),
+			.seq = cpu_to_le32(mr->seq),
+			.iova = cpu_to_le64(mr->iova),
+			.length = cpu_to_le64(mr->length),
+			.access = cpu_to_le32(mr->access &
+					      ~IB_ACCESS_RELAXED_ORDERING),
+			.pd_id = cpu_to_le32(mr->pd_id),
+			.npages = cpu_to_le32(mr->npages),
+			.page_shift = cpu_to_le32(PAGE_SHIFT),
+			.first_off = cpu_to_le32(mr->first_off),
+		};
+		mr->ann = NTBR_MR_ADD_SENT;
+		busy++;
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+
+	/* Not under mr_mutex: the control work needs it to drain our ring. */
+	for (i = 0; i < n; i++) {
+		if (!ntbr_mr_send(dev, NTBR_CTRL_MR_ADD, &m[i], sizeof(m[i])))
+			continue;
+		/* Not sent: IDLE again, announced at the next link up. */
+		mutex_lock(&dev->mrd.mr_mutex);
+		mr = ntbr_mr_find(dev, le32_to_cpu(m[i].rkey));
+		if (mr && mr->ann == NTBR_MR_ADD_SENT &&
+		    mr->seq == le32_to_cpu(m[i].seq))
+			mr->ann = NTBR_MR_IDLE;
+		mutex_unlock(&dev->mrd.mr_mutex);
+	}
+}
+
+/* An announcement finished, one way or the other (under mr_mutex). */
+static void ntbr_mr_ann_end(struct ntbr_ib_dev *dev, struct ntbr_mr *mr,
+			    enum ntbr_mr_ann ann)
+{
+	mr->ann = ann;
+	complete_all(&mr->ann_done);
+	queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
+}
+
+static void ntbr_mr_handle_list(struct ntbr_ib_dev *dev, const void *p,
+				size_t len)
+{
+	const struct ntbr_mr_msg_list *m = p;
+	struct ntbr_mr_msg_key r;
+	struct ntbr_mr *mr;
+	int status;
+
+	if (len != sizeof(*m))
+		return;
+	status = (int)le32_to_cpu(m->status);
+	mutex_lock(&dev->mrd.mr_mutex);
+	mr = ntbr_mr_find(dev, le32_to_cpu(m->rkey));
+	if (!mr || mr->ann != NTBR_MR_ADD_SENT ||
+	    mr->seq != le32_to_cpu(m->seq))
+		goto out;		/* an answer to an older announcement */
+	if (status) {
+		ibdev_warn(&dev->ibdev, "MR %#x refused by the peer: %d\n",
+			   mr->ibmr.rkey, status);
+		ntbr_mr_ann_end(dev, mr, NTBR_MR_REFUSED);
+		goto out;
+	}
+	/* The whole list in one window write; the peer checks it. */
+	if (ntbr_peer_write(dev->nd, le64_to_cpu(m->list_dma), mr->dma,
+			    (size_t)mr->npages * sizeof(u64))) {
+		ntbr_mr_ann_end(dev, mr, NTBR_MR_REFUSED);
+		goto out;
+	}
+	/*
+	 * The control channel's producer index is written after a wmb(), so
+	 * the peer sees the list before MR_READY.
+	 */
+	r.rkey = m->rkey;
+	r.seq = m->seq;
+	mr->ann = NTBR_MR_READY_SENT;
+	mutex_unlock(&dev->mrd.mr_mutex);
+	if (!ntbr_mr_send(dev, NTBR_CTRL_MR_READY, &r, sizeof(r)))
+		return;
+	mutex_lock(&dev->mrd.mr_mutex);
+	mr = ntbr_mr_find(dev, le32_to_cpu(r.rkey));
+	if (mr && mr->ann == NTBR_MR_READY_SENT &&
+	    mr->seq == le32_to_cpu(r.seq))
+		ntbr_mr_ann_end(dev, mr, NTBR_MR_REFUSED);
+out:
+	mutex_unlock(&dev->mrd.mr_mutex);
+}
+
+static void ntbr_mr_handle_ready_ack(struct ntbr_ib_dev *dev, const void *p,
+				     size_t len)
+{
+	const struct ntbr_mr_msg_ack *m = p;
+	struct ntbr_mr *mr;
+
+	if (len != sizeof(*m))
+		return;
+	mutex_lock(&dev->mrd.mr_mutex);
+	mr = ntbr_mr_find(dev, le32_to_cpu(m->rkey));
+	if (mr && mr->ann == NTBR_MR_READY_SENT &&
+	    mr->seq == le32_to_cpu(m->seq))
+		ntbr_mr_ann_end(dev, mr, m->status ? NTBR_MR_REFUSED :
+				NTBR_MR_ANNOUNCED);
+	mutex_unlock(&dev->mrd.mr_mutex);
+}
+
+static void ntbr_mr_handle_del_ack(struct ntbr_ib_dev *dev, const void *p,
+				   size_t len)
+{
+	const struct ntbr_mr_msg_key *m = p;
+	struct ntbr_mr *mr;
+
+	if (len != sizeof(*m))
+		return;
+	mutex_lock(&dev->mrd.mr_mutex);
+	mr = ntbr_mr_find(dev, le32_to_cpu(m->rkey));
+	if (mr && (mr->ann != NTBR_MR_DEL_SENT || mr->acked ||
+		   mr->seq != le32_to_cpu(m->seq)))
+		mr = NULL;
+	if (mr && list_empty(&mr->entry)) {
+		/* ntbr_dereg_mr is still sending: it frees the MR. */
+		mr->acked = true;
+		mr = NULL;
+	} else if (mr) {
+		list_del_init(&mr->entry);
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	if (mr)
+		ntbr_mr_free(mr);
+}
+
+/* Announce every MR again (link up, or the peer asked: new ib_device). */
+static void ntbr_mr_reannounce(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_mr *mr;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry(mr, &dev->mrd.mr_remote, entry) {
+		mr->ann = NTBR_MR_IDLE;
+		complete_all(&mr->ann_done);
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
+}
+
+/*
+ * No (registered) ib_device here: we hold none of the peer's MRs.  Say
+ * so, or the peer would wait for an answer: its announcement is refused
+ * (it announces again when our device asks with MR_RESYNC) and a removal
+ * is acknowledged at once.
+ */
+static void ntbr_mr_ctrl_nodev(struct ntbr_dev *nd, u16 type,
+			       const void *payload, size_t len)
+{
+	const struct ntbr_mr_msg_key *k = payload;
+	struct ntbr_mr_msg_list l = {};
+	struct ntbr_mr_msg_ack a = {};
+
+	/* rkey and seq lead every message that has them. */
+	if (type == NTBR_CTRL_MR_ADD && len == sizeof(struct ntbr_mr_msg_add)) {
+		l.rkey = k->rkey;
+		l.seq = k->seq;
+		l.status = cpu_to_le32(-ENODEV);
+		ntbr_ctrl_send(nd, NTBR_CTRL_MR_LIST, &l, sizeof(l));
+	} else if (type == NTBR_CTRL_MR_READY && len == sizeof(*k)) {
+		a.rkey = k->rkey;
+		a.seq = k->seq;
+		a.status = cpu_to_le32(-ENODEV);
+		ntbr_ctrl_send(nd, NTBR_CTRL_MR_READY_ACK, &a, sizeof(a));
+	} else if (type == NTBR_CTRL_MR_DEL && len == sizeof(*k)) {
+		ntbr_ctrl_send(nd, NTBR_CTRL_MR_DEL_ACK, k, sizeof(*k));
+	}
+}
+
+static void ntbr_mr_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
+			 size_t len)
+{
+	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
+
+	if (!dev) {
+		ntbr_mr_ctrl_nodev(nd, type, payload, len);
+		return;
+	}
+	switch (type) {
+	case NTBR_CTRL_MR_ADD:
+		ntbr_rmr_handle_add(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_LIST:
+		ntbr_mr_handle_list(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_READY:
+		ntbr_rmr_handle_ready(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_READY_ACK:
+		ntbr_mr_handle_ready_ack(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_DEL:
+		ntbr_rmr_handle_del(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_DEL_ACK:
+		ntbr_mr_handle_del_ack(dev, payload, len);
+		break;
+	case NTBR_CTRL_MR_RESYNC:
+		if (!len)
+			ntbr_mr_reannounce(dev);
+		break;
+	}
+	ib_device_put(&dev->ibdev);
+}
+
+/* Log MR_DELs the peer did not answer in time; the pages stay pinned. */
+static void ntbr_mr_late_work(struct work_struct *work)
+{
+	struct ntbr_ib_dev *dev = container_of(to_delayed_work(work),
+					       struct ntbr_ib_dev,
+					       mrd.late_work);
+	struct ntbr_mr *mr;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry(mr, &dev->mrd.mr_dying, entry) {
+		if (mr->late || time_before(jiffies, mr->del_deadline))
+			continue;
+		mr->late = true;
+		ibdev_warn(&dev->ibdev,
+			   "MR %#x: peer did not acknowledge its removal, pages stay pinned until link down\n",
+			   mr->ibmr.rkey);
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+}
+
+/* Unpin every MR waiting for an MR_DEL_ACK. */
+static void ntbr_mr_free_dying(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_mr *mr;
+
+	for (;;) {
+		mutex_lock(&dev->mrd.mr_mutex);
+		mr = list_first_entry_or_null(&dev->mrd.mr_dying,
+					      struct ntbr_mr, entry);
+		if (mr)
+			list_del_init(&mr->entry);
+		mutex_unlock(&dev->mrd.mr_mutex);
+		if (!mr)
+			break;
+		ntbr_mr_free(mr);
+	}
+}
+
+void ntbr_mr_link_up(struct ntbr_ib_dev *dev)
+{
+	ntbr_mr_reannounce(dev);
+}
+
+void ntbr_mr_link_down(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_mr *mr;
+
+	/* The peer announces its MRs again at link up. */
+	ntbr_rmr_drop_all(dev);
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry(mr, &dev->mrd.mr_remote, entry) {
+		mr->ann = NTBR_MR_IDLE;
+		complete_all(&mr->ann_done);
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	/* The peer cannot write into our memory any more. */
+	ntbr_mr_free_dying(dev);
+}
+
+void ntbr_mr_dev_init(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_mr_dev *d = &dev->mrd;
+
+	xa_init_flags(&d->mr_xa, XA_FLAGS_ALLOC1);
+	atomic_set(&d->num_mr, 0);
+	mutex_init(&d->mr_mutex);
+	INIT_LIST_HEAD(&d->mr_remote);
+	INIT_LIST_HEAD(&d->mr_dying);
+	INIT_WORK(&d->ann_work, ntbr_mr_ann_work);
+	INIT_DELAYED_WORK(&d->late_work, ntbr_mr_late_work);
+	xa_init_flags(&d->rmr_xa, XA_FLAGS_LOCK_IRQ);
+	init_waitqueue_head(&d->rmr_wq);
+	mutex_init(&d->xlate_mutex);
+	strscpy(d->xlate_res, "none\n", sizeof(d->xlate_res));
+}
+
+/* Registered: ask the peer for the MRs it announced before we existed. */
+void ntbr_mr_dev_registered(struct ntbr_ib_dev *dev)
+{
+	if (ntbr_link_ready(dev->nd))
+		ntbr_mr_send(dev, NTBR_CTRL_MR_RESYNC, NULL, 0);
+}
+
+/* Unregistered (no verbs, no control handler runs): free what is left. */
+void ntbr_mr_dev_fini(struct ntbr_ib_dev *dev)
+{
+	cancel_work_sync(&dev->mrd.ann_work);
+	cancel_delayed_work_sync(&dev->mrd.late_work);
+	ntbr_rmr_drop_all(dev);
+	ntbr_mr_free_dying(dev);
+	/* Entries freed by the drop above still use dev: wait for them. */
+	flush_workqueue(ntbr_mr_wq);
+	WARN_ON(!xa_empty(&dev->mrd.mr_xa));
+	xa_destroy(&dev->mrd.mr_xa);
+	xa_destroy(&dev->mrd.rmr_xa);
+}
+
+int ntbr_mr_init(void)
+{
+	u16 t;
+	int err;
+
+	ntbr_mr_wq = alloc_workqueue("ntbrdma_mr", WQ_UNBOUND, 0);
+	if (!ntbr_mr_wq)
+		return -ENOMEM;
+	for (t = NTBR_CTRL_MR_ADD; t <= NTBR_CTRL_MR_RESYNC; t++) {
+		err = ntbr_ctrl_register(t, ntbr_mr_ctrl);
+		if (err) {
+			while (t-- > NTBR_CTRL_MR_ADD)
+				ntbr_ctrl_unregister(t);
+			destroy_workqueue(ntbr_mr_wq);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void ntbr_mr_exit(void)
+{
+	u16 t;
+
+	for (t = NTBR_CTRL_MR_ADD; t <= NTBR_CTRL_MR_RESYNC; t++)
+		ntbr_ctrl_unregister(t);
+	destroy_workqueue(ntbr_mr_wq);
+}

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * libntbrdma: queue pairs.
+ *
+ * The control path (create, modify, query, destroy) goes through
+ * libibverbs' ibv_cmd_* helpers.  The SQ and RQ are rings mapped from the
+ * kernel (include/rdma/ntbrdma-abi.h): post_send and post_recv write WQEs
+ * into them and publish the producer index, without a system call.
+ *
+ * There is no engine in the kernel yet, so nothing consumes a posted WQE
+ * until the QP goes to the error state, where the kernel completes every
+ * WQE with IBV_WC_WR_FLUSH_ERR.  The kernel-owned `engine` word is always
+ * clear and this provider does not kick the kernel after posting; only a
+ * post to a QP that is already in ERR asks the kernel to flush (a modify
+ * to ERR, legal from ERR), so that WQE completes as IB requires.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <rdma/ntbrdma-abi.h>
+
+#include "ntbrdma-pabi.h"
+#include "ntbrdma_qp.h"
+
+struct ntb_wq {
+	pthread_spinlock_t lock; /* producers of this ring */
+	void *ring;
+	size_t size;
+	uint32_t num_wqe; /* a power of two */
+	uint32_t prod; /* our copy of ctrl->prod (we own it) */
+	struct ntbrdma_wq_ctrl *ctrl;
+	char *wqe; /* slot 0 */
+	size_t wqe_size;
+};
+
+struct ntb_qp {
+	struct ibv_qp ibqp;
+	struct ntb_wq sq;
+	struct ntb_wq rq;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_inline;
+	int sq_sig_all;
+};
+
+struct ntb_create_qp_resp {
+	struct ib_uverbs_create_qp_resp ibv_resp;
+	struct ntbrdma_create_qp_resp drv;
+};
+
+_Static_assert(sizeof(struct ntbrdma_wq_ctrl) == NTBRDMA_WQ_WQE_OFFSET,
+	       "WQ control block");
+_Static_assert(sizeof(struct ntbrdma_send_wqe) == 320, "send WQE size");
+_Static_assert(sizeof(struct ntbrdma_recv_wqe) == 272, "recv WQE size");
+_Static_assert(offsetof(struct ntb_create_qp_resp, drv) == 32, "resp layout");
+
+static struct ntb_qp *to_qp(struct ibv_qp *ibqp)
+{
+	return (struct ntb_qp *)((char *)ibqp - offsetof(struct ntb_qp, ibqp));
+}
+
+static int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset,
+		      uint64_t size, uint32_t num_wqe, uint32_t wqe_size,
+		      size_t expect_wqe_size)
+{
+	void *ring;
+
+	if (!num_wqe || (num_wqe & (num_wqe - 1)) ||
+	    wqe_size != expect_wqe_size ||
+	    size < NTBRDMA_WQ_WQE_OFFSET + (uint64_t)num_wqe * wqe_size)
+		return EPROTO;
+	ring = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, cmd_fd,
+		    (off_t)offset);
+	if (ring == MAP_FAILED)
+		return errno;
+	wq->ring = ring;
+	wq->size = size;
+	wq->num_wqe = num_wqe;
+	wq->wqe_size = wqe_size;
+	wq->ctrl = ring;
+	wq->wqe = (char *)ring + NTBRDMA_WQ_WQE_OFFSET;
+	wq->prod = __atomic_load_n(&wq->ctrl->prod, __ATOMIC_RELAXED);
+	pthread_spin_init(&wq->lock, PTHREAD_PROCESS_PRIVATE);
+	return 0;
+}
+
+static void ntb_wq_unmap(struct ntb_wq *wq)
+{
+	if (!wq->ring)
+		return;
+	munmap(wq->ring, wq->size);
+	pthread_spin_destroy(&wq->lock);
+	wq->ring = NULL;
+}
+
+struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+{
+	struct ntb_create_qp_resp resp;
+	struct ibv_create_qp cmd;
+	struct ntb_qp *qp;
+	int ret;
+
+	/* The kernel checks type, caps and CQs; it answers with the rings. */
+	qp = calloc(1, sizeof(*qp));
+	if (!qp) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&resp, 0, sizeof(resp));
+	ret = ibv_cmd_create_qp(pd, &qp->ibqp, attr, &cmd, sizeof(cmd),
+				&resp.ibv_resp, sizeof(resp));
+	if (ret)
+		goto err_free;
+	ret = ntb_wq_map(&qp->sq, pd->context->cmd_fd, resp.drv.sq_mmap_offset,
+			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
+			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
+	if (ret)
+		goto err_destroy;
+	ret = ntb_wq_map(&qp->rq, pd->context->cmd_fd, resp.drv.rq_mmap_offset,
+			 resp.drv.rq_mmap_size, resp.drv.rq_num_wqe,
+			 resp.drv.rq_wqe_size, sizeof(struct ntbrdma_recv_wqe));
+	if (ret)
+		goto err_unmap;
+	/*
+	 * What the kernel granted (IB: at least what was asked for);
+	 * ibv_cmd_create_qp stored it in attr->cap (the ioctl path leaves
+	 * resp.ibv_resp unset).
+	 */
+	qp->max_send_sge = attr->cap.max_send_sge;
+	qp->max_recv_sge = attr->cap.max_recv_sge;
+	qp->max_inline = attr->cap.max_inline_data;
+	if (qp->max_send_sge > NTBRDMA_MAX_SGE ||
+	    qp->max_recv_sge > NTBRDMA_MAX_SGE ||
+	    qp->max_inline > NTBRDMA_MAX_INLINE) {
+		ret = EPROTO;
+		goto err_unmap;
+	}
+	qp->sq_sig_all = attr->sq_sig_all;
+	return &qp->ibqp;
+
+err_unmap:
+	ntb_wq_unmap(&qp->rq);
+	ntb_wq_unmap(&qp->sq);
+err_destroy:
+	ibv_cmd_destroy_qp(&qp->ibqp);
+err_free:
+	free(qp);
+	errno = ret;
+	return NULL;
+}
+
+int ntb_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask,
+		 struct ibv_qp_init_attr *init_attr)
+{
+	struct ibv_query_qp cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	return ibv_cmd_query_qp(ibqp, attr, attr_mask, init_attr, &cmd,
+				sizeof(cmd));
+}
+
+int ntb_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask)
+{
+	struct ibv_modify_qp cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	return ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd));
+}
+
+int ntb_destroy_qp(struct ibv_qp *ibqp)
+{
+	struct ntb_qp *qp = to_qp(ibqp);
+	int ret;
+
+	ret = ibv_cmd_destroy_qp(ibqp);
+	if (ret)
+		return ret;
+	ntb_wq_unmap(&qp->rq);
+	ntb_wq_unmap(&qp->sq);
+	free(qp);
+	return 0;
+}
+
+/* The QP state as the kernel published it (kernel-owned word). */
+static enum ibv_qp_state ntb_wq_state(struct ntb_wq *wq)
+{
+	return (enum ibv_qp_state)__atomic_load_n(&wq->ctrl->qp_state,
+						  __ATOMIC_ACQUIRE);
+}
+
+static bool ntb_wq_full(struct ntb_wq *wq)
+{
+	/* Pairs with the kernel's store-release of cons after reading. */
+	uint32_t cons = __atomic_load_n(&wq->ctrl->cons, __ATOMIC_ACQUIRE);
+
+	return wq->prod - cons >= wq->num_wqe;
+}
+
+static void *ntb_wq_slot(struct ntb_wq *wq)
+{
+	return wq->wqe + (size_t)(wq->prod & (wq->num_wqe - 1)) * wq->wqe_size;
+}
+
+/*
+ * Publish the WQEs written so far (slots before the index), then - with a
+ * full barrier, pairing with the kernel's state store and barrier before
+ * it reads prod to flush - look at the state: in ERR the kernel may have
+ * flushed before it saw our WQEs, so ask it to flush again.
+ */
+static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted)
+{
+	struct ibv_modify_qp cmd;
+	struct ibv_qp_attr attr;
+
+	if (!posted)
+		return;
+	__atomic_store_n(&wq->ctrl->prod, wq->prod, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ntb_wq_state(wq) != IBV_QPS_ERR)
+		return;
+	memset(&cmd, 0, sizeof(cmd));
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_ERR;
+	(void)ibv_cmd_modify_qp(ibqp, &attr, IBV_QP_STATE, &cmd, sizeof(cmd));
+}
+
+static bool ntb_opcode_ok(enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+	case IBV_WR_SEND_WITH_INV:
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+	case IBV_WR_RDMA_READ:
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool ntb_opcode_inline_ok(enum ibv_wr_opcode op)
+{
+	return op == IBV_WR_SEND || op == IBV_WR_SEND_WITH_IMM ||
+	       op == IBV_WR_SEND_WITH_INV || op == IBV_WR_RDMA_WRITE ||
+	       op == IBV_WR_RDMA_WRITE_WITH_IMM;
+}
+
+/* 0 or the errno of an invalid work request (nothing written). */
+static int ntb_check_send_wr(struct ntb_qp *qp, const struct ibv_send_wr *wr)
+{
+	uint64_t total = 0;
+	int i;
+
+	if (!ntb_opcode_ok(wr->opcode))
+		return EINVAL;
+	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_send_sge)
+		return EINVAL;
+	if (wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+	    wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
+		if (wr->num_sge != 1 || wr->sg_list[0].length != 8 ||
+		    (wr->wr.atomic.remote_addr & 7))
+			return EINVAL;
+	}
+	if (wr->send_flags & IBV_SEND_INLINE) {
+		if (!ntb_opcode_inline_ok(wr->opcode))
+			return EINVAL;
+		for (i = 0; i < wr->num_sge; i++)
+			total += wr->sg_list[i].length;
+		if (total > qp->max_inline)
+			return EINVAL;
+	}
+	return 0;
+}
+
+static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
+			       struct ntbrdma_send_wqe *wqe)
+{
+	uint32_t total = 0;
+	int i;
+
+	memset(wqe, 0, sizeof(*wqe));
+	wqe->wr_id = wr->wr_id;
+	wqe->opcode = wr->opcode; /* IBV_WR_* == IB_UVERBS_WR_* */
+	if ((wr->send_flags & IBV_SEND_SIGNALED) || qp->sq_sig_all)
+		wqe->flags |= NTBRDMA_WQE_F_SIGNALED;
+	if (wr->send_flags & IBV_SEND_SOLICITED)
+		wqe->flags |= NTBRDMA_WQE_F_SOLICITED;
+	if (wr->send_flags & IBV_SEND_FENCE)
+		wqe->flags |= NTBRDMA_WQE_F_FENCE;
+	switch (wr->opcode) {
+	case IBV_WR_SEND_WITH_IMM:
+		wqe->ex = wr->imm_data; /* network order, as given */
+		break;
+	case IBV_WR_SEND_WITH_INV:
+		wqe->ex = wr->invalidate_rkey;
+		break;
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		wqe->ex = wr->imm_data;
+		/* fall through */
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_READ:
+		wqe->u.rdma.remote_addr = wr->wr.rdma.remote_addr;
+		wqe->u.rdma.rkey = wr->wr.rdma.rkey;
+		break;
+	case IBV_WR_ATOMIC_CMP_AND_SWP:
+	case IBV_WR_ATOMIC_FETCH_AND_ADD:
+		wqe->u.atomic.remote_addr = wr->wr.atomic.remote_addr;
+		wqe->u.atomic.compare_add = wr->wr.atomic.compare_add;
+		wqe->u.atomic.swap = wr->wr.atomic.swap;
+		wqe->u.atomic.rkey = wr->wr.atomic.rkey;
+		break;
+	default:
+		break;
+	}
+	if (wr->send_flags & IBV_SEND_INLINE) {
+		for (i = 0; i < wr->num_sge; i++) {
+			memcpy(wqe->d.inline_data + total,
+			       (void *)(uintptr_t)wr->sg_list[i].addr,
+			       wr->sg_list[i].length);
+			total += wr->sg_list[i].length;
+		}
+		wqe->flags |= NTBRDMA_WQE_F_INLINE;
+		wqe->inline_len = total;
+		return;
+	}
+	wqe->num_sge = (uint32_t)wr->num_sge;
+	for (i = 0; i < wr->num_sge; i++) {
+		wqe->d.sge[i].addr = wr->sg_list[i].addr;
+		wqe->d.sge[i].length = wr->sg_list[i].length;
+		wqe->d.sge[i].lkey = wr->sg_list[i].lkey;
+	}
+}
+
+/*
+ * Returns 0 or an errno value (as libibverbs documents, and as mlx5 does)
+ * with *bad_wr the first request not posted: EINVAL for a QP that cannot
+ * send yet (RESET, INIT, RTR) or an invalid request, ENOMEM for a full
+ * send queue.  Requests before bad_wr are posted.
+ */
+int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+		  struct ibv_send_wr **bad_wr)
+{
+	struct ntb_qp *qp = to_qp(ibqp);
+	struct ntb_wq *wq = &qp->sq;
+	enum ibv_qp_state state;
+	bool posted = false;
+	int ret = 0;
+
+	pthread_spin_lock(&wq->lock);
+	state = ntb_wq_state(wq);
+	if (state == IBV_QPS_RESET || state == IBV_QPS_INIT ||
+	    state == IBV_QPS_RTR) {
+		ret = EINVAL;
+		*bad_wr = wr;
+		goto out;
+	}
+	for (; wr; wr = wr->next) {
+		ret = ntb_check_send_wr(qp, wr);
+		if (!ret && ntb_wq_full(wq))
+			ret = ENOMEM;
+		if (ret) {
+			*bad_wr = wr;
+			break;
+		}
+		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq));
+		wq->prod++;
+		posted = true;
+	}
+out:
+	ntb_wq_publish(ibqp, wq, posted);
+	pthread_spin_unlock(&wq->lock);
+	return ret;
+}
+
+/* As post_send: EINVAL in RESET or for too many SGEs, ENOMEM when full. */
+int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
+		  struct ibv_recv_wr **bad_wr)
+{
+	struct ntb_qp *qp = to_qp(ibqp);
+	struct ntb_wq *wq = &qp->rq;
+	struct ntbrdma_recv_wqe *wqe;
+	bool posted = false;
+	int ret = 0, i;
+
+	pthread_spin_lock(&wq->lock);
+	if (ntb_wq_state(wq) == IBV_QPS_RESET) {
+		ret = EINVAL;
+		*bad_wr = wr;
+		goto out;
+	}
+	for (; wr; wr = wr->next) {
+		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge)
+			ret = EINVAL;
+		else if (ntb_wq_full(wq))
+			ret = ENOMEM;
+		if (ret) {
+			*bad_wr = wr;
+			break;
+		}
+		wqe = ntb_wq_slot(wq);
+		memset(wqe, 0, sizeof(*wqe));
+		wqe->wr_id = wr->wr_id;
+		wqe->num_sge = (uint32_t)wr->num_sge;
+		for (i = 0; i < wr->num_sge; i++) {
+			wqe->sge[i].addr = wr->sg_list[i].addr;
+			wqe->sge[i].length = wr->sg_list[i].length;
+			wqe->sge[i].lkey = wr->sg_list[i].lkey;
+		}
+		wq->prod++;
+		posted = true;
+	}
+out:
+	ntb_wq_publish(ibqp, wq, posted);
+	pthread_spin_unlock(&wq->lock);
+	return ret;
+}
