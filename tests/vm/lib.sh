@@ -68,3 +68,26 @@ ntb_dbgfs() {
 
 # now_ms: host monotonic-ish wall clock in milliseconds.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ntbrdma_setup VM N: load ntbrdma in VM, address its ntb0 (192.168.200.N/24,
+# fd00:200::N/64) and create the RDMA device ntbrdma0 on it.
+ntbrdma_setup() {
+	on "$1" modprobe ntbrdma
+	onsh "$1" "ip link set ntb0 up &&
+		ip addr replace 192.168.200.$2/24 dev ntb0 &&
+		ip -6 addr replace fd00:200::$2/64 dev ntb0 nodad"
+	expect_ok "$1: rdma link add ntbrdma0 type ntbrdma netdev ntb0" \
+		on "$1" rdma link add ntbrdma0 type ntbrdma netdev ntb0
+}
+
+# ntbrdma_teardown VM: remove ntbrdma0 and unload ntbrdma (for EXIT traps).
+ntbrdma_teardown() {
+	on "$1" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma' ||
+		true
+}
+
+# ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s.
+ntbrdma_wait_active() {
+	expect_ok "$1: port active within 30 s" onsh "$1" "timeout 30 sh -c 'until
+		ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
+}

@@ -11,24 +11,10 @@ LOG=${TMPDIR:-/tmp}/ntbrdma-ibdev.$$
 
 cleanup() {
 	"$TESTBED" status | grep -q '^b: running' || "$TESTBED" start b || true
-	for vm in a b; do
-		on "$vm" sh -c 'rdma link del ntbrdma0 2>/dev/null;
-			modprobe -r ntbrdma' || true
-	done
+	for vm in a b; do ntbrdma_teardown "$vm"; done
 	rm -f "$LOG".*
 }
 trap cleanup EXIT
-
-# setup VM N: load ntbrdma, address ntb0 (192.168.200.N, fd00:200::N),
-# create ntbrdma0 on it.
-setup() {
-	on "$1" modprobe ntbrdma
-	onsh "$1" "ip link set ntb0 up &&
-		ip addr add 192.168.200.$2/24 dev ntb0 &&
-		ip -6 addr add fd00:200::$2/64 dev ntb0 nodad"
-	expect_ok "$1: rdma link add ntbrdma0 type ntbrdma netdev ntb0" \
-		on "$1" rdma link add ntbrdma0 type ntbrdma netdev ntb0
-}
 
 # port_state VM: PORT_ACTIVE, PORT_DOWN, ... as ibv_devinfo reports it.
 port_state() {
@@ -45,8 +31,8 @@ wait_state() {
 # Lines of dmesg before the test: only later ones are checked.
 dmesg_start=$(on a sh -c 'dmesg | wc -l')
 
-setup a 1
-setup b 2
+ntbrdma_setup a 1
+ntbrdma_setup b 2
 link=$(on a rdma link show)
 echo "$link" | grep -q '^link ntbrdma0/1 .*netdev ntb0' ||
 	fail "a: rdma link show does not list ntbrdma0 on ntb0: $link"
@@ -121,7 +107,7 @@ on a "$VT" event ntbrdma0 port_active 90 >"$LOG.act" 2>&1 &
 waiter=$!
 sleep 3
 "$TESTBED" start b
-setup b 2
+ntbrdma_setup b 2
 expect_ok "b: active after restart" wait_state b PORT_ACTIVE 60
 wait "$waiter" || true
 cat "$LOG.act"

@@ -9,25 +9,15 @@ VT=$BUILD_DIR/tests/vm/ntbrdma-verbs-test
 
 cleanup() {
 	for vm in a b; do
-		on "$vm" sh -c 'rm -f /tmp/ntbrdma-release;
-			rdma link del ntbrdma0 2>/dev/null;
-			modprobe -r ntbrdma' || true
+		on "$vm" rm -f /tmp/ntbrdma-release || true
+		ntbrdma_teardown "$vm"
 	done
 }
 trap cleanup EXIT
 
-n=1
-for vm in a b; do
-	on "$vm" modprobe ntbrdma
-	onsh "$vm" "ip link set ntb0 up &&
-		ip addr add 192.168.200.$n/24 dev ntb0 &&
-		ip -6 addr add fd00:200::$n/64 dev ntb0 nodad"
-	expect_ok "$vm: rdma link add ntbrdma0" \
-		on "$vm" rdma link add ntbrdma0 type ntbrdma netdev ntb0
-	n=$((n + 1))
-done
-expect_ok "a: port active within 30 s" onsh a "timeout 30 sh -c 'until
-	ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
+ntbrdma_setup a 1
+ntbrdma_setup b 2
+ntbrdma_wait_active a
 
 # The C program prints one ok/FAIL line per check.
 out=$(on a "$VT" verbs ntbrdma0 2>&1) && rc=0 || rc=$?
