@@ -40,8 +40,8 @@ struct ntbrdma_pabi_list_node {
 
 /*
  * driver.h: struct verbs_match_ent and its `kind` values.  libntbrdma
- * matches in match_device and passes no table, but the type is part of
- * struct verbs_sysfs_dev and struct verbs_device_ops.
+ * matches in match_device; its table holds only the sentinel (libibverbs
+ * walks the table unconditionally, so it must exist).
  */
 enum {
 	VERBS_MATCH_SENTINEL = 0,

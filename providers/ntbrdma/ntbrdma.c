@@ -489,11 +489,22 @@ static void ntb_uninit_device(struct verbs_device *vdev)
 	free(ntb_container_of(vdev, struct ntb_device, vdev));
 }
 
+/*
+ * libibverbs walks match_table (by driver id, name and modalias) for every
+ * RDMA device before it asks match_device, without checking for NULL: a
+ * provider without a table crashes every verbs program on a host that also
+ * has, say, an rxe device.  Ours holds only the end marker.
+ */
+static const struct verbs_match_ent ntb_match_table[] = {
+	{ .kind = VERBS_MATCH_SENTINEL },
+};
+
 static const struct verbs_device_ops ntb_dev_ops = {
 	.name = "ntbrdma",
 	/* The uverbs ABI version the kernel gives the device. */
 	.match_min_abi_version = NTBRDMA_ABI_VERSION,
 	.match_max_abi_version = NTBRDMA_ABI_VERSION,
+	.match_table = ntb_match_table,
 	.match_device = ntb_match_device,
 	.alloc_device = ntb_alloc_device,
 	.uninit_device = ntb_uninit_device,

@@ -42,6 +42,19 @@ expect_ok "b: port active within 30 s" wait_state b PORT_ACTIVE 30
 
 expect_eq "a: ibv_devices lists ntbrdma0 (provider loaded)" ntbrdma0 \
 	"$(on a ibv_devices | awk '$1 == "ntbrdma0" { print $1 }')"
+# Beside another RDMA device (rxe on the virtio link) both are listed and
+# each opens through its own provider: libibverbs hands every device to
+# every provider's match table, ours included.
+on a modprobe rdma_rxe
+expect_ok "a: rdma link add rxe0 on vlink" \
+	on a rdma link add rxe0 type rxe netdev vlink
+expect_eq "a: ibv_devices lists ntbrdma0 and rxe0" "ntbrdma0 rxe0" \
+	"$(on a ibv_devices | awk '$1 ~ /^(ntbrdma0|rxe0)$/ { print $1 }' |
+		sort | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "a: ibv_devinfo opens rxe0 beside ntbrdma0" \
+	on a ibv_devinfo -d rxe0
+expect_ok "a: rdma link del rxe0" on a rdma link del rxe0
+on a modprobe -r rdma_rxe || true
 expect_eq "a: driver sysfs attribute ntbrdma_abi_version" 1 \
 	"$(on a cat /sys/class/infiniband/ntbrdma0/ntbrdma_abi_version)"
 
