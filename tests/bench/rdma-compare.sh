@@ -1,0 +1,253 @@
+#!/bin/bash
+# rdma-compare: perftest over ntbrdma (ntbrdma0 on ntb0, 192.168.200.1/2)
+# next to soft-RoCE (rxe0 on the virtio link vlink, 192.168.100.1/2), b
+# serving and a connecting:
+#   ib_write_bw, ib_read_bw, ib_send_bw at 64 B, 4 KiB, 64 KiB (MB/s, the
+#   average), ib_write_lat, ib_send_lat, ib_read_lat at 8 B, 4 KiB (usec,
+#   typical), plus the raw limits of the emulated NTB if raw-limit.json
+#   exists next to $1 (or in $BUILD_DIR/bench).
+# Prints a table and writes JSON to $1 (default build/bench/rdma-compare.json).
+# If ntbrdma cannot run (the engine that executes RDMA WRITE is not there
+# yet: the integrity program's probe says so), its column says
+# "n/a (engine not available)"; rxe still runs.  Figures only: exit 0
+# unless this script itself is broken.  Run from the repository root with
+# TESTBED set and the testbed up.  (TCG: the figures are not hardware's.)
+# The scripts run in the VMs are single-quoted on purpose: their $1... are
+# the arguments given after them, expanded in the VM.
+# shellcheck disable=SC2016
+set -euo pipefail
+
+: "${TESTBED:?TESTBED must name the testbed script}"
+: "${BUILD_DIR:=$(cd "$(dirname "$0")/../.." && pwd)/build}"
+
+json=${1:-build/bench/rdma-compare.json}
+IT=$BUILD_DIR/tests/vm/ntbrdma-integrity
+BW_SIZES=(64 4096 65536)
+LAT_SIZES=(8 4096)
+BW_ITERS=500
+LAT_ITERS=200
+LIMIT=120 # seconds per perftest run
+PORT=18800
+
+# vm VM CMD...: run CMD in VM.  hide=1: in a private mount namespace
+# without our provider's libibverbs config (with it loaded, listing an rxe
+# device crashes libibverbs: the provider has no match_table).
+hide=0
+vm() {
+	local v=$1
+	shift
+	if [ "$hide" = 1 ]; then
+		TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180} "$TESTBED" run "$v" -- \
+			unshare -m sh -c '
+			f=/etc/libibverbs.d/ntbrdma.driver
+			[ ! -e $f ] || mount --bind /dev/null $f || exit 1
+			exec "$@"' vm "$@"
+	else
+		TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180} "$TESTBED" run "$v" -- "$@"
+	fi
+}
+
+v4gid() {
+	local o1 o2 o3 o4
+	IFS=. read -r o1 o2 o3 o4 <<<"$1"
+	printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' \
+		"$o1" "$o2" "$o3" "$o4"
+}
+
+# gid_index VM DEV IP: the RoCE v2 GID index of IP (waits up to 30 s).
+gid_index() {
+	vm "$1" timeout 30 sh -c 'while :; do
+		for f in "$1"/gids/*; do
+			i=${f##*/}
+			[ "$(cat "$f")" = "$2" ] &&
+			[ "$(cat "$1/gid_attrs/types/$i" 2>/dev/null)" = \
+				"RoCE v2" ] && echo "$i" && exit 0
+		done
+		sleep 0.5
+	done' gid "/sys/class/infiniband/$2/ports/1" "$(v4gid "$3")"
+}
+
+# perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one run; prints
+# the figure (bw: average MB/s, lat: typical usec) or "fail".
+perf() {
+	local port=$1 dev=$2 subnet=$3 ga=$4 gb=$5 t=$6 size=$7 iters=$8
+	local out rc=0 src=0 srv pid
+	shift 8
+	local args=(-d "$dev" -s "$size" -n "$iters" -F "$@")
+	srv=$(mktemp)
+	vm b timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gb" \
+		-p "$port" >"$srv" 2>&1 &
+	pid=$!
+	vm b timeout 30 sh -c 'until ss -Hltn "sport = :$1" | grep -q .; do
+		sleep 0.2; done' wait "$port" >/dev/null 2>&1 || true
+	out=$(vm a timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$ga" \
+		-p "$port" "$subnet.2" 2>&1) || rc=$?
+	wait "$pid" || src=$?
+	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
+		echo "fail"
+		echo "  $dev $t -s $size: client exit $rc, server exit $src:" \
+			"$(echo "$out" | tail -n 2 | tr '\n' ' ')" \
+			"$(tail -n 2 "$srv" | tr '\n' ' ')" >&2
+		rm -f "$srv"
+		return 0
+	fi
+	rm -f "$srv"
+	# the line after perftest's "#bytes ..." header
+	echo "$out" | awk -v t="$t" '
+		/^ *#bytes/ { getline; n = split($0, f, " ");
+			print (t ~ /_lat$/ ? f[5] : f[4]); exit }' |
+		grep -E '^[0-9.]+$' || echo "fail"
+}
+
+declare -A res
+runs=()
+for t in ib_write_bw ib_read_bw ib_send_bw; do
+	for s in "${BW_SIZES[@]}"; do runs+=("$t $s"); done
+done
+for t in ib_write_lat ib_send_lat ib_read_lat; do
+	for s in "${LAT_SIZES[@]}"; do runs+=("$t $s"); done
+done
+
+# column NAME DEV SUBNET [FLAG...]: every run on one transport.
+column() {
+	local name=$1 dev=$2 subnet=$3 ga gb r t s iters
+	shift 3
+	if ! ga=$(gid_index a "$dev" "$subnet.1") ||
+		! gb=$(gid_index b "$dev" "$subnet.2"); then
+		echo "$name: no RoCE v2 GIDs of $subnet.1/2 on $dev" >&2
+		for r in "${runs[@]}"; do res[$name,$r]="n/a (no GID)"; done
+		return 0
+	fi
+	echo "$name: $dev, GID index a $ga, b $gb" >&2
+	for r in "${runs[@]}"; do
+		read -r t s <<<"$r"
+		iters=$BW_ITERS
+		[[ $t != *_lat ]] || iters=$LAT_ITERS
+		PORT=$((PORT + 1))
+		res[$name,$r]=$(perf "$PORT" "$dev" "$subnet" "$ga" "$gb" \
+			"$t" "$s" "$iters" "$@")
+		echo "  $name $t -s $s: ${res[$name,$r]}" >&2
+	done
+}
+
+# ntbrdma: rxe0 out of the way first (libibverbs crashes with both).
+ntb_state="ok"
+for v in a b; do
+	vm "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
+		true
+done
+# both ends first: a's port turns active only once b is there
+n=1
+for v in a b; do
+	vm "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
+		ip addr replace 192.168.200.$1/24 dev ntb0 &&
+		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
+		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }' set "$n" \
+		>/dev/null 2>&1 || ntb_state="n/a (no ntbrdma0 on $v)"
+	n=$((n + 1))
+done
+for v in a b; do
+	[ "$ntb_state" = ok ] || break
+	vm "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
+		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
+		ntb_state="n/a (ntbrdma0 port not active on $v)"
+done
+if [ "$ntb_state" = ok ]; then
+	if [ -x "$IT" ]; then
+		pout=$(vm a "$IT" --dev ntbrdma0 --loopback --probe-only 2>&1) &&
+			prc=0 || prc=$?
+	else
+		pout="$IT not built" prc=1
+	fi
+	case $prc in
+	0) ;;
+	77)
+		ntb_state="n/a (engine not available)"
+		echo "ntbrdma: $(echo "$pout" |
+			grep -m1 '^engine not available:')" >&2
+		;;
+	*)
+		ntb_state="n/a (probe failed)"
+		echo "ntbrdma: probe failed (exit $prc): $(echo "$pout" |
+			grep -m1 '^FAIL' || echo "$pout" | tail -n 1)" >&2
+		;;
+	esac
+fi
+if [ "$ntb_state" = ok ]; then
+	column ntbrdma ntbrdma0 192.168.200
+else
+	echo "ntbrdma: $ntb_state" >&2
+	for r in "${runs[@]}"; do res[ntbrdma,$r]=$ntb_state; done
+fi
+for v in a b; do
+	vm "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
+		true' >/dev/null 2>&1 || true
+done
+
+# rxe on vlink (under TCG its QPs need a longer ACK timeout: -u 18).
+hide=1
+rxe_ok=1
+for v in a b; do
+	vm "$v" sh -c 'modprobe rdma_rxe && { [ -e /sys/class/infiniband/rxe0 ] ||
+		rdma link add rxe0 type rxe netdev vlink; }' >/dev/null 2>&1 ||
+		rxe_ok=0
+done
+if [ "$rxe_ok" = 1 ]; then
+	column rxe rxe0 192.168.100 -u 18
+else
+	for r in "${runs[@]}"; do res[rxe,$r]="n/a (no rxe0)"; done
+fi
+for v in a b; do
+	vm "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
+		true
+done
+
+# The table, and the JSON.
+raw=""
+for f in "$(dirname "$json")/raw-limit.json" "$BUILD_DIR/bench/raw-limit.json"; do
+	if [ -f "$f" ]; then
+		raw=$(cat "$f")
+		break
+	fi
+done
+echo
+printf '%-14s %8s  %-28s %-28s\n' test size ntbrdma "rxe (vlink)"
+for r in "${runs[@]}"; do
+	read -r t s <<<"$r"
+	unit="MB/s"
+	[[ $t != *_lat ]] || unit="usec"
+	printf '%-14s %8s  %-28s %-28s\n' "$t" "$s" \
+		"${res[ntbrdma,$r]}$([[ ${res[ntbrdma,$r]} =~ ^[0-9.]+$ ]] &&
+			echo " $unit")" \
+		"${res[rxe,$r]}$([[ ${res[rxe,$r]} =~ ^[0-9.]+$ ]] && echo " $unit")"
+done
+if [ -n "$raw" ]; then
+	echo "raw limit of the emulated NTB (raw-limit.json): $raw"
+else
+	echo "raw limit: no raw-limit.json (run tests/bench/raw-limit.sh)"
+fi
+
+# jval V: V as a JSON number if it is one, else as a string.
+jval() {
+	if [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo "\"$1\""; fi
+}
+mkdir -p "$(dirname "$json")"
+{
+	echo "{"
+	echo "  \"units\": {\"bw\": \"MB/s average\", \"lat\": \"usec typical\"},"
+	for col in ntbrdma rxe; do
+		echo "  \"$col\": {"
+		i=0
+		for r in "${runs[@]}"; do
+			read -r t s <<<"$r"
+			i=$((i + 1))
+			sep=","
+			[ "$i" -lt "${#runs[@]}" ] || sep=""
+			echo "    \"${t}_$s\": $(jval "${res[$col,$r]}")$sep"
+		done
+		echo "  },"
+	done
+	echo "  \"raw_limit\": ${raw:-null}"
+	echo "}"
+} >"$json"
+echo "rdma-compare: wrote $json"
