@@ -193,6 +193,9 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	INIT_LIST_HEAD(&dev->cqs);
 	ntbr_mr_dev_init(dev);
 	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
+	init_rwsem(&dev->eng_sem);
+	/* The provider's kick is a post_send system call (as siw). */
+	dev->ibdev.uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND);
 
 	ib_set_device_ops(&dev->ibdev, &ntbr_ib_dev_ops);
 	ntbr_init_device_attrs(dev);
@@ -310,6 +313,8 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 		ntbr_mr_link_up(dev);
 	else
 		ntbr_mr_link_down(dev);
+	if (!active)
+		ntbr_eng_link_down(dev);
 	ib_device_put(&dev->ibdev);
 }
 
@@ -342,6 +347,11 @@ int ntbr_ib_init(void)
 	err = ntbr_mr_init();
 	if (err)
 		return err;
+	err = ntbr_eng_init();
+	if (err) {
+		ntbr_mr_exit();
+		return err;
+	}
 	ntbr_ib_dbg_root = debugfs_create_dir("ntbrdma_ib", NULL);
 	rdma_link_register(&ntbr_link_ops);
 	return 0;
@@ -371,6 +381,7 @@ void ntbr_ib_exit(void)
 	/* Fence unregistrations other threads may still be finishing. */
 	wait_event(ntbr_ib_gone, list_empty_careful(&ntbr_ib_devs));
 	debugfs_remove_recursive(ntbr_ib_dbg_root);
+	ntbr_eng_exit();
 	ntbr_mr_exit();
 }
 

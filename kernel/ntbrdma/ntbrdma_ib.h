@@ -48,6 +48,8 @@ struct ntbr_ib_dev {
 	struct xarray qps;		/* QP number -> ntbr_qp (>= 2) */
 	u32 next_qpn;			/* cyclic allocation, under qps lock */
 	atomic_t num_qp;		/* enforces NTBR_MAX_QP */
+	/* Engine: held (read) while it uses MRs/QPs of the xarrays. */
+	struct rw_semaphore eng_sem;
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 };
@@ -132,6 +134,11 @@ struct ntbr_qp {
 	struct ib_qp_attr attr;		/* ah_attr: no sgid_attr reference */
 	enum ntbr_qp_dest dest;
 	bool user;
+	/* Engine (ntbrdma_ib_engine.c); all but err_pending under mutex. */
+	struct delayed_work sq_work;	/* drains the SQ; RNR timer */
+	struct ntbr_eng_ctx *eng_ctx;	/* the current WQE */
+	int rnr_left;			/* RNR retries left, -1: not started */
+	bool err_pending;		/* a loopback requester: go to ERR */
 };
 
 static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
@@ -211,5 +218,21 @@ int ntbr_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		   const struct ib_send_wr **bad_wr);
 int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		   const struct ib_recv_wr **bad_wr);
+
+/* Ring helpers of ntbrdma_ib_qp.c, for the engine (under the ring lock). */
+void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index);
+bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod);
+void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons);
+/* Under qp->mutex: RTR/RTS/SQD/SQE -> ERR, both rings flushed. */
+void ntbr_qp_set_err_locked(struct ntbr_qp *qp);
+
+/* ntbrdma_ib_engine.c */
+int ntbr_eng_init(void);
+void ntbr_eng_exit(void);
+int ntbr_eng_qp_init(struct ntbr_qp *qp);
+void ntbr_eng_qp_fini(struct ntbr_qp *qp);
+void ntbr_eng_kick(struct ntbr_qp *qp);
+void ntbr_eng_sync(struct ntbr_ib_dev *dev);
+void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
 
 #endif /* NTBRDMA_IB_H */

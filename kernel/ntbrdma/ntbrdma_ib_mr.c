@@ -99,6 +99,9 @@ static void ntbr_mr_free(struct ntbr_mr *mr)
 {
 	struct ntbr_ib_dev *dev = mr->dev;
 
+	/* Unfindable first, then wait for the engine's users of it. */
+	xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
+	ntbr_eng_sync(dev);
 	if (mr->mapped)
 		dma_unmap_sgtable(ntbr_dma_device(dev->nd),
 				  &mr->umem->sgt_append.sgt,
@@ -106,7 +109,6 @@ static void ntbr_mr_free(struct ntbr_mr *mr)
 	if (mr->umem)
 		ib_umem_release(mr->umem);
 	kvfree(mr->dma);
-	xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
 	atomic_dec(&dev->mrd.num_mr);
 	kfree(mr);
 }
@@ -255,6 +257,9 @@ int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	bool del = false;
 	int ret;
 
+	/* No local use by the engine after dereg (pages may stay pinned). */
+	WRITE_ONCE(mr->dead, true);
+	ntbr_eng_sync(dev);
 	if (ntbr_mr_is_remote(mr->access) && mr->umem) {
 		mutex_lock(&dev->mrd.mr_mutex);
 		list_del_init(&mr->entry);

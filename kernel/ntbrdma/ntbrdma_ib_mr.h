@@ -105,6 +105,7 @@ struct ntbr_mr {
 	u32 pd_id;
 	int access;
 	bool mapped;			/* umem sgtable mapped for the NTB */
+	bool dead;			/* deregistered: the engine skips it */
 	/* Under dev->mr_mutex: */
 	enum ntbr_mr_ann ann;
 	u32 seq;			/* of the current announcement */

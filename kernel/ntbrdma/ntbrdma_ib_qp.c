@@ -70,7 +70,7 @@ static void ntbr_wq_free(struct ntbr_wq *wq)
 	wq->buf = NULL;
 }
 
-static void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index)
+void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index)
 {
 	return wq->wqe + (size_t)(index & (wq->num_wqe - 1)) * wq->wqe_size;
 }
@@ -80,7 +80,7 @@ static void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index)
  * with acquire (slots written before prod) and checked.  Caller holds the
  * ring's lock.  Returns false for a broken producer.
  */
-static bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod)
+bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod)
 {
 	/* Acquire: pairs with the producer's store-release after the slots. */
 	*prod = qp->user ? smp_load_acquire(&wq->ctrl->prod) : wq->prod;
@@ -94,7 +94,7 @@ static bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod)
 }
 
 /* Consumed up to cons: slots read before they are handed back. */
-static void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons)
+void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons)
 {
 	wq->cons = cons;
 	/* Release: the slots were read before the producer may reuse them. */
@@ -188,6 +188,18 @@ static void ntbr_qp_publish_state(struct ntbr_qp *qp)
 	WRITE_ONCE(qp->rq.ctrl->qp_state, qp->state);
 	/* State store before the flush's prod load (see above). */
 	smp_mb();
+}
+
+void ntbr_qp_set_err_locked(struct ntbr_qp *qp)
+{
+	lockdep_assert_held(&qp->mutex);
+	if (qp->state == IB_QPS_RESET || qp->state == IB_QPS_INIT ||
+	    qp->state == IB_QPS_ERR)
+		return;
+	WRITE_ONCE(qp->state, IB_QPS_ERR);
+	ntbr_qp_publish_state(qp);
+	ntbr_wq_flush(qp, true);
+	ntbr_wq_flush(qp, false);
 }
 
 static int ntbr_qp_init_cap(struct ntbr_qp *qp, struct ib_qp_init_attr *init)
@@ -290,11 +302,14 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE);
 	if (err)
 		goto err_sq;
+	err = ntbr_eng_qp_init(qp);
+	if (err)
+		goto err_rq;
 
 	err = xa_alloc_cyclic(&dev->qps, &qpn, qp, XA_LIMIT(2, NTBR_QPN_MAX),
 			      &dev->next_qpn, GFP_KERNEL);
 	if (err < 0)
-		goto err_rq;
+		goto err_eng;
 	ibqp->qp_num = qpn;
 
 	if (udata) {
@@ -308,6 +323,8 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 err_xa:
 	xa_erase(&dev->qps, qpn);
+err_eng:
+	ntbr_eng_qp_fini(qp);
 err_rq:
 	ntbr_wq_free(&qp->rq);
 err_sq:
@@ -324,6 +341,7 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 
 	/* Posted WQEs are dropped without completions (IB destroy). */
 	xa_erase(&dev->qps, ibqp->qp_num);
+	ntbr_eng_qp_fini(qp);
 	ntbr_wq_free(&qp->rq);
 	ntbr_wq_free(&qp->sq);
 	mutex_destroy(&qp->mutex);
@@ -509,8 +527,11 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		ntbr_wq_flush(qp, true);
 		ntbr_wq_flush(qp, false);
 		break;
+	case IB_QPS_RTS:
+		ntbr_eng_kick(qp);
+		break;
 	case IB_QPS_SQD:
-		/* Nothing is in flight without an engine: drained at once. */
+		/* The engine stops between WQEs: drained at once. */
 		sq_drained = cur != IB_QPS_SQD && qp->attr.en_sqd_async_notify;
 		break;
 	default:
@@ -684,8 +705,11 @@ int ntbr_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 	unsigned long flags;
 	int err = 0;
 
-	if (qp->user)
-		return -EOPNOTSUPP; /* user QPs post in the mapped ring */
+	/* User QPs post in the mapped ring; this call is their kick. */
+	if (qp->user) {
+		ntbr_eng_kick(qp);
+		return 0;
+	}
 	state = READ_ONCE(qp->state);
 	if (state == IB_QPS_RESET || state == IB_QPS_INIT ||
 	    state == IB_QPS_RTR) {
@@ -709,6 +733,8 @@ int ntbr_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 	smp_mb();
 	if (READ_ONCE(qp->state) == IB_QPS_ERR)
 		ntbr_wq_flush(qp, true);
+	else
+		ntbr_eng_kick(qp);
 	return err;
 }
 

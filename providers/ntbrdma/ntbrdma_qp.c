@@ -7,12 +7,14 @@
  * kernel (include/rdma/ntbrdma-abi.h): post_send and post_recv write WQEs
  * into them and publish the producer index, without a system call.
  *
- * There is no engine in the kernel yet, so nothing consumes a posted WQE
- * until the QP goes to the error state, where the kernel completes every
- * WQE with IBV_WC_WR_FLUSH_ERR.  The kernel-owned `engine` word is always
- * clear and this provider does not kick the kernel after posting; only a
- * post to a QP that is already in ERR asks the kernel to flush (a modify
- * to ERR, legal from ERR), so that WQE completes as IB requires.
+ * The kernel's engine consumes the SQ.  After publishing prod, post_send
+ * looks at the kernel-owned `engine` word of the SQ ring: while it says
+ * RUNNING the engine will see the new WQEs; when clear, the provider
+ * kicks it with a post_send system call carrying one empty work request
+ * (the kernel ignores its contents, as siw).  The RQ needs no kick: the
+ * engine of the sending QP takes receives when a message arrives.  A post
+ * to a QP that is already in ERR asks the kernel to flush (a modify to
+ * ERR, legal from ERR), so that WQE completes as IB requires.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -220,8 +222,18 @@ static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted)
 		return;
 	__atomic_store_n(&wq->ctrl->prod, wq->prod, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (ntb_wq_state(wq) != IBV_QPS_ERR)
+	if (ntb_wq_state(wq) != IBV_QPS_ERR) {
+		/* After the fence: pairs with the engine's clear + barrier. */
+		if (wq == &to_qp(ibqp)->sq &&
+		    !(__atomic_load_n(&wq->ctrl->engine, __ATOMIC_ACQUIRE) &
+		      NTBRDMA_WQ_ENGINE_RUNNING)) {
+			struct ibv_send_wr kick = { .opcode = IBV_WR_SEND };
+			struct ibv_send_wr *bad;
+
+			(void)ibv_cmd_post_send(ibqp, &kick, &bad);
+		}
 		return;
+	}
 	memset(&cmd, 0, sizeof(cmd));
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_ERR;

@@ -100,7 +100,15 @@ out=$(TESTBED_TIMEOUT=$RUN_TIMEOUT vrun a "$IT" --dev "$DEV" --loopback \
 echo "$out"
 verdict "a: $DEV loopback integrity" "$rc" "$out"
 
-# 2. b serves, a connects to b's address on $NET.
+# 2. b serves, a connects to b's address on $NET.  ntbrdma's engine does
+# not execute host-to-host SEND and RDMA READ yet (loopback only; see
+# Documentation/rdma-datapath.md "Implementation status"), and this program
+# runs all three operations; host-to-host RDMA WRITE is checked byte for
+# byte by ntbrdma-engine.sh meanwhile.
+if [ "$DEV" = ntbrdma0 ]; then
+	echo "SKIP - a <-> b integrity: host-to-host SEND/READ not implemented on $DEV yet"
+	exit 0
+fi
 TESTBED_TIMEOUT=$RUN_TIMEOUT vrun b "$IT" --dev "$DEV" --server \
 	>"$srv_out" 2>&1 &
 srv=$!

@@ -147,8 +147,21 @@ if ! perf ib_write_lat 2 5 30; then
 fi
 pass "probe: ib_write_lat -s 2 -n 5"
 
+# Host-to-host SEND and RDMA READ are not executed by ntbrdma's engine
+# yet (loopback only, Documentation/rdma-datapath.md "Implementation
+# status"): on ntbrdma0 those runs are reported as skipped, not run.
+UNSUPPORTED=()
+[ "$DEV" = ntbrdma0 ] &&
+	UNSUPPORTED=(ib_read_bw ib_read_lat ib_send_bw ib_send_lat)
+
 bad=0
+ran=0
 for t in "${TESTS[@]}"; do
+	if [[ " ${UNSUPPORTED[*]} " == *" $t "* ]]; then
+		echo "SKIP - $t: host-to-host ${t#ib_} not implemented on $DEV yet"
+		continue
+	fi
+	ran=$((ran + 1))
 	case $t in
 	*_lat) iters=100 ;;
 	*) iters=200 ;;
@@ -166,4 +179,4 @@ for t in "${TESTS[@]}"; do
 	done
 done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
-pass "perftest: ${#TESTS[@]} tests x ${#SIZES[@]} sizes on $DEV"
+pass "perftest: $ran tests x ${#SIZES[@]} sizes on $DEV (${#UNSUPPORTED[@]} skipped)"

@@ -12,7 +12,9 @@
  *                                      RESET, INIT, RTR to the INIT one
  *                                      (loopback), RTR to the peer
  *
- * There is no data engine yet: WQEs are consumed only by a flush (ERR).
+ * The engine executes WQEs of an RTS QP (ntbrdma-engine-test checks the
+ * data path); here the first one fails (unregistered buffer) and the QP's
+ * other WQEs are flushed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -602,18 +604,34 @@ static void check_posting(struct env *e)
 	      sbad ? (long)(sbad - swr) : -1L);
 	{
 		struct ibv_wc wc;
+		int n = 0;
 
-		CHECK(ibv_poll_cq(scq, 1, &wc) == 0 &&
-			      ibv_poll_cq(rcq, 1, &wc) == 0,
-		      "no completion before ERR (no engine)");
+		/*
+		 * The engine executes the first WQE: its SGE has lkey 0 (the
+		 * buffer is not registered), so it completes with
+		 * IBV_WC_LOC_PROT_ERR and the QP goes to ERR, which flushes
+		 * the 7 others and the 4 receives.
+		 */
+		for (i = 0; i < 2000 && !n; i++) {
+			n = ibv_poll_cq(scq, 1, &wc);
+			if (!n)
+				usleep(1000);
+		}
+		CHECK(n == 1 && wc.wr_id == 1000 &&
+			      wc.status == IBV_WC_LOC_PROT_ERR &&
+			      wc.qp_num == qp->qp_num,
+		      "first WQE: IBV_WC_LOC_PROT_ERR (n %d wr_id %llu %s)", n,
+		      n == 1 ? (unsigned long long)wc.wr_id : 0ULL,
+		      n == 1 ? ibv_wc_status_str(wc.status) : "-");
 	}
-
-	/* ERR flushes both queues into their CQs, in order. */
-	CHECK(!set_state(qp, IBV_QPS_ERR) && query_state(qp) == IBV_QPS_ERR,
-	      "RTS -> ERR");
-	expect_flush(scq, qp, 1000, 8, 0,
-		     "SQ flush (4 signalled + 4 unsignalled)");
+	CHECK(query_state(qp) == IBV_QPS_ERR, "QP in ERR after the error");
+	expect_flush(scq, qp, 1001, 7, 0,
+		     "SQ flush of the rest (3 signalled + 4 unsignalled)");
 	expect_flush(rcq, qp, 100, 4, 1, "RQ flush");
+	/* ERR -> ERR is legal and completes nothing more. */
+	CHECK(!set_state(qp, IBV_QPS_ERR) && query_state(qp) == IBV_QPS_ERR,
+	      "ERR -> ERR");
+	expect_flush(scq, qp, 0, 0, 0, "nothing more on the send CQ");
 
 	/* A post in ERR completes with a flush error at once. */
 	fill_send(swr, &sge, 2, 2000);

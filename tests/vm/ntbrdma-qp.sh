@@ -1,8 +1,8 @@
 #!/bin/bash
 # Queue pairs of an ntbrdma device through libibverbs and our provider:
 # caps and limits, the RC state machine with query_qp, posting errors,
-# ring full, flush completions on ERR, RESET, resource tracking.  There is
-# no data engine yet: WQEs are consumed only by a flush.
+# ring full, flush completions on ERR, RESET, resource tracking.  (The
+# data path itself: tests/vm/ntbrdma-engine.sh.)
 . "$(dirname "$0")/lib.sh"
 
 QT=$BUILD_DIR/tests/vm/ntbrdma-qp-test

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: the engine - executes the send WQEs of RC QPs.
+ *
+ * One delayed work item per QP (qp->sq_work) on ntbr_eng_wq drains the
+ * QP's SQ in order.  It runs when kicked (provider syscall through
+ * post_send, kernel post_send, modify to RTS) and as the RNR retry timer.
+ * The `engine` word of the SQ ring tells the provider whether a kick is
+ * needed (include/rdma/ntbrdma-abi.h).
+ *
+ * What is implemented (Documentation/rdma-datapath.md, "Operations"):
+ *  - RDMA WRITE, loopback (memcpy into the local MR's pages) and peer
+ *    (ntbr_peer_write into the pages of the peer's MR, from the remote-MR
+ *    table, holding the entry's reference across the copy);
+ *  - SEND, SEND_WITH_IMM, RDMA_WRITE_WITH_IMM and RDMA READ for loopback
+ *    only: both QPs are in this kernel, so the requester's engine takes
+ *    the responder's receive WQE under its rq_lock and copies directly;
+ *    RNR retry on a timer.  To a peer QP they complete with
+ *    IB_WC_REM_OP_ERR (the RRQ/IMR protocol is the next step).
+ *
+ * Lifetimes: the work holds dev->eng_sem for reading while it uses local
+ * MRs and other QPs found in the device's xarrays; ntbr_mr_free() and
+ * ntbr_destroy_qp() erase their object from the xarray and then take
+ * eng_sem for writing once (ntbr_eng_sync), so nothing the engine found
+ * is freed under it; ntbr_dereg_mr() marks the MR dead and syncs the
+ * same way, so a deregistered key is never used again even while its
+ * pages stay pinned for the peer's MR_DEL_ACK.  Peer MRs are held by
+ * their reference.
+ *
+ * Locking order: eng_sem (read) -> qp->mutex (the requester's: state can
+ * not change while one WQE executes) -> the responder's rq_lock ->
+ * CQ lock.
+ */
+#include <linux/highmem.h>
+#include <linux/scatterlist.h>
+#include <rdma/ib_umem.h>
+
+#include "ntbrdma_ib.h"
+
+static struct workqueue_struct *ntbr_eng_wq;
+
+/* IB RNR timer encoding (IBA table 45) in microseconds, as rxe. */
+static const u32 ntbr_rnr_usec[32] = {
+	655360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960,
+	1280, 1920, 2560, 3840, 5120, 7680, 10240, 15360, 20480, 30720,
+	40960, 61410, 81920, 122880, 163840, 245760, 327680, 491520,
+};
+
+/* A resolved piece of local memory: [va, va + len) of mr. */
+struct ntbr_seg {
+	struct ntbr_mr *mr;
+	u64 va;
+	u64 len;
+};
+
+/* Where a copy goes: the peer's MR (rmr) or local segments. */
+struct ntbr_dst {
+	struct ntbr_ib_dev *dev;
+	struct ntbr_rmr *rmr;
+	u64 va;				/* rmr: next address */
+	struct ntbr_seg *seg;
+	u32 nseg;
+	u32 i;				/* current segment */
+	u64 off;			/* bytes of seg[i] done */
+};
+
+/* Scratch of one WQE's execution (too big for the stack). */
+struct ntbr_eng_ctx {
+	struct ntbrdma_send_wqe wqe;
+	struct ntbr_seg src[NTBRDMA_MAX_SGE];
+	struct ntbr_seg rcv[NTBRDMA_MAX_SGE];
+	u64 len;			/* of the message */
+};
+
+void ntbr_eng_sync(struct ntbr_ib_dev *dev)
+{
+	down_write(&dev->eng_sem);
+	up_write(&dev->eng_sem);
+}
+
+/*
+ * A local MR of key containing [va, va + len) with every flag of access,
+ * registered in pd; NULL otherwise.  Caller holds eng_sem (read).
+ */
+static struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+				   u32 key, u64 va, u64 len, int access)
+{
+	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, key >> 8);
+
+	if (!mr || mr->ibmr.lkey != key || !mr->umem || READ_ONCE(mr->dead) ||
+	    READ_ONCE(mr->ibmr.pd) != pd || (mr->access & access) != access)
+		return NULL;
+	if (va < mr->iova || len > mr->length ||
+	    va - mr->iova > mr->length - len)
+		return NULL;
+	return mr;
+}
+
+/* The page holding va (inside mr) and the offset of va in it. */
+static struct page *ntbr_eng_page(struct ntbr_mr *mr, u64 va, size_t *pgoff)
+{
+	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
+	u64 pos = mr->first_off + (va - mr->iova);
+	struct sg_page_iter it;
+
+	*pgoff = pos & ~PAGE_MASK;
+	for_each_sg_page(sgt->sgl, &it, sgt->orig_nents, pos >> PAGE_SHIFT)
+		return sg_page_iter_page(&it);
+	return NULL;
+}
+
+/* Copy len bytes from kernel memory src to the destination cursor. */
+static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
+{
+	struct ntbr_seg *s;
+	struct page *pg;
+	size_t n, pgoff, contig;
+	u64 dma;
+	void *p;
+	int err;
+
+	while (len) {
+		if (d->rmr) {
+			err = ntbr_rmr_dma_addr(d->rmr, d->va, &dma, &contig);
+			if (err)
+				return err;
+			if (!contig)
+				return -ERANGE;
+			n = min(len, contig);
+			err = ntbr_peer_write(d->dev->nd, dma, src, n);
+			if (err)
+				return err;
+			d->va += n;
+		} else {
+			while (d->i < d->nseg && d->off == d->seg[d->i].len) {
+				d->i++;
+				d->off = 0;
+			}
+			if (d->i == d->nseg)
+				return -EMSGSIZE;
+			s = &d->seg[d->i];
+			pg = ntbr_eng_page(s->mr, s->va + d->off, &pgoff);
+			if (!pg)
+				return -EFAULT;
+			n = min3((u64)len, s->len - d->off,
+				 (u64)(PAGE_SIZE - pgoff));
+			p = kmap_local_page(pg);
+			memcpy(p + pgoff, src, n);
+			kunmap_local(p);
+			d->off += n;
+		}
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Copy the local segments (or the inline bytes) to the destination. */
+static int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
+			 u32 inl_len, struct ntbr_dst *d)
+{
+	size_t pgoff, n;
+	struct page *pg;
+	u64 off;
+	void *p;
+	int err;
+	u32 i;
+
+	if (inl)
+		return ntbr_dst_write(d, inl, inl_len);
+	for (i = 0; i < nseg; i++) {
+		for (off = 0; off < seg[i].len; off += n) {
+			pg = ntbr_eng_page(seg[i].mr, seg[i].va + off, &pgoff);
+			if (!pg)
+				return -EFAULT;
+			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
+			p = kmap_local_page(pg);
+			err = ntbr_dst_write(d, p + pgoff, n);
+			kunmap_local(p);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Resolve n SGEs (untrusted: from a mapped ring) against local MRs of pd.
+ * Zero-length SGEs are skipped.  -EINVAL for a bad key/range/access,
+ * -EMSGSIZE when the total exceeds the largest message.
+ */
+static int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+			 const struct ntbrdma_sge *sge, u32 n, int access,
+			 struct ntbr_seg *seg, u32 *nseg, u64 *total)
+{
+	u32 i, len;
+
+	*nseg = 0;
+	*total = 0;
+	for (i = 0; i < n; i++) {
+		len = READ_ONCE(sge[i].length);
+		if (!len)
+			continue;
+		seg[*nseg].va = READ_ONCE(sge[i].addr);
+		seg[*nseg].len = len;
+		seg[*nseg].mr = ntbr_eng_mr(dev, pd, READ_ONCE(sge[i].lkey),
+					    seg[*nseg].va, len, access);
+		if (!seg[*nseg].mr)
+			return -EINVAL;
+		*total += len;
+		(*nseg)++;
+	}
+	return *total > NTBR_MAX_MSG_SZ ? -EMSGSIZE : 0;
+}
+
+void ntbr_eng_kick(struct ntbr_qp *qp)
+{
+	/* Owner: kernel.  Set before the work is queued (see ntbr_eng_work). */
+	WRITE_ONCE(qp->sq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
+	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
+}
+
+/* The loopback responder QP, able to receive; NULL if none. */
+static struct ntbr_qp *ntbr_eng_resp(struct ntbr_ib_dev *dev,
+				     struct ntbr_qp *qp)
+{
+	struct ntbr_qp *r = xa_load(&dev->qps, qp->attr.dest_qp_num);
+	enum ib_qp_state s;
+
+	if (!r)
+		return NULL;
+	s = READ_ONCE(r->state);
+	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD ||
+	       s == IB_QPS_SQE ? r : NULL;
+}
+
+/* The responder's QP must go to ERR: its own work does it. */
+static void ntbr_eng_resp_err(struct ntbr_qp *r)
+{
+	WRITE_ONCE(r->err_pending, true);
+	queue_delayed_work(ntbr_eng_wq, &r->sq_work, 0);
+}
+
+/*
+ * Loopback receive side of SEND[_IMM] / WRITE_WITH_IMM: take r's next
+ * receive WQE, copy the payload into it (SEND), complete it on r's
+ * receive CQ.  Returns the requester's status, or -EAGAIN (RNR).
+ */
+static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
+			 struct ntbr_eng_ctx *c, u32 nsrc, u64 len,
+			 bool write_imm)
+{
+	struct ntbrdma_send_wqe *wqe = &c->wqe;
+	bool inl = wqe->flags & NTBRDMA_WQE_F_INLINE;
+	struct ntbrdma_cqe cqe = {
+		.qp_num = r->ibqp.qp_num,
+		.port_num = 1,
+		.byte_len = len,
+	};
+	struct ntbr_dst d = { .dev = dev };
+	struct ntbrdma_recv_wqe *rw;
+	int status = IB_WC_SUCCESS;
+	unsigned long flags;
+	u32 prod, nseg;
+	u64 room;
+	int err;
+
+	spin_lock_irqsave(&r->rq_lock, flags);
+	if (!ntbr_wq_prod(r, &r->rq, &prod) || prod == r->rq.cons) {
+		spin_unlock_irqrestore(&r->rq_lock, flags);
+		return -EAGAIN;
+	}
+	rw = ntbr_wq_slot(&r->rq, r->rq.cons);
+	cqe.wr_id = READ_ONCE(rw->wr_id);
+	if (wqe->opcode != IB_UVERBS_WR_SEND) {
+		cqe.ex = wqe->ex;
+		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
+	}
+	cqe.opcode = write_imm ? IB_WC_RECV_RDMA_WITH_IMM :
+				 IB_WC_RECV;
+	if (!write_imm) {
+		err = ntbr_eng_sges(dev, r->ibqp.pd, rw->sge,
+				    min_t(u32, READ_ONCE(rw->num_sge),
+					  NTBRDMA_MAX_SGE),
+				    IB_ACCESS_LOCAL_WRITE, c->rcv, &nseg,
+				    &room);
+		if (err) {
+			cqe.status = IB_WC_LOC_PROT_ERR;
+			status = IB_WC_REM_OP_ERR;
+		} else if (room < len) {
+			cqe.status = IB_WC_LOC_LEN_ERR;
+			status = IB_WC_REM_INV_REQ_ERR;
+		} else {
+			d.seg = c->rcv;
+			d.nseg = nseg;
+			if (ntbr_eng_copy(c->src, nsrc,
+					  inl ? wqe->d.inline_data : NULL,
+					  len, &d)) {
+				cqe.status = IB_WC_LOC_PROT_ERR;
+				status = IB_WC_REM_OP_ERR;
+			}
+		}
+	}
+	ntbr_wq_set_cons(&r->rq, r->rq.cons + 1);
+	ntbr_cq_post(to_ntbr_cq(r->ibqp.recv_cq), &cqe, &r->ibqp,
+		     wqe->flags & NTBRDMA_WQE_F_SOLICITED);
+	spin_unlock_irqrestore(&r->rq_lock, flags);
+	if (cqe.status != IB_WC_SUCCESS)
+		ntbr_eng_resp_err(r);
+	return status;
+}
+
+/* RDMA WRITE to the peer: the remote-MR table says where. */
+static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_eng_ctx *c,
+			       u32 nsrc, u64 len)
+{
+	struct ntbrdma_send_wqe *wqe = &c->wqe;
+	struct ntbr_dst d = { .dev = dev, .va = wqe->u.rdma.remote_addr };
+	int err;
+
+	if (ntbr_rmr_lookup(dev, wqe->u.rdma.rkey, d.va, len,
+			    IB_ACCESS_REMOTE_WRITE, &d.rmr))
+		return IB_WC_REM_ACCESS_ERR;
+	/* The reference keeps the peer's pages from MR_DEL_ACK until done. */
+	err = ntbr_eng_copy(c->src, nsrc,
+			    wqe->flags & NTBRDMA_WQE_F_INLINE ?
+				    wqe->d.inline_data : NULL,
+			    len, &d);
+	ntbr_rmr_put(d.rmr);
+	if (err == -ENOTCONN)
+		return IB_WC_RETRY_EXC_ERR;
+	return err ? IB_WC_REM_ACCESS_ERR : IB_WC_SUCCESS;
+}
+
+/*
+ * Execute one WQE.  Returns an ib_wc_status, or -EAGAIN for RNR (the
+ * caller retries after *delay jiffies).
+ */
+static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			 struct ntbr_eng_ctx *c, unsigned long *delay)
+{
+	struct ntbrdma_send_wqe *wqe = &c->wqe;
+	bool inl = wqe->flags & NTBRDMA_WQE_F_INLINE;
+	bool peer = qp->dest == NTBR_QP_DEST_PEER;
+	u32 op = wqe->opcode, nsrc = 0;
+	struct ntbr_dst d = { .dev = dev };
+	struct ntbr_qp *r = NULL;
+	struct ntbr_mr *mr;
+	u64 len;
+	int ret;
+
+	switch (op) {
+	case IB_UVERBS_WR_RDMA_WRITE:
+	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
+	case IB_UVERBS_WR_SEND:
+	case IB_UVERBS_WR_SEND_WITH_IMM:
+	case IB_UVERBS_WR_RDMA_READ:
+		break;
+	default:
+		return IB_WC_REM_OP_ERR;	/* atomics, SEND_WITH_INV: not yet */
+	}
+	if (inl) {
+		if (op == IB_UVERBS_WR_RDMA_READ ||
+		    wqe->inline_len > NTBRDMA_MAX_INLINE)
+			return IB_WC_LOC_QP_OP_ERR;
+		len = wqe->inline_len;
+		c->len = len;
+	} else {
+		if (wqe->num_sge > NTBRDMA_MAX_SGE)
+			return IB_WC_LOC_QP_OP_ERR;
+		ret = ntbr_eng_sges(dev, qp->ibqp.pd, wqe->d.sge, wqe->num_sge,
+				    op == IB_UVERBS_WR_RDMA_READ ?
+					    IB_ACCESS_LOCAL_WRITE : 0,
+				    c->src, &nsrc, &len);
+		if (ret == -EMSGSIZE)
+			return IB_WC_LOC_LEN_ERR;
+		if (ret)
+			return IB_WC_LOC_PROT_ERR;
+		c->len = len;
+	}
+	/* A zero-length WRITE touches no remote memory: any rkey. */
+	if (op == IB_UVERBS_WR_RDMA_WRITE && !len)
+		return IB_WC_SUCCESS;
+	if (peer) {
+		if (op == IB_UVERBS_WR_RDMA_WRITE)
+			return ntbr_eng_write_peer(dev, c, nsrc, len);
+		return IB_WC_REM_OP_ERR;	/* peer SEND/READ: RRQ, next */
+	}
+	if (qp->dest != NTBR_QP_DEST_LOCAL)
+		return IB_WC_LOC_QP_OP_ERR;
+	r = ntbr_eng_resp(dev, qp);
+	if (!r)
+		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
+
+	if (op == IB_UVERBS_WR_SEND || op == IB_UVERBS_WR_SEND_WITH_IMM) {
+		ret = ntbr_eng_recv(dev, r, c, nsrc, len, false);
+		goto rnr;
+	}
+	if (op == IB_UVERBS_WR_RDMA_READ) {
+		if (!len)
+			return IB_WC_SUCCESS;
+		mr = ntbr_eng_mr(dev, r->ibqp.pd, wqe->u.rdma.rkey,
+				 wqe->u.rdma.remote_addr, len,
+				 IB_ACCESS_REMOTE_READ);
+		if (!mr)
+			return IB_WC_REM_ACCESS_ERR;
+		c->rcv[0].mr = mr;
+		c->rcv[0].va = wqe->u.rdma.remote_addr;
+		c->rcv[0].len = len;
+		d.seg = c->src;
+		d.nseg = nsrc;
+		return ntbr_eng_copy(c->rcv, 1, NULL, 0, &d) ?
+			       IB_WC_LOC_PROT_ERR : IB_WC_SUCCESS;
+	}
+	/* RDMA WRITE[_WITH_IMM] into a local MR of the responder's PD. */
+	if (len) {
+		mr = ntbr_eng_mr(dev, r->ibqp.pd, wqe->u.rdma.rkey,
+				 wqe->u.rdma.remote_addr, len,
+				 IB_ACCESS_REMOTE_WRITE);
+		if (!mr)
+			return IB_WC_REM_ACCESS_ERR;
+		c->rcv[0].mr = mr;
+		c->rcv[0].va = wqe->u.rdma.remote_addr;
+		c->rcv[0].len = len;
+		d.seg = c->rcv;
+		d.nseg = 1;
+		if (ntbr_eng_copy(c->src, nsrc, inl ? wqe->d.inline_data : NULL,
+				  len, &d))
+			return IB_WC_REM_ACCESS_ERR;
+	}
+	if (op == IB_UVERBS_WR_RDMA_WRITE)
+		return IB_WC_SUCCESS;
+	/* The data is in place even if RNR follows: writing it again is ok. */
+	ret = ntbr_eng_recv(dev, r, c, 0, len, true);
+rnr:
+	if (ret != -EAGAIN)
+		return ret;
+	if (qp->rnr_left < 0)
+		qp->rnr_left = qp->attr.rnr_retry;
+	if (qp->attr.rnr_retry != 7) {
+		if (!qp->rnr_left)
+			return IB_WC_RNR_RETRY_EXC_ERR;
+		qp->rnr_left--;
+	}
+	*delay = usecs_to_jiffies(ntbr_rnr_usec[r->attr.min_rnr_timer & 31]);
+	return -EAGAIN;
+}
+
+static u32 ntbr_eng_wc_opcode(u32 op)
+{
+	switch (op) {
+	case IB_UVERBS_WR_RDMA_WRITE:
+	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
+		return IB_UVERBS_WC_RDMA_WRITE;
+	case IB_UVERBS_WR_RDMA_READ:
+		return IB_UVERBS_WC_RDMA_READ;
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+		return IB_UVERBS_WC_COMP_SWAP;
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+		return IB_UVERBS_WC_FETCH_ADD;
+	default:
+		return IB_UVERBS_WC_SEND;
+	}
+}
+
+/* Next WQE into c->wqe; false when the SQ is empty (or broken). */
+static bool ntbr_eng_next(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+{
+	unsigned long flags;
+	bool ok;
+	u32 prod;
+
+	spin_lock_irqsave(&qp->sq_lock, flags);
+	ok = ntbr_wq_prod(qp, &qp->sq, &prod) && prod != qp->sq.cons;
+	if (ok)
+		memcpy(&c->wqe, ntbr_wq_slot(&qp->sq, qp->sq.cons),
+		       sizeof(c->wqe));
+	spin_unlock_irqrestore(&qp->sq_lock, flags);
+	return ok;
+}
+
+static void ntbr_eng_consume(struct ntbr_qp *qp)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&qp->sq_lock, flags);
+	ntbr_wq_set_cons(&qp->sq, qp->sq.cons + 1);
+	spin_unlock_irqrestore(&qp->sq_lock, flags);
+}
+
+static void ntbr_eng_work(struct work_struct *work)
+{
+	struct ntbr_qp *qp = container_of(to_delayed_work(work),
+					  struct ntbr_qp, sq_work);
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbr_eng_ctx *c = qp->eng_ctx;
+	struct ntbrdma_cqe cqe = {};
+	unsigned long delay = 0;
+	int status;
+
+	down_read(&dev->eng_sem);
+	mutex_lock(&qp->mutex);
+	if (READ_ONCE(qp->err_pending)) {
+		WRITE_ONCE(qp->err_pending, false);
+		ntbr_qp_set_err_locked(qp);
+	}
+	for (;;) {
+		if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c)) {
+			/*
+			 * Idle.  Clear the flag, then (full barrier, pairs
+			 * with the producer's barrier between its prod store
+			 * and its load of the flag) look at prod once more:
+			 * either we see the new WQE or the producer kicks.
+			 */
+			WRITE_ONCE(qp->sq.ctrl->engine, 0);
+			/* Flag clear before the prod load (see above). */
+			smp_mb();
+			qp->rnr_left = -1;
+			if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c))
+				break;
+			WRITE_ONCE(qp->sq.ctrl->engine,
+				   NTBRDMA_WQ_ENGINE_RUNNING);
+		}
+		status = ntbr_eng_exec(dev, qp, c, &delay);
+		if (status == -EAGAIN) {
+			/* RNR: the flag stays set, the timer runs us again. */
+			queue_delayed_work(ntbr_eng_wq, &qp->sq_work, delay);
+			break;
+		}
+		qp->rnr_left = -1;
+		cqe.wr_id = c->wqe.wr_id;
+		cqe.status = status;
+		cqe.opcode = ntbr_eng_wc_opcode(c->wqe.opcode);
+		cqe.qp_num = qp->ibqp.qp_num;
+		cqe.port_num = 1;
+		cqe.byte_len = 0;
+		if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ && !status)
+			cqe.byte_len = c->len;
+		ntbr_eng_consume(qp);
+		if (status || (c->wqe.flags & NTBRDMA_WQE_F_SIGNALED))
+			ntbr_cq_post(to_ntbr_cq(qp->ibqp.send_cq), &cqe,
+				     &qp->ibqp, false);
+		if (status)
+			ntbr_qp_set_err_locked(qp);
+		cond_resched();
+	}
+	mutex_unlock(&qp->mutex);
+	up_read(&dev->eng_sem);
+}
+
+int ntbr_eng_qp_init(struct ntbr_qp *qp)
+{
+	qp->eng_ctx = kmalloc(sizeof(*qp->eng_ctx), GFP_KERNEL);
+	if (!qp->eng_ctx)
+		return -ENOMEM;
+	INIT_DELAYED_WORK(&qp->sq_work, ntbr_eng_work);
+	qp->rnr_left = -1;
+	qp->err_pending = false;
+	return 0;
+}
+
+/* After the QP left dev->qps: nobody finds it, its work is stopped. */
+void ntbr_eng_qp_fini(struct ntbr_qp *qp)
+{
+	ntbr_eng_sync(to_ntbr_ib(qp->ibqp.device));
+	cancel_delayed_work_sync(&qp->sq_work);
+	kfree(qp->eng_ctx);
+	qp->eng_ctx = NULL;
+}
+
+/* Link down: every QP connected to the peer goes to ERR (flushed). */
+void ntbr_eng_link_down(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_qp *qp;
+	unsigned long idx;
+
+	down_read(&dev->eng_sem);
+	xa_for_each(&dev->qps, idx, qp) {
+		mutex_lock(&qp->mutex);
+		if (qp->dest == NTBR_QP_DEST_PEER)
+			ntbr_qp_set_err_locked(qp);
+		mutex_unlock(&qp->mutex);
+	}
+	up_read(&dev->eng_sem);
+}
+
+int ntbr_eng_init(void)
+{
+	ntbr_eng_wq = alloc_workqueue("ntbrdma_eng", WQ_UNBOUND, 0);
+	return ntbr_eng_wq ? 0 : -ENOMEM;
+}
+
+void ntbr_eng_exit(void)
+{
+	destroy_workqueue(ntbr_eng_wq);
+}

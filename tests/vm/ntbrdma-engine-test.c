@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma-engine-test: the data path of RC QPs through libibverbs and the
+ * libntbrdma provider, for tests/vm/ntbrdma-engine.sh.  Every check prints
+ * "ok - ..." or "FAIL - ..."; the exit code is 0 only if all passed.
+ *
+ *   ntbrdma-engine-test loop DEV         two QPs of DEV connected to each
+ *                                        other: WRITE, SEND, WRITE_WITH_IMM,
+ *                                        READ, RNR and error completions
+ *   ntbrdma-engine-test server DEV PORT  peer side: an MR the client writes
+ *   ntbrdma-engine-test client DEV IP PORT
+ *                                        RDMA WRITE into the server's MR
+ *                                        through the NTB, checked there
+ *   ntbrdma-engine-test linkloss DEV IP PORT
+ *                                        WRITEs to the server until the
+ *                                        link fails: error, ERR, flush
+ *
+ * Server and client exchange QP number, GID, rkey and address over TCP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <infiniband/verbs.h>
+
+#include "vmtest.h"
+
+#define BUF_SIZE (2u << 20)
+#define ACCESS                                              \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+	 IBV_ACCESS_REMOTE_READ)
+
+struct env {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	union ibv_gid gid;
+	int gid_index;
+	struct ibv_cq *scq, *rcq;
+	unsigned char *src, *dst;
+	struct ibv_mr *smr, *dmr;
+};
+
+/* What the peers exchange over TCP (host order: same machine type). */
+struct conn {
+	uint32_t qpn;
+	uint32_t rkey;
+	uint64_t addr;
+	union ibv_gid gid;
+};
+
+static int find_gid(struct env *e)
+{
+	struct ibv_gid_entry ent;
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		if (ibv_query_gid_ex(e->ctx, 1, i, &ent, 0))
+			continue;
+		if (ent.gid_type != IBV_GID_TYPE_ROCE_V2 ||
+		    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)ent.gid.raw))
+			continue;
+		e->gid = ent.gid;
+		e->gid_index = i;
+		return 0;
+	}
+	return -1;
+}
+
+static int env_open(struct env *e, const char *name)
+{
+	memset(e, 0, sizeof(*e));
+	e->ctx = open_dev(name);
+	if (!e->ctx)
+		return -1;
+	e->pd = ibv_alloc_pd(e->ctx);
+	e->scq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
+	e->rcq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
+	e->src = aligned_alloc(4096, BUF_SIZE);
+	e->dst = aligned_alloc(4096, BUF_SIZE);
+	if (!e->pd || !e->scq || !e->rcq || !e->src || !e->dst || find_gid(e))
+		return -1;
+	e->smr = ibv_reg_mr(e->pd, e->src, BUF_SIZE, ACCESS);
+	e->dmr = ibv_reg_mr(e->pd, e->dst, BUF_SIZE, ACCESS);
+	return e->smr && e->dmr ? 0 : -1;
+}
+
+static struct ibv_qp *make_qp(struct env *e)
+{
+	struct ibv_qp_init_attr ia;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.send_cq = e->scq;
+	ia.recv_cq = e->rcq;
+	ia.qp_type = IBV_QPT_RC;
+	ia.cap.max_send_wr = 64;
+	ia.cap.max_recv_wr = 64;
+	ia.cap.max_send_sge = 4;
+	ia.cap.max_recv_sge = 4;
+	return ibv_create_qp(e->pd, &ia);
+}
+
+/* RESET -> INIT -> RTR (to dgid/dqpn) -> RTS. */
+static int connect_qp(struct env *e, struct ibv_qp *qp,
+		      const union ibv_gid *dgid, uint32_t dqpn, int rnr_retry)
+{
+	struct ibv_qp_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RESET;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE))
+		return -1;
+	a.qp_state = IBV_QPS_INIT;
+	a.port_num = 1;
+	a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				  IBV_QP_ACCESS_FLAGS))
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = dqpn;
+	a.max_dest_rd_atomic = 4;
+	a.min_rnr_timer = 1; /* 0.01 ms */
+	a.ah_attr.is_global = 1;
+	a.ah_attr.grh.dgid = *dgid;
+	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
+	a.ah_attr.grh.hop_limit = 64;
+	a.ah_attr.port_num = 1;
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+				  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+				  IBV_QP_MAX_DEST_RD_ATOMIC |
+				  IBV_QP_MIN_RNR_TIMER))
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14;
+	a.retry_cnt = 7;
+	a.rnr_retry = (uint8_t)rnr_retry;
+	a.max_rd_atomic = 4;
+	return ibv_modify_qp(qp, &a,
+			     IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT |
+				     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+static enum ibv_qp_state query_state(struct ibv_qp *qp)
+{
+	struct ibv_qp_init_attr ia;
+	struct ibv_qp_attr a;
+
+	if (ibv_query_qp(qp, &a, IBV_QP_STATE, &ia))
+		return IBV_QPS_UNKNOWN;
+	return a.qp_state;
+}
+
+/* One completion within 10 s; 0 or -1. */
+static int wait_wc(struct ibv_cq *cq, struct ibv_wc *wc)
+{
+	int i, n;
+
+	for (i = 0; i < 100000; i++) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n)
+			return n == 1 ? 0 : -1;
+		usleep(100);
+	}
+	memset(wc, 0, sizeof(*wc));
+	wc->status = IBV_WC_GENERAL_ERR;
+	return -1;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)((i * 131 + seed * 7 + (i >> 12)) ^ seed);
+}
+
+static int post_rdma(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+		     struct ibv_sge *sge, int nsge, uint64_t raddr,
+		     uint32_t rkey, uint32_t imm, unsigned int flags)
+{
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = id;
+	wr.opcode = op;
+	wr.sg_list = sge;
+	wr.num_sge = nsge;
+	wr.send_flags = IBV_SEND_SIGNALED | flags;
+	wr.imm_data = htonl(imm);
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return ibv_post_send(qp, &wr, &bad);
+}
+
+static int post_recv(struct ibv_qp *qp, uint64_t id, struct ibv_sge *sge,
+		     int nsge)
+{
+	struct ibv_recv_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = id;
+	wr.sg_list = sge;
+	wr.num_sge = nsge;
+	return ibv_post_recv(qp, &wr, &bad);
+}
+
+/*
+ * len bytes at soff of src into dst at doff (WRITE) or of dst at doff
+ * into src at soff (READ), in nsge pieces; checked byte for byte and
+ * the bytes around untouched.
+ */
+static void xfer(struct env *e, struct ibv_qp *qp, bool read, size_t soff,
+		 size_t doff, size_t len, int nsge, unsigned int seed)
+{
+	unsigned char *from = read ? e->dst + doff : e->src + soff;
+	unsigned char *to = read ? e->src + soff : e->dst + doff;
+	unsigned char *tobase = read ? e->src : e->dst;
+	struct ibv_sge sge[4];
+	struct ibv_wc wc;
+	size_t piece = len / (size_t)nsge, at = 0;
+	int i, ok;
+
+	memset(tobase, 0, BUF_SIZE);
+	fill(from, len, seed);
+	for (i = 0; i < nsge; i++) {
+		sge[i].addr = (uintptr_t)e->src + soff + at;
+		sge[i].length = (uint32_t)(i == nsge - 1 ? len - at : piece);
+		sge[i].lkey = e->smr->lkey;
+		at += sge[i].length;
+	}
+	ok = !post_rdma(qp, read ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE, seed,
+			sge, nsge, (uintptr_t)e->dst + doff, e->dmr->rkey, 0,
+			0) &&
+	     !wait_wc(e->scq, &wc);
+	CHECK(ok && wc.status == IBV_WC_SUCCESS && wc.wr_id == seed &&
+		      wc.opcode ==
+			      (read ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE),
+	      "%s %zu bytes (%d SGEs, offsets %zu/%zu): success (%s)",
+	      read ? "READ" : "WRITE", len, nsge, soff, doff,
+	      ibv_wc_status_str(wc.status));
+	CHECK(!memcmp(to, from, len) && (to == tobase || to[-1] == 0) &&
+		      (to + len >= tobase + BUF_SIZE || to[len] == 0),
+	      "%s %zu bytes: data byte for byte, neighbours untouched",
+	      read ? "READ" : "WRITE", len);
+}
+
+static void expect_status(struct ibv_cq *cq, uint64_t id, enum ibv_wc_status st,
+			  const char *what)
+{
+	struct ibv_wc wc;
+	int r = wait_wc(cq, &wc);
+
+	CHECK(!r && wc.wr_id == id && wc.status == st, "%s: %s (got %s, %llu)",
+	      what, ibv_wc_status_str(st), ibv_wc_status_str(wc.status),
+	      (unsigned long long)wc.wr_id);
+}
+
+static void check_sends(struct env *e, struct ibv_qp *qa, struct ibv_qp *qb)
+{
+	struct ibv_sge s = { (uintptr_t)e->src, 1000, e->smr->lkey };
+	struct ibv_sge r = { (uintptr_t)e->dst + 5, 3000, e->dmr->lkey };
+	struct ibv_wc wc;
+	int imm;
+
+	for (imm = 0; imm < 3; imm++) {
+		/* The third one inline: at most 256 bytes. */
+		uint32_t len = imm == 2 ? 200 : 1000;
+
+		s.length = len;
+		memset(e->dst, 0, 8192);
+		fill(e->src, len, 40 + imm);
+		CHECK(!post_recv(qb, 500 + imm, &r, 1), "post_recv");
+		CHECK(!post_rdma(qa, imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND,
+				 600 + imm, &s, 1, 0, 0, 0xabc0 + imm,
+				 imm == 2 ? IBV_SEND_INLINE : 0),
+		      "post SEND%s%s", imm ? "_WITH_IMM" : "",
+		      imm == 2 ? " inline" : "");
+		CHECK(!wait_wc(e->scq, &wc) && wc.status == IBV_WC_SUCCESS &&
+			      wc.wr_id == 600u + imm &&
+			      wc.opcode == IBV_WC_SEND,
+		      "SEND completion at the requester (%s)",
+		      ibv_wc_status_str(wc.status));
+		CHECK(!wait_wc(e->rcq, &wc) && wc.status == IBV_WC_SUCCESS &&
+			      wc.wr_id == 500u + imm &&
+			      wc.opcode == IBV_WC_RECV && wc.byte_len == len &&
+			      wc.qp_num == qb->qp_num &&
+			      (imm ? (wc.wc_flags & IBV_WC_WITH_IMM) &&
+					       ntohl(wc.imm_data) ==
+						       0xabc0u + imm :
+				     !(wc.wc_flags & IBV_WC_WITH_IMM)),
+		      "RECV completion: byte_len %u, imm %s (%s)", wc.byte_len,
+		      imm ? "given" : "none", ibv_wc_status_str(wc.status));
+		CHECK(!memcmp(e->dst + 5, e->src, len) && e->dst[4] == 0 &&
+			      e->dst[5 + len] == 0,
+		      "SEND payload byte for byte");
+	}
+
+	/* RDMA WRITE WITH IMM: data in place, a receive consumed. */
+	memset(e->dst, 0, 8192);
+	fill(e->src, 5000, 77);
+	s.length = 5000;
+	CHECK(!post_recv(qb, 700, NULL, 0), "post_recv without SGE");
+	CHECK(!post_rdma(qa, IBV_WR_RDMA_WRITE_WITH_IMM, 701, &s, 1,
+			 (uintptr_t)e->dst + 100, e->dmr->rkey, 0x5151, 0),
+	      "post WRITE_WITH_IMM");
+	CHECK(!wait_wc(e->scq, &wc) && wc.status == IBV_WC_SUCCESS &&
+		      wc.wr_id == 701 && wc.opcode == IBV_WC_RDMA_WRITE,
+	      "WRITE_WITH_IMM completion at the requester (%s)",
+	      ibv_wc_status_str(wc.status));
+	CHECK(!wait_wc(e->rcq, &wc) && wc.status == IBV_WC_SUCCESS &&
+		      wc.wr_id == 700 &&
+		      wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM &&
+		      wc.byte_len == 5000 && (wc.wc_flags & IBV_WC_WITH_IMM) &&
+		      ntohl(wc.imm_data) == 0x5151,
+	      "RECV_RDMA_WITH_IMM at the responder: byte_len %u imm %#x",
+	      wc.byte_len, ntohl(wc.imm_data));
+	CHECK(!memcmp(e->dst + 100, e->src, 5000), "WRITE_WITH_IMM data");
+}
+
+static int do_loop(const char *name)
+{
+	struct ibv_sge sge;
+	struct env e;
+	struct ibv_qp *qa, *qb;
+	struct ibv_wc wc;
+
+	if (env_open(&e, name)) {
+		CHECK(0, "device, PD, CQs, MRs, GID");
+		return 1;
+	}
+	qa = make_qp(&e);
+	qb = make_qp(&e);
+	CHECK(qa && qb && !connect_qp(&e, qa, &e.gid, qb->qp_num, 7) &&
+		      !connect_qp(&e, qb, &e.gid, qa->qp_num, 7),
+	      "two QPs connected to each other (loopback)");
+	if (!qa || !qb)
+		return 1;
+
+	xfer(&e, qa, false, 0, 0, 1, 1, 1);
+	xfer(&e, qa, false, 3, 4097, 4095, 1, 2);
+	xfer(&e, qa, false, 0, 0, 65536, 1, 3);
+	xfer(&e, qa, false, 5, 11, 1 << 20, 3, 4);
+
+	CHECK(!post_rdma(qa, IBV_WR_RDMA_WRITE, 50, NULL, 0, 0, 0, 0, 0),
+	      "post zero-length WRITE with rkey 0");
+	expect_status(e.scq, 50, IBV_WC_SUCCESS, "zero-length WRITE");
+
+	check_sends(&e, qa, qb);
+
+	xfer(&e, qa, true, 0, 0, 1, 1, 5);
+	xfer(&e, qa, true, 7, 4093, 4095, 1, 6);
+	xfer(&e, qa, true, 0, 0, 65536, 2, 7);
+	xfer(&e, qa, true, 1, 3, 1 << 20, 3, 8);
+
+	/* Bad lkey: local protection error, QP to ERR. */
+	sge.addr = (uintptr_t)e.src;
+	sge.length = 64;
+	sge.lkey = e.smr->lkey ^ 0x80;
+	CHECK(!post_rdma(qa, IBV_WR_RDMA_WRITE, 60, &sge, 1, (uintptr_t)e.dst,
+			 e.dmr->rkey, 0, 0),
+	      "post WRITE with a bad lkey");
+	expect_status(e.scq, 60, IBV_WC_LOC_PROT_ERR, "bad lkey");
+	CHECK(query_state(qa) == IBV_QPS_ERR, "QP in ERR after bad lkey");
+
+	/* Bad rkey: remote access error, the next WQE flushed, ERR. */
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 7), "reconnect");
+	sge.lkey = e.smr->lkey;
+	CHECK(!post_rdma(qa, IBV_WR_RDMA_WRITE, 61, &sge, 1, (uintptr_t)e.dst,
+			 e.dmr->rkey ^ 0x80, 0, 0) &&
+		      !post_rdma(qa, IBV_WR_RDMA_WRITE, 62, &sge, 1,
+				 (uintptr_t)e.dst, e.dmr->rkey, 0, 0),
+	      "post WRITE with a bad rkey, then a good one");
+	expect_status(e.scq, 61, IBV_WC_REM_ACCESS_ERR, "bad rkey");
+	expect_status(e.scq, 62, IBV_WC_WR_FLUSH_ERR, "next WQE");
+	CHECK(query_state(qa) == IBV_QPS_ERR, "QP in ERR after bad rkey");
+	/* Out of range: also a remote access error. */
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 7), "reconnect");
+	CHECK(!post_rdma(qa, IBV_WR_RDMA_WRITE, 63, &sge, 1,
+			 (uintptr_t)e.dst + BUF_SIZE - 32, e.dmr->rkey, 0, 0),
+	      "post WRITE past the end of the MR");
+	expect_status(e.scq, 63, IBV_WC_REM_ACCESS_ERR, "WRITE out of range");
+
+	/* RNR: no receive posted, rnr_retry 1. */
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 1) &&
+		      !connect_qp(&e, qb, &e.gid, qa->qp_num, 7),
+	      "reconnect with rnr_retry 1");
+	CHECK(!post_rdma(qa, IBV_WR_SEND, 64, &sge, 1, 0, 0, 0, 0),
+	      "post SEND without a receive");
+	expect_status(e.scq, 64, IBV_WC_RNR_RETRY_EXC_ERR, "RNR");
+
+	/* Receive too small. */
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 7), "reconnect");
+	{
+		struct ibv_sge r = { (uintptr_t)e.dst, 100, e.dmr->lkey };
+
+		sge.length = 200;
+		CHECK(!post_recv(qb, 65, &r, 1) &&
+			      !post_rdma(qa, IBV_WR_SEND, 66, &sge, 1, 0, 0, 0,
+					 0),
+		      "post 200-byte SEND to a 100-byte receive");
+		expect_status(e.rcq, 65, IBV_WC_LOC_LEN_ERR,
+			      "small receive at the responder");
+		expect_status(e.scq, 66, IBV_WC_REM_INV_REQ_ERR,
+			      "small receive at the requester");
+	}
+	(void)wc;
+
+	CHECK(!ibv_destroy_qp(qa) && !ibv_destroy_qp(qb), "destroy QPs");
+	CHECK(!ibv_dereg_mr(e.smr) && !ibv_dereg_mr(e.dmr), "dereg MRs");
+	return failures ? 1 : 0;
+}
+
+static int tcp_conn(const char *ip, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port) };
+	int fd, one = 1, i;
+
+	if (!ip) {
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1))
+			return -1;
+		printf("# listening\n");
+		fflush(stdout);
+		fd = accept(l, NULL, NULL);
+		close(l);
+		return fd;
+	}
+	inet_pton(AF_INET, ip, &sa.sin_addr);
+	for (i = 0; i < 100; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return fd;
+		close(fd);
+		usleep(100000);
+	}
+	return -1;
+}
+
+static int xchg(int fd, const void *out, void *in, size_t n)
+{
+	if (write(fd, out, n) != (ssize_t)n)
+		return -1;
+	return read(fd, in, n) == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * Link loss: WRITEs to the peer, one after the other, until one fails
+ * (the peer dies meanwhile); then the QP must be in ERR and a new WQE
+ * flushed.  No completion may be lost: each WRITE completes in 10 s.
+ */
+static void linkloss(struct env *e, struct ibv_qp *qp, const struct conn *t)
+{
+	struct ibv_sge sge = { (uintptr_t)e->src, 65536, e->smr->lkey };
+	struct ibv_wc wc;
+	uint64_t n;
+
+	printf("# writing\n");
+	for (n = 0; n < 10000000; n++) {
+		if (post_rdma(qp, IBV_WR_RDMA_WRITE, n, &sge, 1, t->addr,
+			      t->rkey, 0, 0) ||
+		    wait_wc(e->scq, &wc) || wc.status != IBV_WC_SUCCESS)
+			break;
+	}
+	CHECK(n > 0 && wc.wr_id == n && wc.status != IBV_WC_SUCCESS &&
+		      wc.status != IBV_WC_GENERAL_ERR,
+	      "link loss: %llu WRITEs, then an error completion (%s)",
+	      (unsigned long long)n, ibv_wc_status_str(wc.status));
+	CHECK(query_state(qp) == IBV_QPS_ERR, "link loss: QP in ERR");
+	CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 7777, &sge, 1, t->addr, t->rkey,
+			 0, 0),
+	      "link loss: post after ERR accepted");
+	expect_status(e->scq, 7777, IBV_WC_WR_FLUSH_ERR,
+		      "link loss: post after ERR");
+}
+
+static int do_peer(const char *name, const char *ip, int port, bool loss)
+{
+	struct conn me, them;
+	struct ibv_qp *qp;
+	struct env e;
+	char ok = 0, res = 0;
+	int fd;
+
+	if (env_open(&e, name)) {
+		CHECK(0, "device, PD, CQs, MRs, GID");
+		return 1;
+	}
+	qp = make_qp(&e);
+	fd = tcp_conn(ip, port);
+	CHECK(qp && fd >= 0, "QP and TCP connection");
+	if (!qp || fd < 0)
+		return 1;
+	memset(&me, 0, sizeof(me));
+	me.qpn = qp->qp_num;
+	me.rkey = e.dmr->rkey;
+	me.addr = (uintptr_t)e.dst;
+	me.gid = e.gid;
+	memset(e.dst, 0, BUF_SIZE);
+	CHECK(!xchg(fd, &me, &them, sizeof(me)), "exchange QPN/GID/rkey");
+	CHECK(!connect_qp(&e, qp, &them.gid, them.qpn, 7),
+	      "QP connected to the peer's QP %u", them.qpn);
+
+	if (loss) {
+		linkloss(&e, qp, &them);
+	} else if (!ip) {
+		/* Server: wait for the client's writes, check them. */
+		CHECK(read(fd, &ok, 1) == 1 && ok == 1, "client wrote");
+		fill(e.src, 1 << 20, 9);
+		res = !memcmp(e.dst + 11, e.src, 1 << 20) && !e.dst[10] &&
+		      !e.dst[11 + (1 << 20)];
+		fill(e.src, 4095, 10);
+		res = res && !memcmp(e.dst + (3 << 20) / 2 + 7, e.src, 4095);
+		CHECK(res,
+		      "server: 1 MiB and 4095 bytes written byte for byte");
+		CHECK(write(fd, &res, 1) == 1, "result sent");
+	} else {
+		struct ibv_sge sge[3];
+		struct ibv_wc wc;
+		int i;
+
+		fill(e.src + 5, 1 << 20, 9);
+		for (i = 0; i < 3; i++) {
+			sge[i].addr =
+				(uintptr_t)e.src + 5 + (uint64_t)i * 300000;
+			sge[i].length = i < 2 ? 300000 : (1 << 20) - 600000;
+			sge[i].lkey = e.smr->lkey;
+		}
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 1, sge, 3,
+				 them.addr + 11, them.rkey, 0, 0) &&
+			      !wait_wc(e.scq, &wc) &&
+			      wc.status == IBV_WC_SUCCESS,
+		      "WRITE 1 MiB (3 SGEs) to the peer: %s",
+		      ibv_wc_status_str(wc.status));
+		fill(e.src + 4096 + 3, 4095, 10);
+		sge[0].addr = (uintptr_t)e.src + 4096 + 3;
+		sge[0].length = 4095;
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 2, sge, 1,
+				 them.addr + (3 << 20) / 2 + 7, them.rkey, 0,
+				 0) &&
+			      !wait_wc(e.scq, &wc) &&
+			      wc.status == IBV_WC_SUCCESS,
+		      "WRITE 4095 bytes at odd offsets to the peer: %s",
+		      ibv_wc_status_str(wc.status));
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 3, NULL, 0, 0, 0, 0,
+				 0) &&
+			      !wait_wc(e.scq, &wc) &&
+			      wc.status == IBV_WC_SUCCESS,
+		      "zero-length WRITE rkey 0 to the peer: %s",
+		      ibv_wc_status_str(wc.status));
+		ok = 1;
+		CHECK(write(fd, &ok, 1) == 1 && read(fd, &res, 1) == 1 &&
+			      res == 1,
+		      "server found the data");
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 4, sge, 1, them.addr,
+				 them.rkey ^ 0x80, 0, 0) &&
+			      !wait_wc(e.scq, &wc) &&
+			      wc.status == IBV_WC_REM_ACCESS_ERR,
+		      "bad rkey to the peer: IBV_WC_REM_ACCESS_ERR (%s)",
+		      ibv_wc_status_str(wc.status));
+		CHECK(query_state(qp) == IBV_QPS_ERR, "QP in ERR");
+	}
+	close(fd);
+	CHECK(!ibv_destroy_qp(qp), "destroy QP");
+	CHECK(!ibv_dereg_mr(e.smr) && !ibv_dereg_mr(e.dmr), "dereg MRs");
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "loop"))
+		return do_loop(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "server"))
+		return do_peer(argv[2], NULL, atoi(argv[3]), false);
+	if (argc == 5 && !strcmp(argv[1], "client"))
+		return do_peer(argv[2], argv[3], atoi(argv[4]), false);
+	if (argc == 5 && !strcmp(argv[1], "linkloss"))
+		return do_peer(argv[2], argv[3], atoi(argv[4]), true);
+	fprintf(stderr,
+		"usage: %s loop DEV | server DEV PORT | "
+		"client|linkloss DEV IP PORT\n",
+		argv[0]);
+	return 2;
+}

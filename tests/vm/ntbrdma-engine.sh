@@ -1,0 +1,93 @@
+#!/bin/bash
+# The data path of RC QPs (the engine): on a, two QPs of one device
+# connected to each other (loopback) - RDMA WRITE, SEND/RECV, WRITE with
+# immediate, READ, RNR and error completions, checked byte for byte; then
+# RDMA WRITE from a to b through the NTB, checked on b; then ib_write_bw
+# between b and a (a figure, not pass/fail).
+. "$(dirname "$0")/lib.sh"
+
+ET=$BUILD_DIR/tests/vm/ntbrdma-engine-test
+[ -x "$ET" ] || fail "$ET not built"
+
+cleanup() {
+	"$TESTBED" status | grep -q '^b: running' || "$TESTBED" start b || true
+	for vm in a b; do
+		ntbrdma_teardown "$vm"
+	done
+}
+trap cleanup EXIT
+
+ntbrdma_setup a 1
+ntbrdma_setup b 2
+ntbrdma_wait_active a
+ntbrdma_wait_active b
+for vm in a:1 b:2; do
+	expect_ok "${vm%:*}: GID of 192.168.200.${vm#*:} within 30 s" \
+		onsh "${vm%:*}" "timeout 30 sh -c 'until grep -q \
+		\"0000:0000:0000:0000:0000:ffff:c0a8:c80${vm#*:}\" \
+		/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'"
+done
+
+out=$(on a timeout 120 "$ET" loop ntbrdma0 2>&1) && rc=0 || rc=$?
+echo "$out"
+[ "$rc" = 0 ] || fail "a: ntbrdma-engine-test loop failed (exit $rc)"
+pass "a: loopback data path"
+
+# Peer: server on b, client on a; TCP over ntb0 for the exchange.
+onsh b "timeout 120 $ET server ntbrdma0 18515 >/tmp/ntbrdma-eng-srv 2>&1 &
+	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
+		sleep 0.1; done'"
+out=$(on a timeout 120 "$ET" client ntbrdma0 192.168.200.2 18515 2>&1) &&
+	rc=0 || rc=$?
+echo "$out"
+srv=$(onsh b "sleep 1; cat /tmp/ntbrdma-eng-srv")
+echo "$srv"
+[ "$rc" = 0 ] || fail "a: ntbrdma-engine-test client failed (exit $rc)"
+echo "$srv" | grep -q '^FAIL' && fail "b: ntbrdma-engine-test server failed"
+pass "a -> b: RDMA WRITE through the NTB"
+
+# Link loss during traffic: a writes to b until b dies; a's QP must get
+# an error completion, go to ERR and flush what is posted after.
+onsh b "timeout 120 $ET server ntbrdma0 18516 >/tmp/ntbrdma-eng-srv 2>&1 &
+	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
+		sleep 0.1; done'"
+onsh a "rm -f /tmp/ntbrdma-eng-loss; timeout 120 $ET linkloss ntbrdma0 \
+	192.168.200.2 18516 >/tmp/ntbrdma-eng-loss 2>&1; echo rc=\$? \
+	>>/tmp/ntbrdma-eng-loss" &
+loss_pid=$!
+expect_ok "a: writing to b" onsh a "timeout 20 sh -c 'until grep -q \
+	writing /tmp/ntbrdma-eng-loss 2>/dev/null; do sleep 0.1; done'"
+sleep 1
+"$TESTBED" kill b
+wait "$loss_pid" || true
+out=$(on a cat /tmp/ntbrdma-eng-loss)
+echo "$out"
+expect_eq "a: linkloss exit code" "rc=0" "$(echo "$out" | tail -n 1)"
+expect_eq "a: no oops or warning" "" \
+	"$(onsh a "dmesg | grep -E 'BUG|WARNING|Oops|general protection' || true")"
+"$TESTBED" start b
+ntbrdma_setup b 2
+ntbrdma_wait_active a
+ntbrdma_wait_active b
+onsh b "timeout 30 sh -c 'until grep -q ffff:c0a8:c802 \
+	/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'" ||
+	true
+
+# Bandwidth (not pass/fail): ib_write_bw b (server) <- a (client).
+gidx() { # VM: index of the IPv4-mapped RoCE v2 GID
+	onsh "$1" 'for f in /sys/class/infiniband/ntbrdma0/ports/1/gids/*; do
+		case $(cat "$f") in *ffff:c0a8:c8*)
+			i=${f##*/}; t=$(cat /sys/class/infiniband/ntbrdma0/ports/1/gid_attrs/types/$i)
+			[ "$t" = "RoCE v2" ] && { echo "$i"; exit; };;
+		esac; done'
+}
+if onsh a "command -v ib_write_bw" >/dev/null 2>&1; then
+	gb=$(gidx b)
+	ga=$(gidx a)
+	onsh b "timeout 60 ib_write_bw -d ntbrdma0 -x $gb --report_gbits \
+		>/tmp/ntbrdma-eng-bw 2>&1 &" || true
+	sleep 2
+	on a timeout 60 ib_write_bw -d ntbrdma0 -x "$ga" --report_gbits \
+		192.168.200.2 2>&1 | tail -n 8 || echo "# ib_write_bw: failed"
+	onsh b "sleep 1; tail -n 8 /tmp/ntbrdma-eng-bw" || true
+fi
