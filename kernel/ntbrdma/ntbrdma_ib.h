@@ -225,6 +225,8 @@ bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod);
 void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons);
 /* Under qp->mutex: RTR/RTS/SQD/SQE -> ERR, both rings flushed. */
 void ntbr_qp_set_err_locked(struct ntbr_qp *qp);
+/* IB_UVERBS_WR_* of a send WQE -> the IB_UVERBS_WC_* of its completion. */
+u32 ntbr_wr_to_wc_opcode(u32 opcode);
 
 /* ntbrdma_ib_engine.c */
 int ntbr_eng_init(void);

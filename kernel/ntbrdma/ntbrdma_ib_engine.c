@@ -446,23 +446,6 @@ rnr:
 	return -EAGAIN;
 }
 
-static u32 ntbr_eng_wc_opcode(u32 op)
-{
-	switch (op) {
-	case IB_UVERBS_WR_RDMA_WRITE:
-	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
-		return IB_UVERBS_WC_RDMA_WRITE;
-	case IB_UVERBS_WR_RDMA_READ:
-		return IB_UVERBS_WC_RDMA_READ;
-	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
-		return IB_UVERBS_WC_COMP_SWAP;
-	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
-		return IB_UVERBS_WC_FETCH_ADD;
-	default:
-		return IB_UVERBS_WC_SEND;
-	}
-}
-
 /* Next WQE into c->wqe; false when the SQ is empty (or broken). */
 static bool ntbr_eng_next(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 {
@@ -530,7 +513,7 @@ static void ntbr_eng_work(struct work_struct *work)
 		qp->rnr_left = -1;
 		cqe.wr_id = c->wqe.wr_id;
 		cqe.status = status;
-		cqe.opcode = ntbr_eng_wc_opcode(c->wqe.opcode);
+		cqe.opcode = ntbr_wr_to_wc_opcode(c->wqe.opcode);
 		cqe.qp_num = qp->ibqp.qp_num;
 		cqe.port_num = 1;
 		cqe.byte_len = 0;

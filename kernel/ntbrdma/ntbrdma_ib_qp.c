@@ -102,7 +102,7 @@ void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons)
 }
 
 /* IB_UVERBS_WR_* (untrusted, from a slot) -> IB_UVERBS_WC_* */
-static u32 ntbr_wr_to_wc_opcode(u32 opcode)
+u32 ntbr_wr_to_wc_opcode(u32 opcode)
 {
 	switch (opcode) {
 	case IB_UVERBS_WR_RDMA_WRITE:
