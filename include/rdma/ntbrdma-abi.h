@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define NTBRDMA_ABI_VERSION 1
+#define NTBRDMA_ABI_VERSION 2
 
 /* --- alloc_ucontext (IB_USER_VERBS_CMD_GET_CONTEXT) -------------------- */
 
@@ -202,12 +202,15 @@ struct ntbrdma_wq_ctrl {
 	 */
 	__u32 qp_state;
 	/*
-	 * Owner: kernel.  NTBRDMA_WQ_ENGINE_RUNNING while the kernel's
-	 * engine is scheduled for this ring and will consume WQEs posted
-	 * now; clear: the producer must kick the kernel after posting
-	 * (a full barrier between its prod store and its load of this
-	 * word; the engine clears it, then a full barrier, then re-reads
-	 * prod).  Always 0 until the engine exists (SQ ring only).
+	 * Owner: kernel.  NTBRDMA_WQ_ENGINE_RUNNING while the kernel will
+	 * see WQEs posted now without being asked; clear: the producer must
+	 * kick the kernel after posting (a full barrier between its prod
+	 * store and its load of this word; the kernel clears it, then a
+	 * full barrier, then re-reads prod).  SQ: the kick is post_send with
+	 * one empty work request, and the engine consumes the WQEs.  RQ
+	 * (since ABI 2): the kick is post_recv with one empty work request,
+	 * and the kernel hands the receives to the peer host's engine; the
+	 * word stays set while the QP is not connected to the peer.
 	 */
 	__u32 engine;
 	__u32 reserved1[13];

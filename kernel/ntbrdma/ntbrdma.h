@@ -76,7 +76,7 @@ void *ntbr_get_ib(struct ntbr_dev *nd);
  * handler registered for its type on the peer, in process context.
  * Types below NTBR_CTRL_TYPE_IB are the transport's own.
  */
-#define NTBR_CTRL_MAX_PAYLOAD 240
+#define NTBR_CTRL_MAX_PAYLOAD 496
 enum ntbr_ctrl_type {
 	NTBR_CTRL_TYPE_IB = 16,	/* first type the RDMA half may use */
 	NTBR_CTRL_TYPE_MAX = 64,

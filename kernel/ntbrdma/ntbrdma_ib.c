@@ -195,7 +195,8 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
 	init_rwsem(&dev->eng_sem);
 	/* The provider's kick is a post_send system call (as siw). */
-	dev->ibdev.uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND);
+	dev->ibdev.uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
+				      BIT_ULL(IB_USER_VERBS_CMD_POST_RECV);
 
 	ib_set_device_ops(&dev->ibdev, &ntbr_ib_dev_ops);
 	ntbr_init_device_attrs(dev);
@@ -352,6 +353,12 @@ int ntbr_ib_init(void)
 		ntbr_mr_exit();
 		return err;
 	}
+	err = ntbr_peer_init();
+	if (err) {
+		ntbr_eng_exit();
+		ntbr_mr_exit();
+		return err;
+	}
 	ntbr_ib_dbg_root = debugfs_create_dir("ntbrdma_ib", NULL);
 	rdma_link_register(&ntbr_link_ops);
 	return 0;
@@ -381,6 +388,7 @@ void ntbr_ib_exit(void)
 	/* Fence unregistrations other threads may still be finishing. */
 	wait_event(ntbr_ib_gone, list_empty_careful(&ntbr_ib_devs));
 	debugfs_remove_recursive(ntbr_ib_dbg_root);
+	ntbr_peer_exit();
 	ntbr_eng_exit();
 	ntbr_mr_exit();
 }

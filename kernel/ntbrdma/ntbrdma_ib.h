@@ -138,7 +138,34 @@ struct ntbr_qp {
 	struct delayed_work sq_work;	/* drains the SQ; RNR timer */
 	struct ntbr_eng_ctx *eng_ctx;	/* the current WQE */
 	int rnr_left;			/* RNR retries left, -1: not started */
-	bool err_pending;		/* a loopback requester: go to ERR */
+	bool err_pending;		/* a responder's receive failed: ERR */
+	bool rd_wait;			/* a READ to the peer is in flight */
+	/*
+	 * Peer protocol (ntbrdma_ib_peer.c).  As responder: our receives
+	 * published to the peer QP, under rq_lock (pub_mutex serializes
+	 * the publishers).  As requester: the receives the peer published
+	 * (rrq) and the answer to our READ, under rrq_lock.
+	 */
+	struct mutex pub_mutex;
+	struct work_struct rq_work;	/* publishes for kernel QPs */
+	u32 rq_pub;			/* next receive to publish */
+	u32 rq_epoch;			/* bumped at each flush/reset */
+	u32 pub_qpn;			/* the peer QP holding them */
+	bool pub_any;			/* the peer holds this epoch's */
+	bool flush_pending;		/* RRQ_FLUSH to send (rq_work) */
+	u32 flush_qpn;			/* to this peer QP */
+	void *pub_buf;			/* RECV_POST being built */
+	struct ntbrdma_recv_wqe *pub_wqe; /* copy of the slot published */
+	void *pub_rd;			/* READ_REQ being built */
+	spinlock_t rrq_lock;
+	struct list_head rrq;		/* struct ntbr_rrq_ent, in order */
+	u32 rrq_count;
+	u32 rrq_epoch;			/* the peer QP's current epoch */
+	u8 peer_rnr_timer;		/* its min_rnr_timer */
+	bool peer_pd_known;		/* its PD (pd_id of its MRs): */
+	u32 peer_pd_id;
+	u32 rd_id;			/* our last READ_REQ */
+	int rd_status;			/* its answer, -1 while none */
 };
 
 static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
@@ -236,5 +263,16 @@ void ntbr_eng_qp_fini(struct ntbr_qp *qp);
 void ntbr_eng_kick(struct ntbr_qp *qp);
 void ntbr_eng_sync(struct ntbr_ib_dev *dev);
 void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
+
+/* ntbrdma_ib_peer.c: the protocol with a QP of the peer host. */
+int ntbr_peer_init(void);
+void ntbr_peer_exit(void);
+int ntbr_peer_qp_init(struct ntbr_qp *qp);
+void ntbr_peer_qp_free(struct ntbr_qp *qp);
+void ntbr_peer_qp_fini(struct ntbr_qp *qp);
+void ntbr_peer_rq_kick(struct ntbr_qp *qp);
+void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
+void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
+void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
 
 #endif /* NTBRDMA_IB_H */

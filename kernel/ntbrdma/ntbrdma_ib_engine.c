@@ -35,7 +35,7 @@
 #include <linux/scatterlist.h>
 #include <rdma/ib_umem.h>
 
-#include "ntbrdma_ib.h"
+#include "ntbrdma_ib_engine.h"
 
 static struct workqueue_struct *ntbr_eng_wq;
 
@@ -46,44 +46,14 @@ static const u32 ntbr_rnr_usec[32] = {
 	40960, 61410, 81920, 122880, 163840, 245760, 327680, 491520,
 };
 
-/* A resolved piece of local memory: [va, va + len) of mr. */
-struct ntbr_seg {
-	struct ntbr_mr *mr;
-	u64 va;
-	u64 len;
-};
-
-/* Where a copy goes: the peer's MR (rmr) or local segments. */
-struct ntbr_dst {
-	struct ntbr_ib_dev *dev;
-	struct ntbr_rmr *rmr;
-	u64 va;				/* rmr: next address */
-	struct ntbr_seg *seg;
-	u32 nseg;
-	u32 i;				/* current segment */
-	u64 off;			/* bytes of seg[i] done */
-};
-
-/* Scratch of one WQE's execution (too big for the stack). */
-struct ntbr_eng_ctx {
-	struct ntbrdma_send_wqe wqe;
-	struct ntbr_seg src[NTBRDMA_MAX_SGE];
-	struct ntbr_seg rcv[NTBRDMA_MAX_SGE];
-	u64 len;			/* of the message */
-};
-
 void ntbr_eng_sync(struct ntbr_ib_dev *dev)
 {
 	down_write(&dev->eng_sem);
 	up_write(&dev->eng_sem);
 }
 
-/*
- * A local MR of key containing [va, va + len) with every flag of access,
- * registered in pd; NULL otherwise.  Caller holds eng_sem (read).
- */
-static struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
-				   u32 key, u64 va, u64 len, int access)
+struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+			    u32 key, u64 va, u64 len, int access)
 {
 	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, key >> 8);
 
@@ -110,54 +80,66 @@ static struct page *ntbr_eng_page(struct ntbr_mr *mr, u64 va, size_t *pgoff)
 }
 
 /* Copy len bytes from kernel memory src to the destination cursor. */
+/* Bytes left in the current piece of d, moving past finished pieces. */
+static u64 ntbr_dst_room(struct ntbr_dst *d)
+{
+	u64 len;
+
+	for (; d->i < d->nseg; d->i++, d->off = 0) {
+		len = d->rseg ? d->rseg[d->i].len : d->seg[d->i].len;
+		if (d->off < len)
+			return len - d->off;
+	}
+	return 0;
+}
+
+/* Copy len bytes from kernel memory src to the destination cursor. */
 static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 {
+	struct ntbr_rseg *r;
 	struct ntbr_seg *s;
 	struct page *pg;
 	size_t n, pgoff, contig;
-	u64 dma;
+	u64 dma, room;
 	void *p;
 	int err;
 
 	while (len) {
-		if (d->rmr) {
-			err = ntbr_rmr_dma_addr(d->rmr, d->va, &dma, &contig);
+		room = ntbr_dst_room(d);
+		if (!room)
+			return -EMSGSIZE;
+		n = min_t(u64, len, room);
+		if (d->rseg) {
+			r = &d->rseg[d->i];
+			err = ntbr_rmr_dma_addr(r->rmr, r->va + d->off, &dma,
+						&contig);
 			if (err)
 				return err;
 			if (!contig)
 				return -ERANGE;
-			n = min(len, contig);
+			n = min(n, contig);
 			err = ntbr_peer_write(d->dev->nd, dma, src, n);
 			if (err)
 				return err;
-			d->va += n;
 		} else {
-			while (d->i < d->nseg && d->off == d->seg[d->i].len) {
-				d->i++;
-				d->off = 0;
-			}
-			if (d->i == d->nseg)
-				return -EMSGSIZE;
 			s = &d->seg[d->i];
 			pg = ntbr_eng_page(s->mr, s->va + d->off, &pgoff);
 			if (!pg)
 				return -EFAULT;
-			n = min3((u64)len, s->len - d->off,
-				 (u64)(PAGE_SIZE - pgoff));
+			n = min_t(size_t, n, PAGE_SIZE - pgoff);
 			p = kmap_local_page(pg);
 			memcpy(p + pgoff, src, n);
 			kunmap_local(p);
-			d->off += n;
 		}
+		d->off += n;
 		src += n;
 		len -= n;
 	}
 	return 0;
 }
 
-/* Copy the local segments (or the inline bytes) to the destination. */
-static int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
-			 u32 inl_len, struct ntbr_dst *d)
+int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
+		  u32 inl_len, struct ntbr_dst *d)
 {
 	size_t pgoff, n;
 	struct page *pg;
@@ -184,14 +166,9 @@ static int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 	return 0;
 }
 
-/*
- * Resolve n SGEs (untrusted: from a mapped ring) against local MRs of pd.
- * Zero-length SGEs are skipped.  -EINVAL for a bad key/range/access,
- * -EMSGSIZE when the total exceeds the largest message.
- */
-static int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
-			 const struct ntbrdma_sge *sge, u32 n, int access,
-			 struct ntbr_seg *seg, u32 *nseg, u64 *total)
+int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+		  const struct ntbrdma_sge *sge, u32 n, int access,
+		  struct ntbr_seg *seg, u32 *nseg, u64 *total)
 {
 	u32 i, len;
 
@@ -310,26 +287,90 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 	return status;
 }
 
-/* RDMA WRITE to the peer: the remote-MR table says where. */
-static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_eng_ctx *c,
-			       u32 nsrc, u64 len)
+/*
+ * RDMA WRITE[_WITH_IMM] to the peer: the remote-MR table says where.  The
+ * MR must be of the peer QP's PD when we know it (rdma-datapath.md).
+ */
+static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			       struct ntbr_eng_ctx *c, u32 nsrc, u64 len)
 {
 	struct ntbrdma_send_wqe *wqe = &c->wqe;
-	struct ntbr_dst d = { .dev = dev, .va = wqe->u.rdma.remote_addr };
+	struct ntbr_rseg r = { .va = wqe->u.rdma.remote_addr, .len = len };
+	struct ntbr_dst d = { .dev = dev, .rseg = &r, .nseg = 1 };
 	int err;
 
-	if (ntbr_rmr_lookup(dev, wqe->u.rdma.rkey, d.va, len,
-			    IB_ACCESS_REMOTE_WRITE, &d.rmr))
+	if (ntbr_rmr_lookup(dev, wqe->u.rdma.rkey, r.va, len,
+			    IB_ACCESS_REMOTE_WRITE, &r.rmr))
 		return IB_WC_REM_ACCESS_ERR;
+	if (READ_ONCE(qp->peer_pd_known) &&
+	    r.rmr->pd_id != READ_ONCE(qp->peer_pd_id)) {
+		ntbr_rmr_put(r.rmr);
+		return IB_WC_REM_ACCESS_ERR;
+	}
 	/* The reference keeps the peer's pages from MR_DEL_ACK until done. */
 	err = ntbr_eng_copy(c->src, nsrc,
 			    wqe->flags & NTBRDMA_WQE_F_INLINE ?
 				    wqe->d.inline_data : NULL,
 			    len, &d);
-	ntbr_rmr_put(d.rmr);
+	ntbr_rmr_put(r.rmr);
 	if (err == -ENOTCONN)
 		return IB_WC_RETRY_EXC_ERR;
 	return err ? IB_WC_REM_ACCESS_ERR : IB_WC_SUCCESS;
+}
+
+unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer)
+{
+	return usecs_to_jiffies(ntbr_rnr_usec[min_rnr_timer & 31]);
+}
+
+/*
+ * The responder had no receive: -EAGAIN and the delay before the next
+ * try while retries are left (rnr_retry 7: forever), else the error.
+ */
+static int ntbr_eng_rnr(struct ntbr_qp *qp, u8 min_rnr_timer,
+			unsigned long *delay)
+{
+	if (qp->rnr_left < 0)
+		qp->rnr_left = qp->attr.rnr_retry;
+	if (qp->attr.rnr_retry != 7) {
+		if (!qp->rnr_left)
+			return IB_WC_RNR_RETRY_EXC_ERR;
+		qp->rnr_left--;
+	}
+	*delay = ntbr_eng_rnr_delay(min_rnr_timer);
+	return -EAGAIN;
+}
+
+/* SEND, WRITE_WITH_IMM or READ to a QP of the peer. */
+static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			      struct ntbr_eng_ctx *c, u32 nsrc,
+			      unsigned long *delay)
+{
+	u32 op = c->wqe.opcode;
+	u8 timer = 0;
+	int ret;
+
+	switch (op) {
+	case IB_UVERBS_WR_RDMA_WRITE:
+		return ntbr_eng_write_peer(dev, qp, c, nsrc, c->len);
+	case IB_UVERBS_WR_RDMA_READ:
+		if (!c->len)
+			return IB_WC_SUCCESS;
+		return ntbr_peer_read(dev, qp, c, nsrc);
+	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
+		/* Written again after an RNR wait: harmless. */
+		if (c->len) {
+			ret = ntbr_eng_write_peer(dev, qp, c, nsrc, c->len);
+			if (ret != IB_WC_SUCCESS)
+				return ret;
+		}
+		ret = ntbr_peer_send(dev, qp, c, nsrc, true, &timer);
+		break;
+	default:
+		ret = ntbr_peer_send(dev, qp, c, nsrc, false, &timer);
+		break;
+	}
+	return ret == -EAGAIN ? ntbr_eng_rnr(qp, timer, delay) : ret;
 }
 
 /*
@@ -381,11 +422,8 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	/* A zero-length WRITE touches no remote memory: any rkey. */
 	if (op == IB_UVERBS_WR_RDMA_WRITE && !len)
 		return IB_WC_SUCCESS;
-	if (peer) {
-		if (op == IB_UVERBS_WR_RDMA_WRITE)
-			return ntbr_eng_write_peer(dev, c, nsrc, len);
-		return IB_WC_REM_OP_ERR;	/* peer SEND/READ: RRQ, next */
-	}
+	if (peer)
+		return ntbr_eng_exec_peer(dev, qp, c, nsrc, delay);
 	if (qp->dest != NTBR_QP_DEST_LOCAL)
 		return IB_WC_LOC_QP_OP_ERR;
 	r = ntbr_eng_resp(dev, qp);
@@ -435,15 +473,7 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 rnr:
 	if (ret != -EAGAIN)
 		return ret;
-	if (qp->rnr_left < 0)
-		qp->rnr_left = qp->attr.rnr_retry;
-	if (qp->attr.rnr_retry != 7) {
-		if (!qp->rnr_left)
-			return IB_WC_RNR_RETRY_EXC_ERR;
-		qp->rnr_left--;
-	}
-	*delay = usecs_to_jiffies(ntbr_rnr_usec[r->attr.min_rnr_timer & 31]);
-	return -EAGAIN;
+	return ntbr_eng_rnr(qp, r->attr.min_rnr_timer, delay);
 }
 
 /* Next WQE into c->wqe; false when the SQ is empty (or broken). */
@@ -471,13 +501,57 @@ static void ntbr_eng_consume(struct ntbr_qp *qp)
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
 }
 
+/* The WQE in c is done: consume it, complete it, ERR after an error. */
+static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
+			      int status)
+{
+	struct ntbrdma_cqe cqe = {
+		.wr_id = c->wqe.wr_id,
+		.status = status,
+		.opcode = ntbr_wr_to_wc_opcode(c->wqe.opcode),
+		.qp_num = qp->ibqp.qp_num,
+		.port_num = 1,
+	};
+
+	qp->rnr_left = -1;
+	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ && !status)
+		cqe.byte_len = c->len;
+	ntbr_eng_consume(qp);
+	if (status || (c->wqe.flags & NTBRDMA_WQE_F_SIGNALED))
+		ntbr_cq_post(to_ntbr_cq(qp->ibqp.send_cq), &cqe, &qp->ibqp,
+			     false);
+	if (status)
+		ntbr_qp_set_err_locked(qp);
+}
+
+/*
+ * A READ to the peer is in flight (qp->rd_wait, under qp->mutex): its
+ * WQE, still in c, stays at the head of the SQ until READ_DONE stored
+ * rd_status.  True while it still waits.
+ */
+static bool ntbr_eng_read_wait(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+{
+	int status;
+
+	if (!qp->rd_wait)
+		return false;
+	spin_lock_irq(&qp->rrq_lock);
+	status = qp->rd_status;
+	spin_unlock_irq(&qp->rrq_lock);
+	if (status < 0)
+		return true;
+	qp->rd_wait = false;
+	if (qp->state == IB_QPS_RTS || qp->state == IB_QPS_SQD)
+		ntbr_eng_complete(qp, c, status);
+	return false;
+}
+
 static void ntbr_eng_work(struct work_struct *work)
 {
 	struct ntbr_qp *qp = container_of(to_delayed_work(work),
 					  struct ntbr_qp, sq_work);
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_eng_ctx *c = qp->eng_ctx;
-	struct ntbrdma_cqe cqe = {};
 	unsigned long delay = 0;
 	int status;
 
@@ -488,6 +562,9 @@ static void ntbr_eng_work(struct work_struct *work)
 		ntbr_qp_set_err_locked(qp);
 	}
 	for (;;) {
+		/* The engine flag stays set while a READ is answered. */
+		if (ntbr_eng_read_wait(qp, c))
+			break;
 		if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c)) {
 			/*
 			 * Idle.  Clear the flag, then (full barrier, pairs
@@ -510,35 +587,48 @@ static void ntbr_eng_work(struct work_struct *work)
 			queue_delayed_work(ntbr_eng_wq, &qp->sq_work, delay);
 			break;
 		}
-		qp->rnr_left = -1;
-		cqe.wr_id = c->wqe.wr_id;
-		cqe.status = status;
-		cqe.opcode = ntbr_wr_to_wc_opcode(c->wqe.opcode);
-		cqe.qp_num = qp->ibqp.qp_num;
-		cqe.port_num = 1;
-		cqe.byte_len = 0;
-		if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ && !status)
-			cqe.byte_len = c->len;
-		ntbr_eng_consume(qp);
-		if (status || (c->wqe.flags & NTBRDMA_WQE_F_SIGNALED))
-			ntbr_cq_post(to_ntbr_cq(qp->ibqp.send_cq), &cqe,
-				     &qp->ibqp, false);
-		if (status)
-			ntbr_qp_set_err_locked(qp);
+		if (status == -EINPROGRESS) {
+			qp->rnr_left = -1;
+			continue;	/* READ sent: wait for its answer */
+		}
+		ntbr_eng_complete(qp, c, status);
 		cond_resched();
 	}
 	mutex_unlock(&qp->mutex);
 	up_read(&dev->eng_sem);
 }
 
+void ntbr_eng_queue(struct ntbr_qp *qp)
+{
+	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
+}
+
+void ntbr_eng_rnr_now(struct ntbr_qp *qp)
+{
+	/* rnr_left >= 0 only while an RNR wait is running (racy: a hint). */
+	if (READ_ONCE(qp->rnr_left) >= 0)
+		mod_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
+}
+
 int ntbr_eng_qp_init(struct ntbr_qp *qp)
 {
+	int err;
+
 	qp->eng_ctx = kmalloc(sizeof(*qp->eng_ctx), GFP_KERNEL);
 	if (!qp->eng_ctx)
 		return -ENOMEM;
+	err = ntbr_peer_qp_init(qp);
+	if (err) {
+		kfree(qp->eng_ctx);
+		qp->eng_ctx = NULL;
+		return err;
+	}
 	INIT_DELAYED_WORK(&qp->sq_work, ntbr_eng_work);
 	qp->rnr_left = -1;
 	qp->err_pending = false;
+	qp->rd_wait = false;
+	/* Owner: kernel.  No receive needs a kick before RTR. */
+	WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
 	return 0;
 }
 
@@ -547,6 +637,7 @@ void ntbr_eng_qp_fini(struct ntbr_qp *qp)
 {
 	ntbr_eng_sync(to_ntbr_ib(qp->ibqp.device));
 	cancel_delayed_work_sync(&qp->sq_work);
+	ntbr_peer_qp_fini(qp);
 	kfree(qp->eng_ctx);
 	qp->eng_ctx = NULL;
 }
@@ -560,6 +651,11 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev)
 	down_read(&dev->eng_sem);
 	xa_for_each(&dev->qps, idx, qp) {
 		mutex_lock(&qp->mutex);
+		if (qp->dest == NTBR_QP_DEST_PEER && qp->rd_wait) {
+			/* No answer can come: the READ failed, as a WRITE. */
+			qp->rd_wait = false;
+			ntbr_eng_complete(qp, qp->eng_ctx, IB_WC_RETRY_EXC_ERR);
+		}
 		if (qp->dest == NTBR_QP_DEST_PEER)
 			ntbr_qp_set_err_locked(qp);
 		mutex_unlock(&qp->mutex);

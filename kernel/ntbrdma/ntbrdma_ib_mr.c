@@ -13,7 +13,8 @@
  * never through the DMA addresses.  With an IOMMU only these pages are
  * reachable through the peer's window (DESIGN.md, memory model).
  *
- * Announcement (MRs with a REMOTE_* flag, while the link is ready):
+ * Announcement (MRs with LOCAL_WRITE or a REMOTE_* flag, while the link
+ * is ready):
  *   us: MR_ADD -> peer: allocates entry + page-list buffer, MR_LIST ->
  *   us: window-writes the list, MR_READY -> peer: copies and checks the
  *   list, entry READY, MR_READY_ACK -> us: reg_user_mr returns.
@@ -47,10 +48,16 @@ static inline struct ntbr_mr *to_ntbr_mr(struct ib_mr *ibmr)
 	return container_of(ibmr, struct ntbr_mr, ibmr);
 }
 
+/*
+ * MRs the peer may write into: remote access (RDMA WRITE, and READ and
+ * atomics answered into the requester), and LOCAL_WRITE, because the
+ * peer's engine copies SEND payloads and READ answers into our receive
+ * and READ buffers (ntbrdma_ib_peer.c).  The peer enforces the flags.
+ */
 static bool ntbr_mr_is_remote(int access)
 {
-	return access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_READ |
-			 IB_ACCESS_REMOTE_ATOMIC);
+	return access & (IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+			 IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC);
 }
 
 int ntbr_mr_send(struct ntbr_ib_dev *dev, u16 type, const void *msg,

@@ -160,6 +160,8 @@ static void ntbr_wq_flush(struct ntbr_qp *qp, bool send)
 	ntbr_wq_set_cons(wq, prod);
 out:
 	spin_unlock_irqrestore(lock, flags);
+	if (!send)
+		ntbr_peer_rq_flushed(qp);	/* the peer drops them too */
 }
 
 /* RESET: every posted WQE is dropped without a completion. */
@@ -174,6 +176,8 @@ static void ntbr_wq_reset(struct ntbr_qp *qp, bool send)
 	if (ntbr_wq_prod(qp, wq, &prod))
 		ntbr_wq_set_cons(wq, prod);
 	spin_unlock_irqrestore(lock, flags);
+	if (!send)
+		ntbr_peer_rq_flushed(qp);	/* the peer drops them too */
 }
 
 /*
@@ -197,6 +201,7 @@ void ntbr_qp_set_err_locked(struct ntbr_qp *qp)
 	    qp->state == IB_QPS_ERR)
 		return;
 	WRITE_ONCE(qp->state, IB_QPS_ERR);
+	qp->rd_wait = false;		/* its WQE is flushed below */
 	ntbr_qp_publish_state(qp);
 	ntbr_wq_flush(qp, true);
 	ntbr_wq_flush(qp, false);
@@ -491,7 +496,7 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 	struct ntbr_qp *qp = to_ntbr_qp(ibqp);
 	enum ib_qp_state cur, next;
 	enum ntbr_qp_dest dest = NTBR_QP_DEST_NONE;
-	bool sq_drained = false;
+	bool sq_drained = false, kick_rq = false;
 	int err;
 
 	if (attr_mask & ~IB_QP_ATTR_STANDARD_BITS)
@@ -519,13 +524,20 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 
 	switch (next) {
 	case IB_QPS_RESET:
+		qp->rd_wait = false;
 		ntbr_wq_reset(qp, true);
 		ntbr_wq_reset(qp, false);
+		ntbr_peer_rrq_clear(qp);	/* a new connection */
 		break;
 	case IB_QPS_ERR:
-		/* No engine yet: everything posted is flushed now. */
+		/* Everything posted (a READ in flight too) is flushed now. */
+		qp->rd_wait = false;
 		ntbr_wq_flush(qp, true);
 		ntbr_wq_flush(qp, false);
+		break;
+	case IB_QPS_RTR:
+		/* Receives posted before RTR go to the peer now. */
+		kick_rq = cur != IB_QPS_RTR && qp->dest == NTBR_QP_DEST_PEER;
 		break;
 	case IB_QPS_RTS:
 		ntbr_eng_kick(qp);
@@ -539,6 +551,9 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 	}
 out:
 	mutex_unlock(&qp->mutex);
+	/* Not under qp->mutex: publishing takes eng_sem (engine order). */
+	if (kick_rq)
+		ntbr_peer_rq_kick(qp);
 	if (sq_drained)
 		ntbr_qp_event(qp, IB_EVENT_SQ_DRAINED);
 	return err;
@@ -746,8 +761,11 @@ int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	unsigned long flags;
 	int err = 0, i;
 
-	if (qp->user)
-		return -EOPNOTSUPP;
+	/* User QPs post in the mapped ring; this call asks to publish. */
+	if (qp->user) {
+		ntbr_peer_rq_kick(qp);
+		return 0;
+	}
 	if (READ_ONCE(qp->state) == IB_QPS_RESET) {
 		*bad_wr = wr;
 		return -EINVAL;
@@ -778,5 +796,7 @@ int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	smp_mb();
 	if (READ_ONCE(qp->state) == IB_QPS_ERR)
 		ntbr_wq_flush(qp, false);
+	else
+		ntbr_peer_rq_kick_async(qp);
 	return err;
 }

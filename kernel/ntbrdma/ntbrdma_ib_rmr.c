@@ -156,8 +156,8 @@ static bool ntbr_rmr_add_ok(const struct ntbr_rmr *r)
 	if (r->access & ~(IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
 			  IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC))
 		return false;
-	if (!(r->access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_READ |
-			   IB_ACCESS_REMOTE_ATOMIC)))
+	if (!(r->access & (IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+			   IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC)))
 		return false;
 	if (!r->npages || r->npages > NTBR_RMR_MAX_PAGES)
 		return false;

@@ -32,7 +32,7 @@
 
 #include "ntbrdma.h"
 
-#define NTBR_PROTO_VERSION	1
+#define NTBR_PROTO_VERSION	2
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

@@ -11,8 +11,9 @@
  * looks at the kernel-owned `engine` word of the SQ ring: while it says
  * RUNNING the engine will see the new WQEs; when clear, the provider
  * kicks it with a post_send system call carrying one empty work request
- * (the kernel ignores its contents, as siw).  The RQ needs no kick: the
- * engine of the sending QP takes receives when a message arrives.  A post
+ * (the kernel ignores its contents, as siw).  The RQ's word works the
+ * same way with post_recv: the kernel hands new receives to the peer
+ * host (a QP of the same device needs no kick: its word stays set).  A post
  * to a QP that is already in ERR asks the kernel to flush (a modify to
  * ERR, legal from ERR), so that WQE completes as IB requires.
  */
@@ -223,14 +224,20 @@ static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted)
 	__atomic_store_n(&wq->ctrl->prod, wq->prod, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (ntb_wq_state(wq) != IBV_QPS_ERR) {
-		/* After the fence: pairs with the engine's clear + barrier. */
-		if (wq == &to_qp(ibqp)->sq &&
-		    !(__atomic_load_n(&wq->ctrl->engine, __ATOMIC_ACQUIRE) &
-		      NTBRDMA_WQ_ENGINE_RUNNING)) {
+		/* After the fence: pairs with the kernel's clear + barrier. */
+		if (__atomic_load_n(&wq->ctrl->engine, __ATOMIC_ACQUIRE) &
+		    NTBRDMA_WQ_ENGINE_RUNNING)
+			return;
+		if (wq == &to_qp(ibqp)->sq) {
 			struct ibv_send_wr kick = { .opcode = IBV_WR_SEND };
 			struct ibv_send_wr *bad;
 
 			(void)ibv_cmd_post_send(ibqp, &kick, &bad);
+		} else {
+			struct ibv_recv_wr kick = {};
+			struct ibv_recv_wr *bad;
+
+			(void)ibv_cmd_post_recv(ibqp, &kick, &bad);
 		}
 		return;
 	}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Memory registration: exact errors of reg_mr; MRs registered on b are
 # announced to a (debugfs ntbrdma_ib/ntbrdma0/rmr lists exactly the ones
-# with REMOTE_* access, with their rkey, iova, length, access and pages);
+# with LOCAL_WRITE or REMOTE_* access, with their rkey, iova, length, access and pages);
 # the lookup the data path uses (rmr_xlate: translation, ERANGE, EACCES,
 # ENOENT); dereg removes the peer's entry; `rdma res show mr`; b dies ->
 # a's table is empty; b back -> announced again; a re-created device asks
@@ -92,7 +92,7 @@ expect_eq "a: table empty after b's error checks" 0 \
 # --- announcement -------------------------------------------------------------
 out=$(start_hold)
 echo "$out"
-expect_eq "a: exactly the 3 MRs with REMOTE_* access" 3 \
+expect_eq "a: exactly the 3 MRs the peer may write (LOCAL_WRITE or REMOTE_*)" 3 \
 	"$(rmr | grep -c rkey= || true)"
 check_announced "$out" rw4k rd1m all
 ro=$(printf '%#010x' "$(field "$out" ro1 rkey)")

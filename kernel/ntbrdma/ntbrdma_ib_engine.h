@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma: what the engine (ntbrdma_ib_engine.c, local execution and the
+ * work loop) and its peer protocol (ntbrdma_ib_peer.c, SEND/READ to a QP
+ * of the other host) share.  Not for the rest of the driver.
+ */
+#ifndef NTBRDMA_IB_ENGINE_H
+#define NTBRDMA_IB_ENGINE_H
+
+#include "ntbrdma_ib.h"
+
+/* A resolved piece of local memory: [va, va + len) of mr. */
+struct ntbr_seg {
+	struct ntbr_mr *mr;
+	u64 va;
+	u64 len;
+};
+
+/* A piece of the peer's memory: [va, va + len) of rmr (referenced). */
+struct ntbr_rseg {
+	struct ntbr_rmr *rmr;
+	u64 va;
+	u64 len;
+};
+
+/* Where a copy goes: pieces of the peer's MRs or local segments. */
+struct ntbr_dst {
+	struct ntbr_ib_dev *dev;
+	struct ntbr_rseg *rseg;		/* peer: nseg pieces */
+	struct ntbr_seg *seg;		/* local: nseg pieces */
+	u32 nseg;
+	u32 i;				/* current piece */
+	u64 off;			/* bytes of piece i done */
+};
+
+/* Scratch of one WQE's execution (too big for the stack). */
+struct ntbr_eng_ctx {
+	struct ntbrdma_send_wqe wqe;
+	struct ntbr_seg src[NTBRDMA_MAX_SGE];
+	struct ntbr_seg rcv[NTBRDMA_MAX_SGE];
+	struct ntbr_rseg rdst[NTBRDMA_MAX_SGE];
+	u64 len;			/* of the message */
+};
+
+/*
+ * A local MR of key containing [va, va + len) with every flag of access,
+ * registered in pd; NULL otherwise.  Caller holds eng_sem (read).
+ */
+struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+			    u32 key, u64 va, u64 len, int access);
+/*
+ * Resolve n SGEs (untrusted: from a mapped ring) against local MRs of pd.
+ * Zero-length SGEs are skipped.  -EINVAL for a bad key/range/access,
+ * -EMSGSIZE when the total exceeds the largest message.
+ */
+int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+		  const struct ntbrdma_sge *sge, u32 n, int access,
+		  struct ntbr_seg *seg, u32 *nseg, u64 *total);
+/*
+ * Copy the local segments (or the inline bytes) to the destination.
+ * -ENOTCONN when the link went down, other errors for a bad destination.
+ */
+int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
+		  u32 inl_len, struct ntbr_dst *d);
+/* Jiffies to wait before an RNR retry, for a responder's min_rnr_timer. */
+unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
+/* The QP's work: runs its SQ (after a READ answer, an error, ...). */
+void ntbr_eng_queue(struct ntbr_qp *qp);
+/* The responder has receives again: an RNR wait ends now. */
+void ntbr_eng_rnr_now(struct ntbr_qp *qp);
+
+/*
+ * ntbrdma_ib_peer.c.  Requester side, called by the engine under
+ * qp->mutex and eng_sem (read): SEND[_IMM] or the receive part of
+ * WRITE_WITH_IMM (the data was written) into the peer QP's next
+ * published receive: an ib_wc_status, or -EAGAIN (none published: RNR,
+ * *rnr_timer says the responder's timer).  READ: sends the request and
+ * returns -EINPROGRESS (the answer queues the QP's work, which finds
+ * qp->rd_status set), or an ib_wc_status when it could not be sent.
+ */
+int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		   struct ntbr_eng_ctx *c, u32 nsrc, bool write_imm,
+		   u8 *rnr_timer);
+int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		   struct ntbr_eng_ctx *c, u32 nsrc);
+
+#endif /* NTBRDMA_IB_ENGINE_H */

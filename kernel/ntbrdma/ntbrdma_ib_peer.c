@@ -1,0 +1,923 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: the engine's protocol with a QP of the peer host
+ * (rdma-datapath.md, "Operations"): SEND, SEND_WITH_IMM and
+ * RDMA_WRITE_WITH_IMM into the peer QP's posted receives, and RDMA READ
+ * executed by the responder, which pushes the data.  RDMA WRITE needs
+ * none of this (ntbrdma_ib_engine.c writes through the remote-MR table).
+ *
+ * Receives.  The responder B publishes every receive posted on a QP
+ * connected to the peer: RECV_POST carries its SGEs as (key, va, len) of
+ * B's MRs, checked by B against its own MRs (the QP's PD, LOCAL_WRITE,
+ * range).  Every MR with LOCAL_WRITE or remote access is announced to the
+ * peer (ntbrdma_ib_mr.c), so the requester A translates those keys with
+ * its remote-MR table and holds the entries' references during the copy:
+ * B's dereg_mr waits for MR_DEL_ACK, A never writes into a page B
+ * unpinned.  A keeps the published receives in order (qp->rrq); a SEND
+ * takes the first, copies the payload once, from A's pages into B's pages
+ * through the window, and sends RECV_DONE, which B turns into the
+ * completion of that receive.  Nothing published: RNR, retried by the
+ * engine after the responder's min_rnr_timer (carried in RECV_POST).
+ *
+ * The provider kicks publishing with an empty post_recv while the RQ
+ * ring's `engine` word is clear; the word stays set while nothing needs
+ * publishing (a QP not connected to the peer, ERR, RESET).
+ *
+ * Epochs.  When B's receive ring is flushed (ERR) or emptied (RESET), B
+ * bumps its epoch and, if A holds receives of it, sends RRQ_FLUSH; A drops
+ * them.  Control messages arrive in order, so a RECV_POST of an older
+ * epoch can only be one sent while the flush happened: A drops it.
+ * RECV_DONEs of an older epoch are ignored by B.
+ *
+ * READ.  A sends READ_REQ {remote va, rkey, len, A's destination SGEs};
+ * B checks its MR (REMOTE_READ, its QP's PD) and copies from its pages
+ * into A's pages through the window (A's MRs are in B's remote-MR
+ * table), then answers READ_DONE {status}.  A's engine keeps the READ at
+ * the head of its SQ until the answer comes: one READ in flight per QP.
+ *
+ * Every message is checked; one for a QP that does not exist or is not
+ * connected to the sender's QP, or out of sequence, is dropped (logged).
+ *
+ * Handlers never take qp->mutex (the engine may hold it while it waits
+ * for room in the control ring): they use rq_lock (B's receives) and
+ * rrq_lock (A's copy of them; the READ answer), and hold eng_sem (read)
+ * while they use a QP (destroy_qp waits for it).
+ */
+#include <linux/overflow.h>
+#include <linux/slab.h>
+
+#include "ntbrdma_ib_engine.h"
+
+/* Control-message types of the QP protocol: 24..31 belong to it. */
+enum {
+	NTBR_CTRL_QP_RECV_POST = NTBR_CTRL_TYPE_IB + 8,	/* 24 */
+	NTBR_CTRL_QP_RECV_DONE,				/* 25 */
+	NTBR_CTRL_QP_RRQ_FLUSH,				/* 26 */
+	NTBR_CTRL_QP_READ_REQ,				/* 27 */
+	NTBR_CTRL_QP_READ_DONE,				/* 28 */
+	NTBR_CTRL_QP_LAST = NTBR_CTRL_TYPE_IB + 15,	/* 31: reserved */
+};
+
+/* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
+struct ntbr_wire_sge {
+	__le64 va;
+	__le32 key;
+	__le32 len;
+};
+
+/* RECV_POST: count receives follow, each an entry and nsge SGEs. */
+struct ntbr_qp_msg_post {
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 pd_id;			/* the sender QP's PD (its MRs') */
+	__le16 count;
+	u8 rnr_timer;			/* the sender QP's min_rnr_timer */
+	u8 rsvd[5];
+};
+
+#define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
+
+struct ntbr_qp_msg_rcv {
+	__le32 rq_index;
+	u8 nsge;
+	u8 flags;			/* NTBR_RCV_F_* */
+	__le16 rsvd;
+	struct ntbr_wire_sge sge[];
+};
+
+enum {
+	NTBR_RECV_OP_SEND,
+	NTBR_RECV_OP_WRITE_IMM,
+};
+
+#define NTBR_DONE_F_IMM		0x1
+#define NTBR_DONE_F_SOLICITED	0x2
+
+struct ntbr_qp_msg_done {		/* RECV_DONE */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 rq_index;
+	__le32 byte_len;
+	u32 imm;			/* as in the WQE: network order */
+	u8 opcode;			/* NTBR_RECV_OP_* */
+	u8 flags;			/* NTBR_DONE_F_* */
+	u8 status;			/* enum ib_wc_status of the receive */
+	u8 rsvd[5];
+};
+
+struct ntbr_qp_msg_flush {		/* RRQ_FLUSH */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 rsvd;
+};
+
+struct ntbr_qp_msg_read {		/* READ_REQ: nsge SGEs follow */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 req_id;
+	__le32 len;
+	__le64 va;
+	__le32 rkey;
+	u8 nsge;
+	u8 rsvd[3];
+	struct ntbr_wire_sge sge[];
+};
+
+struct ntbr_qp_msg_rdone {		/* READ_DONE */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 req_id;
+	__le32 status;			/* enum ib_wc_status for the requester */
+};
+
+static_assert(sizeof(struct ntbr_qp_msg_post) +
+	      struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
+			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
+static_assert(struct_size((struct ntbr_qp_msg_read *)NULL, sge,
+			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
+
+/* A receive the peer published (A's side), on qp->rrq. */
+struct ntbr_rrq_ent {
+	struct list_head entry;
+	u32 src_qpn;
+	u32 epoch;
+	u32 rq_index;
+	u8 nsge;
+	u8 flags;			/* NTBR_RCV_F_* */
+	u64 total;			/* bytes the receive holds */
+	struct ntbr_wire_sge sge[];	/* validated lengths, still LE */
+};
+
+#define NTBR_RRQ_MAX	NTBR_MAX_QP_WR	/* entries a peer may publish */
+
+static bool ntbr_peer_state_rcv(enum ib_qp_state s)
+{
+	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD ||
+	       s == IB_QPS_SQE;
+}
+
+static void ntbr_rrq_free_list(struct list_head *list)
+{
+	struct ntbr_rrq_ent *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, list, entry) {
+		list_del(&e->entry);
+		kfree(e);
+	}
+}
+
+/* --- B: publishing our receives ---------------------------------------- */
+
+/* Append one receive (a private copy of its slot) to the message. */
+static void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			 const struct ntbrdma_recv_wqe *w, u32 index,
+			 u8 *buf, size_t *len)
+{
+	struct ntbr_qp_msg_post *h = (void *)buf;
+	struct ntbr_qp_msg_rcv *r = (void *)(buf + *len);
+	u32 n = min_t(u32, w->num_sge, NTBRDMA_MAX_SGE), i, k = 0;
+	u64 total = 0;
+	u8 flags = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!w->sge[i].length)
+			continue;
+		if (!ntbr_eng_mr(dev, qp->ibqp.pd, w->sge[i].lkey,
+				 w->sge[i].addr, w->sge[i].length,
+				 IB_ACCESS_LOCAL_WRITE))
+			flags |= NTBR_RCV_F_BAD;
+		total += w->sge[i].length;
+		r->sge[k].va = cpu_to_le64(w->sge[i].addr);
+		r->sge[k].key = cpu_to_le32(w->sge[i].lkey);
+		r->sge[k].len = cpu_to_le32(w->sge[i].length);
+		k++;
+	}
+	if (total > NTBR_MAX_MSG_SZ)
+		flags |= NTBR_RCV_F_BAD;
+	r->rq_index = cpu_to_le32(index);
+	r->nsge = k;
+	r->flags = flags;
+	r->rsvd = 0;
+	*len += struct_size(r, sge, k);
+	le16_add_cpu(&h->count, 1);
+}
+
+/*
+ * Publish the receives posted since the last time.  Caller holds eng_sem
+ * (read) and qp->pub_mutex.  False when the QP does not publish (not
+ * connected to the peer, or not receiving): nothing to do until it is.
+ */
+static bool ntbr_pub_run(struct ntbr_ib_dev *dev, struct ntbr_qp *qp)
+{
+	const size_t most = struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
+					NTBRDMA_MAX_SGE);
+	struct ntbr_qp_msg_post *h = qp->pub_buf;
+	struct ntbrdma_recv_wqe *w = qp->pub_wqe;
+	bool ok, have, send = false;
+	u32 prod, index = 0, epoch = 0;
+	unsigned long flags;
+	size_t len = 0;		/* 0: no message started */
+
+	for (;;) {
+		spin_lock_irqsave(&qp->rq_lock, flags);
+		ok = READ_ONCE(qp->dest) == NTBR_QP_DEST_PEER &&
+		     ntbr_peer_state_rcv(READ_ONCE(qp->state)) &&
+		     ntbr_wq_prod(qp, &qp->rq, &prod) &&
+		     (!len || epoch == qp->rq_epoch);
+		have = false;
+		if (ok && !len) {
+			epoch = qp->rq_epoch;
+			memset(h, 0, sizeof(*h));
+			h->dst_qpn = cpu_to_le32(qp->attr.dest_qp_num);
+			h->src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+			h->epoch = cpu_to_le32(epoch);
+			h->pd_id = cpu_to_le32(qp->ibqp.pd->res.id);
+			h->rnr_timer = qp->attr.min_rnr_timer;
+			len = sizeof(*h);
+			/* The first message of an epoch goes even if empty. */
+			send = !qp->pub_any;
+			qp->pub_any = true;
+			qp->pub_qpn = qp->attr.dest_qp_num;
+		}
+		if (ok) {
+			/* Published receives lie in [cons, prod]. */
+			if (qp->rq_pub - qp->rq.cons > prod - qp->rq.cons)
+				qp->rq_pub = qp->rq.cons;
+			if (qp->rq_pub != prod) {
+				index = qp->rq_pub++;
+				memcpy(w, ntbr_wq_slot(&qp->rq, index),
+				       sizeof(*w));
+				have = true;
+			}
+		}
+		spin_unlock_irqrestore(&qp->rq_lock, flags);
+		if (have) {
+			ntbr_pub_add(dev, qp, w, index, qp->pub_buf, &len);
+			send = true;
+			if (len + most <= NTBR_CTRL_MAX_PAYLOAD)
+				continue;
+		}
+		/* Lost only when the link goes (its QPs go to ERR then). */
+		if (send)
+			ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_POST, h, len);
+		send = false;
+		len = 0;
+		if (!ok || !have)
+			return ok;
+	}
+}
+
+/*
+ * Kick (provider's empty post_recv, kernel post_recv, modify to RTR):
+ * publish until the RQ is seen with nothing new after the engine word
+ * was cleared.  Process context, no QP lock held.
+ */
+void ntbr_peer_rq_kick(struct ntbr_qp *qp)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	unsigned long flags;
+	bool more;
+	u32 prod;
+
+	down_read(&dev->eng_sem);
+	mutex_lock(&qp->pub_mutex);
+	for (;;) {
+		/* Owner: kernel.  Set while we will see new receives. */
+		WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
+		if (!ntbr_pub_run(dev, qp))
+			break;		/* nothing to publish: stays set */
+		WRITE_ONCE(qp->rq.ctrl->engine, 0);
+		/* Flag clear before the prod load: pairs with the provider. */
+		smp_mb();
+		spin_lock_irqsave(&qp->rq_lock, flags);
+		more = ntbr_wq_prod(qp, &qp->rq, &prod) && prod != qp->rq_pub;
+		spin_unlock_irqrestore(&qp->rq_lock, flags);
+		if (!more)
+			break;
+	}
+	mutex_unlock(&qp->pub_mutex);
+	up_read(&dev->eng_sem);
+}
+
+/* Send the RRQ_FLUSH that ntbr_peer_rq_flushed() left (process context). */
+static void ntbr_peer_send_flush(struct ntbr_qp *qp)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbr_qp_msg_flush m = {};
+	unsigned long flags;
+	bool send;
+
+	spin_lock_irqsave(&qp->rq_lock, flags);
+	send = qp->flush_pending;
+	qp->flush_pending = false;
+	m.dst_qpn = cpu_to_le32(qp->flush_qpn);
+	m.src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+	m.epoch = cpu_to_le32(qp->rq_epoch);
+	spin_unlock_irqrestore(&qp->rq_lock, flags);
+	/*
+	 * The peer ignores a flush of an epoch it already has: a RECV_POST
+	 * of the new epoch may overtake this one (it drops the old then).
+	 */
+	if (send)
+		ntbr_mr_send(dev, NTBR_CTRL_QP_RRQ_FLUSH, &m, sizeof(m));
+}
+
+static void ntbr_peer_rq_work(struct work_struct *work)
+{
+	struct ntbr_qp *qp = container_of(work, struct ntbr_qp, rq_work);
+
+	ntbr_peer_send_flush(qp);
+	ntbr_peer_rq_kick(qp);
+}
+
+/* Kernel QPs post receives in any context: publish from a work item. */
+void ntbr_peer_rq_kick_async(struct ntbr_qp *qp)
+{
+	if (READ_ONCE(qp->dest) == NTBR_QP_DEST_PEER)
+		queue_work(ntbr_mr_wq, &qp->rq_work);
+}
+
+/* A new epoch of our receives; true when the peer must drop the old. */
+static bool ntbr_peer_new_epoch(struct ntbr_qp *qp)
+{
+	unsigned long flags;
+	bool flush;
+
+	spin_lock_irqsave(&qp->rq_lock, flags);
+	qp->rq_epoch++;
+	qp->rq_pub = qp->rq.cons;
+	if (qp->pub_any) {
+		qp->flush_pending = true;
+		qp->flush_qpn = qp->pub_qpn;
+	}
+	qp->pub_any = false;
+	flush = qp->flush_pending;
+	/* Owner: kernel.  No kick needed until the QP receives again. */
+	WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
+	spin_unlock_irqrestore(&qp->rq_lock, flags);
+	return flush;
+}
+
+/*
+ * Our receive ring was flushed or emptied (any context but hard irq):
+ * a new epoch; the peer is told to drop what it holds (from a work item:
+ * the control channel may sleep).
+ */
+void ntbr_peer_rq_flushed(struct ntbr_qp *qp)
+{
+	if (ntbr_peer_new_epoch(qp))
+		queue_work(ntbr_mr_wq, &qp->rq_work);
+}
+
+/* --- A: the peer's receives, SEND ------------------------------------ */
+
+/* Drop every receive the peer published to qp (it went to RESET, or is
+ * destroyed: a new connection starts empty).
+ */
+void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
+{
+	unsigned long flags;
+	LIST_HEAD(list);
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	list_splice_init(&qp->rrq, &list);
+	qp->rrq_count = 0;
+	qp->rd_status = IB_WC_WR_FLUSH_ERR;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	ntbr_rrq_free_list(&list);
+}
+
+/* The first published receive of the connected peer QP, taken off. */
+static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
+{
+	struct ntbr_rrq_ent *e;
+	unsigned long flags;
+	LIST_HEAD(stale);
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	*rnr_timer = qp->peer_rnr_timer;
+	while ((e = list_first_entry_or_null(&qp->rrq, struct ntbr_rrq_ent,
+					     entry))) {
+		list_del(&e->entry);
+		qp->rrq_count--;
+		if (e->src_qpn == qp->attr.dest_qp_num)
+			break;
+		list_add_tail(&e->entry, &stale);	/* an old connection */
+	}
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	ntbr_rrq_free_list(&stale);
+	return e;
+}
+
+/*
+ * Copy the message into the receive e (its keys are the peer's MRs, from
+ * the remote-MR table).  The receive's status, or -ENOTCONN.
+ */
+static int ntbr_peer_fill(struct ntbr_ib_dev *dev, struct ntbr_eng_ctx *c,
+			  u32 nsrc, struct ntbr_rrq_ent *e)
+{
+	struct ntbrdma_send_wqe *wqe = &c->wqe;
+	struct ntbr_dst d = { .dev = dev, .rseg = c->rdst };
+	int status = IB_WC_SUCCESS, err;
+	u32 i;
+
+	for (i = 0; i < e->nsge; i++) {
+		struct ntbr_rseg *r = &c->rdst[d.nseg];
+
+		r->va = le64_to_cpu(e->sge[i].va);
+		r->len = le32_to_cpu(e->sge[i].len);
+		if (ntbr_rmr_lookup(dev, le32_to_cpu(e->sge[i].key), r->va,
+				    r->len, IB_ACCESS_LOCAL_WRITE, &r->rmr)) {
+			status = IB_WC_LOC_PROT_ERR;
+			break;
+		}
+		d.nseg++;
+	}
+	if (status == IB_WC_SUCCESS) {
+		err = ntbr_eng_copy(c->src, nsrc,
+				    wqe->flags & NTBRDMA_WQE_F_INLINE ?
+					    wqe->d.inline_data : NULL,
+				    c->len, &d);
+		if (err == -ENOTCONN)
+			status = -ENOTCONN;
+		else if (err)
+			status = IB_WC_LOC_PROT_ERR;
+	}
+	for (i = 0; i < d.nseg; i++)
+		ntbr_rmr_put(c->rdst[i].rmr);
+	return status;
+}
+
+int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		   struct ntbr_eng_ctx *c, u32 nsrc, bool write_imm,
+		   u8 *rnr_timer)
+{
+	struct ntbrdma_send_wqe *wqe = &c->wqe;
+	struct ntbr_qp_msg_done m = {};
+	int status = IB_WC_SUCCESS, rstatus = IB_WC_SUCCESS;
+	struct ntbr_rrq_ent *e;
+	unsigned long flags;
+	bool stale;
+
+	e = ntbr_rrq_pop(qp, rnr_timer);
+	if (!e)
+		return -EAGAIN;
+	if (write_imm) {
+		/* The data went to the rkey's MR; the receive only completes. */
+	} else if (e->flags & NTBR_RCV_F_BAD) {
+		rstatus = IB_WC_LOC_PROT_ERR;
+	} else if (c->len > e->total) {
+		rstatus = IB_WC_LOC_LEN_ERR;
+	} else if (c->len) {
+		rstatus = ntbr_peer_fill(dev, c, nsrc, e);
+		if (rstatus == -ENOTCONN) {
+			kfree(e);
+			return IB_WC_RETRY_EXC_ERR;
+		}
+	}
+	if (rstatus == IB_WC_LOC_LEN_ERR)
+		status = IB_WC_REM_INV_REQ_ERR;
+	else if (rstatus != IB_WC_SUCCESS)
+		status = IB_WC_REM_OP_ERR;
+
+	m.dst_qpn = cpu_to_le32(e->src_qpn);
+	m.src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+	m.epoch = cpu_to_le32(e->epoch);
+	m.rq_index = cpu_to_le32(e->rq_index);
+	m.byte_len = cpu_to_le32(c->len);
+	m.opcode = write_imm ? NTBR_RECV_OP_WRITE_IMM : NTBR_RECV_OP_SEND;
+	if (wqe->opcode != IB_UVERBS_WR_SEND) {
+		m.flags |= NTBR_DONE_F_IMM;
+		m.imm = wqe->ex;
+	}
+	if (wqe->flags & NTBRDMA_WQE_F_SOLICITED)
+		m.flags |= NTBR_DONE_F_SOLICITED;
+	m.status = rstatus;
+	/* Flushed while we copied: the responder is in error, no answer. */
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	stale = e->epoch != qp->rrq_epoch;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	kfree(e);
+	if (stale)
+		return IB_WC_RETRY_EXC_ERR;
+	if (ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_DONE, &m, sizeof(m)))
+		return IB_WC_RETRY_EXC_ERR;
+	return status;
+}
+
+/* --- A: READ ---------------------------------------------------------- */
+
+int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		   struct ntbr_eng_ctx *c, u32 nsrc)
+{
+	struct ntbr_qp_msg_read *m = qp->pub_rd;
+	unsigned long flags;
+	u32 i;
+
+	m->dst_qpn = cpu_to_le32(qp->attr.dest_qp_num);
+	m->src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+	m->len = cpu_to_le32(c->len);
+	m->va = cpu_to_le64(c->wqe.u.rdma.remote_addr);
+	m->rkey = cpu_to_le32(c->wqe.u.rdma.rkey);
+	m->nsge = nsrc;
+	memset(m->rsvd, 0, sizeof(m->rsvd));
+	for (i = 0; i < nsrc; i++) {
+		m->sge[i].va = cpu_to_le64(c->src[i].va);
+		m->sge[i].key = cpu_to_le32(c->src[i].mr->ibmr.lkey);
+		m->sge[i].len = cpu_to_le32(c->src[i].len);
+	}
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	qp->rd_id++;
+	m->req_id = cpu_to_le32(qp->rd_id);
+	qp->rd_status = -1;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	qp->rd_wait = true;
+	if (ntbr_mr_send(dev, NTBR_CTRL_QP_READ_REQ, m,
+			 struct_size(m, sge, nsrc))) {
+		qp->rd_wait = false;
+		return IB_WC_RETRY_EXC_ERR;
+	}
+	return -EINPROGRESS;
+}
+
+/* --- handlers ---------------------------------------------------------- */
+
+/* Our QP qpn, connected (or connecting) to the peer's QP src; eng_sem. */
+static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src)
+{
+	struct ntbr_qp *qp = xa_load(&dev->qps, qpn);
+
+	if (!qp)
+		return NULL;
+	if (READ_ONCE(qp->dest) == NTBR_QP_DEST_PEER &&
+	    READ_ONCE(qp->attr.dest_qp_num) != src)
+		return NULL;
+	return qp;
+}
+
+static void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
+{
+	ibdev_warn_ratelimited(&dev->ibdev, "peer %s for QP %u dropped\n",
+			       what, qpn);
+}
+
+/* A: receives published by the peer. */
+static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
+			     size_t len)
+{
+	const struct ntbr_qp_msg_post *h = p;
+	const struct ntbr_qp_msg_rcv *r;
+	struct ntbr_rrq_ent *e;
+	u32 qpn, src, epoch, n, i, k;
+	size_t off = sizeof(*h);
+	unsigned long flags;
+	LIST_HEAD(list);
+	LIST_HEAD(old);
+	struct ntbr_qp *qp;
+
+	if (len < sizeof(*h))
+		return ntbr_peer_bad(dev, "short RECV_POST", 0);
+	qpn = le32_to_cpu(h->dst_qpn);
+	src = le32_to_cpu(h->src_qpn);
+	epoch = le32_to_cpu(h->epoch);
+	n = le16_to_cpu(h->count);
+	for (i = 0; i < n; i++) {
+		r = p + off;
+		if (len - off < sizeof(*r) || r->nsge > NTBRDMA_MAX_SGE ||
+		    len - off < struct_size(r, sge, r->nsge))
+			goto bad;
+		e = kmalloc(struct_size(e, sge, r->nsge), GFP_KERNEL);
+		if (!e)
+			goto bad;
+		e->src_qpn = src;
+		e->epoch = epoch;
+		e->rq_index = le32_to_cpu(r->rq_index);
+		e->nsge = r->nsge;
+		e->flags = r->flags;
+		e->total = 0;
+		for (k = 0; k < r->nsge; k++) {
+			e->sge[k] = r->sge[k];
+			e->total += le32_to_cpu(r->sge[k].len);
+		}
+		list_add_tail(&e->entry, &list);
+		off += struct_size(r, sge, r->nsge);
+	}
+
+	down_read(&dev->eng_sem);
+	qp = ntbr_peer_qp(dev, qpn, src);
+	if (!qp) {
+		up_read(&dev->eng_sem);
+		ntbr_rrq_free_list(&list);
+		return ntbr_peer_bad(dev, "RECV_POST", qpn);
+	}
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	if ((s32)(epoch - qp->rrq_epoch) > 0) {
+		/* A new epoch of the responder: what we hold is gone. */
+		list_splice_init(&qp->rrq, &old);
+		qp->rrq_count = 0;
+		qp->rrq_epoch = epoch;
+	}
+	if (epoch == qp->rrq_epoch && qp->rrq_count + n <= NTBR_RRQ_MAX) {
+		list_splice_tail_init(&list, &qp->rrq);
+		qp->rrq_count += n;
+		qp->peer_rnr_timer = h->rnr_timer & 31;
+		WRITE_ONCE(qp->peer_pd_id, le32_to_cpu(h->pd_id));
+		WRITE_ONCE(qp->peer_pd_known, true);
+	}
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	/* Receives for an RNR wait: try now rather than after the timer. */
+	if (n && list_empty(&list))
+		ntbr_eng_rnr_now(qp);
+	up_read(&dev->eng_sem);
+	ntbr_rrq_free_list(&old);
+	if (!list_empty(&list))
+		ntbr_peer_bad(dev, "stale or excess RECV_POST", qpn);
+	ntbr_rrq_free_list(&list);
+	return;
+bad:
+	ntbr_rrq_free_list(&list);
+	ntbr_peer_bad(dev, "malformed RECV_POST", le32_to_cpu(h->dst_qpn));
+}
+
+/* B: the peer filled (or failed) our receive. */
+static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
+			     size_t len)
+{
+	const struct ntbr_qp_msg_done *m = p;
+	struct ntbrdma_cqe cqe = { .port_num = 1 };
+	struct ntbrdma_recv_wqe *rw;
+	bool ok = false, stale = false;
+	unsigned long flags;
+	struct ntbr_qp *qp;
+	u32 prod;
+
+	if (len != sizeof(*m))
+		return ntbr_peer_bad(dev, "malformed RECV_DONE", 0);
+	cqe.qp_num = le32_to_cpu(m->dst_qpn);
+	cqe.byte_len = le32_to_cpu(m->byte_len);
+	cqe.status = m->status;
+	cqe.opcode = m->opcode == NTBR_RECV_OP_WRITE_IMM ?
+			     IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
+	if (m->flags & NTBR_DONE_F_IMM) {
+		cqe.ex = m->imm;
+		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
+	}
+	down_read(&dev->eng_sem);
+	qp = ntbr_peer_qp(dev, cqe.qp_num, le32_to_cpu(m->src_qpn));
+	if (qp) {
+		spin_lock_irqsave(&qp->rq_lock, flags);
+		/* An older epoch: flushed here already, quietly dropped. */
+		stale = le32_to_cpu(m->epoch) != qp->rq_epoch;
+		ok = !stale && ntbr_wq_prod(qp, &qp->rq, &prod) &&
+		     prod != qp->rq.cons &&
+		     le32_to_cpu(m->rq_index) == qp->rq.cons &&
+		     m->status <= IB_WC_GENERAL_ERR;
+		if (ok) {
+			rw = ntbr_wq_slot(&qp->rq, qp->rq.cons);
+			cqe.wr_id = READ_ONCE(rw->wr_id);
+			ntbr_wq_set_cons(&qp->rq, qp->rq.cons + 1);
+			ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe,
+				     &qp->ibqp,
+				     m->flags & NTBR_DONE_F_SOLICITED);
+		}
+		spin_unlock_irqrestore(&qp->rq_lock, flags);
+		if (ok && cqe.status != IB_WC_SUCCESS) {
+			/* The receive failed: the QP goes to ERR (its work). */
+			WRITE_ONCE(qp->err_pending, true);
+			ntbr_eng_queue(qp);
+		}
+	}
+	up_read(&dev->eng_sem);
+	if (!ok && !stale)
+		ntbr_peer_bad(dev, "RECV_DONE", cqe.qp_num);
+}
+
+/* A: the responder dropped its receives (flush or reset). */
+static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
+			      size_t len)
+{
+	const struct ntbr_qp_msg_flush *m = p;
+	unsigned long flags;
+	struct ntbr_qp *qp;
+	LIST_HEAD(old);
+
+	if (len != sizeof(*m))
+		return ntbr_peer_bad(dev, "malformed RRQ_FLUSH", 0);
+	down_read(&dev->eng_sem);
+	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
+			  le32_to_cpu(m->src_qpn));
+	if (qp) {
+		spin_lock_irqsave(&qp->rrq_lock, flags);
+		/* Only a newer epoch: see ntbr_peer_send_flush(). */
+		if ((s32)(le32_to_cpu(m->epoch) - qp->rrq_epoch) > 0) {
+			list_splice_init(&qp->rrq, &old);
+			qp->rrq_count = 0;
+			qp->rrq_epoch = le32_to_cpu(m->epoch);
+		}
+		spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	}
+	up_read(&dev->eng_sem);
+	ntbr_rrq_free_list(&old);
+}
+
+/* B: execute a READ of the peer: push our data into its pages. */
+static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
+			     const struct ntbr_qp_msg_read *m,
+			     struct ntbr_rseg *rdst)
+{
+	u32 rlen = le32_to_cpu(m->len), i;
+	struct ntbr_dst d = { .dev = dev, .rseg = rdst };
+	struct ntbr_seg src;
+	struct ntbr_qp *qp;
+	u64 total = 0;
+	int status, err;
+
+	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
+			  le32_to_cpu(m->src_qpn));
+	if (!qp || READ_ONCE(qp->dest) != NTBR_QP_DEST_PEER ||
+	    !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
+		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
+	src.va = le64_to_cpu(m->va);
+	src.len = rlen;
+	src.mr = ntbr_eng_mr(dev, qp->ibqp.pd, le32_to_cpu(m->rkey), src.va,
+			     rlen, IB_ACCESS_REMOTE_READ);
+	if (!src.mr)
+		return IB_WC_REM_ACCESS_ERR;
+	status = IB_WC_SUCCESS;
+	for (i = 0; i < m->nsge; i++) {
+		struct ntbr_rseg *r = &rdst[d.nseg];
+
+		r->va = le64_to_cpu(m->sge[i].va);
+		r->len = le32_to_cpu(m->sge[i].len);
+		total += r->len;
+		if (ntbr_rmr_lookup(dev, le32_to_cpu(m->sge[i].key), r->va,
+				    r->len, IB_ACCESS_LOCAL_WRITE, &r->rmr)) {
+			status = IB_WC_LOC_PROT_ERR;
+			break;
+		}
+		d.nseg++;
+	}
+	if (status == IB_WC_SUCCESS && total != rlen)
+		status = IB_WC_LOC_LEN_ERR;
+	if (status == IB_WC_SUCCESS) {
+		err = ntbr_eng_copy(&src, 1, NULL, 0, &d);
+		if (err == -ENOTCONN)
+			status = -ENOTCONN;
+		else if (err)
+			status = IB_WC_LOC_PROT_ERR;
+	}
+	for (i = 0; i < d.nseg; i++)
+		ntbr_rmr_put(rdst[i].rmr);
+	return status;
+}
+
+static void ntbr_peer_h_read(struct ntbr_ib_dev *dev, const void *p,
+			     size_t len)
+{
+	const struct ntbr_qp_msg_read *m = p;
+	struct ntbr_qp_msg_rdone a;
+	struct ntbr_rseg *rdst;
+	int status;
+
+	if (len < sizeof(*m) || m->nsge > NTBRDMA_MAX_SGE ||
+	    len != struct_size(m, sge, m->nsge))
+		return ntbr_peer_bad(dev, "malformed READ_REQ", 0);
+	rdst = kmalloc_array(NTBRDMA_MAX_SGE, sizeof(*rdst), GFP_KERNEL);
+	down_read(&dev->eng_sem);
+	status = rdst ? ntbr_peer_do_read(dev, m, rdst) : IB_WC_GENERAL_ERR;
+	up_read(&dev->eng_sem);
+	kfree(rdst);
+	if (status == -ENOTCONN)
+		return;		/* the link went: the requester fails it */
+	a.dst_qpn = m->src_qpn;
+	a.src_qpn = m->dst_qpn;
+	a.req_id = m->req_id;
+	a.status = cpu_to_le32(status);
+	ntbr_mr_send(dev, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
+}
+
+/* A: the answer to our READ. */
+static void ntbr_peer_h_rdone(struct ntbr_ib_dev *dev, const void *p,
+			      size_t len)
+{
+	const struct ntbr_qp_msg_rdone *m = p;
+	unsigned long flags;
+	struct ntbr_qp *qp;
+	bool ok = false;
+	u32 status;
+
+	if (len != sizeof(*m))
+		return ntbr_peer_bad(dev, "malformed READ_DONE", 0);
+	status = le32_to_cpu(m->status);
+	down_read(&dev->eng_sem);
+	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
+			  le32_to_cpu(m->src_qpn));
+	if (qp) {
+		spin_lock_irqsave(&qp->rrq_lock, flags);
+		ok = qp->rd_status < 0 &&
+		     le32_to_cpu(m->req_id) == qp->rd_id &&
+		     status <= IB_WC_GENERAL_ERR;
+		if (ok)
+			qp->rd_status = status;
+		spin_unlock_irqrestore(&qp->rrq_lock, flags);
+		if (ok)
+			ntbr_eng_queue(qp);
+	}
+	up_read(&dev->eng_sem);
+	if (!ok)
+		ntbr_peer_bad(dev, "READ_DONE", le32_to_cpu(m->dst_qpn));
+}
+
+static void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
+			   size_t len)
+{
+	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
+
+	if (!dev)
+		return;
+	switch (type) {
+	case NTBR_CTRL_QP_RECV_POST:
+		ntbr_peer_h_post(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_RECV_DONE:
+		ntbr_peer_h_done(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_RRQ_FLUSH:
+		ntbr_peer_h_flush(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_READ_REQ:
+		ntbr_peer_h_read(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_READ_DONE:
+		ntbr_peer_h_rdone(dev, p, len);
+		break;
+	}
+	ib_device_put(&dev->ibdev);
+}
+
+/* --- QP life ---------------------------------------------------------- */
+
+int ntbr_peer_qp_init(struct ntbr_qp *qp)
+{
+	qp->pub_buf = kzalloc(NTBR_CTRL_MAX_PAYLOAD, GFP_KERNEL);
+	qp->pub_wqe = kzalloc(sizeof(*qp->pub_wqe), GFP_KERNEL);
+	qp->pub_rd = kzalloc(NTBR_CTRL_MAX_PAYLOAD, GFP_KERNEL);
+	if (!qp->pub_buf || !qp->pub_wqe || !qp->pub_rd) {
+		ntbr_peer_qp_free(qp);
+		return -ENOMEM;
+	}
+	mutex_init(&qp->pub_mutex);
+	spin_lock_init(&qp->rrq_lock);
+	INIT_LIST_HEAD(&qp->rrq);
+	INIT_WORK(&qp->rq_work, ntbr_peer_rq_work);
+	qp->rd_status = IB_WC_WR_FLUSH_ERR;
+	return 0;
+}
+
+void ntbr_peer_qp_free(struct ntbr_qp *qp)
+{
+	kfree(qp->pub_buf);
+	kfree(qp->pub_wqe);
+	kfree(qp->pub_rd);
+	qp->pub_buf = NULL;
+	qp->pub_wqe = NULL;
+	qp->pub_rd = NULL;
+}
+
+/* The QP left dev->qps and eng_sem was synced: no handler finds it. */
+void ntbr_peer_qp_fini(struct ntbr_qp *qp)
+{
+	cancel_work_sync(&qp->rq_work);
+	ntbr_peer_new_epoch(qp);	/* the peer drops our receives */
+	ntbr_peer_send_flush(qp);
+	ntbr_peer_rrq_clear(qp);
+	mutex_destroy(&qp->pub_mutex);
+	ntbr_peer_qp_free(qp);
+}
+
+int ntbr_peer_init(void)
+{
+	u16 t;
+	int err;
+
+	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_READ_DONE; t++) {
+		err = ntbr_ctrl_register(t, ntbr_peer_ctrl);
+		if (err) {
+			while (t-- > NTBR_CTRL_QP_RECV_POST)
+				ntbr_ctrl_unregister(t);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void ntbr_peer_exit(void)
+{
+	u16 t;
+
+	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_READ_DONE; t++)
+		ntbr_ctrl_unregister(t);
+}
