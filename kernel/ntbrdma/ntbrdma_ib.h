@@ -273,6 +273,5 @@ void ntbr_peer_qp_fini(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
-void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
 
 #endif /* NTBRDMA_IB_H */

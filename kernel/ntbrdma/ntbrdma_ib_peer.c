@@ -374,10 +374,8 @@ void ntbr_peer_rq_flushed(struct ntbr_qp *qp)
 
 /* --- A: the peer's receives, SEND ------------------------------------ */
 
-/* Drop every receive the peer published to qp (it went to RESET, or is
- * destroyed: a new connection starts empty).
- */
-void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
+/* Drop every receive the peer published to qp (it is destroyed). */
+static void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 {
 	unsigned long flags;
 	LIST_HEAD(list);
@@ -385,7 +383,6 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	list_splice_init(&qp->rrq, &list);
 	qp->rrq_count = 0;
-	qp->rd_status = IB_WC_WR_FLUSH_ERR;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&list);
 }

@@ -527,7 +527,11 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		qp->rd_wait = false;
 		ntbr_wq_reset(qp, true);
 		ntbr_wq_reset(qp, false);
-		ntbr_peer_rrq_clear(qp);	/* a new connection */
+		/*
+		 * Receives the peer published stay: they belong to its QP
+		 * and epoch, and a reconnection to the same peer QP uses
+		 * them (others are dropped when seen, ntbrdma_ib_peer.c).
+		 */
 		break;
 	case IB_QPS_ERR:
 		/* Everything posted (a READ in flight too) is flushed now. */

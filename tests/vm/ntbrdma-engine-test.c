@@ -11,6 +11,10 @@
  *   ntbrdma-engine-test client DEV IP PORT
  *                                        RDMA WRITE into the server's MR
  *                                        through the NTB, checked there
+ *   ntbrdma-engine-test sserver DEV PORT, sclient DEV IP PORT
+ *                                        SEND, WRITE_WITH_IMM and READ
+ *                                        through the NTB, checked at both
+ *                                        ends, and their error statuses
  *   ntbrdma-engine-test linkloss DEV IP PORT
  *                                        WRITEs to the server until the
  *                                        link fails: error, ERR, flush
@@ -160,6 +164,22 @@ static enum ibv_qp_state query_state(struct ibv_qp *qp)
 	if (ibv_query_qp(qp, &a, IBV_QP_STATE, &ia))
 		return IBV_QPS_UNKNOWN;
 	return a.qp_state;
+}
+
+/*
+ * The state within 2 s: a responder's QP goes to ERR by its own work
+ * after the failed receive completed.
+ */
+static enum ibv_qp_state wait_state(struct ibv_qp *qp, enum ibv_qp_state want)
+{
+	enum ibv_qp_state st = query_state(qp);
+	int i;
+
+	for (i = 0; i < 200 && st != want; i++) {
+		usleep(10000);
+		st = query_state(qp);
+	}
+	return st;
 }
 
 /* One completion within 10 s; 0 or -1. */
@@ -488,7 +508,193 @@ static void linkloss(struct env *e, struct ibv_qp *qp, const struct conn *t)
 		      "link loss: post after ERR");
 }
 
-static int do_peer(const char *name, const char *ip, int port, bool loss)
+/* Both ends reached the same point of the script; 0 or -1. */
+static int barrier(int fd)
+{
+	char c = 0;
+
+	return write(fd, &c, 1) == 1 && read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
+/* Reconnect after an error, both ends, then meet. */
+static void reconnect(struct env *e, struct ibv_qp *qp, const struct conn *t,
+		      int fd, int rnr_retry)
+{
+	CHECK(!connect_qp(e, qp, &t->gid, t->qpn, rnr_retry) && !barrier(fd),
+	      "reconnected to the peer's QP (rnr_retry %d)", rnr_retry);
+}
+
+/*
+ * SEND, SEND_WITH_IMM, inline SEND, WRITE_WITH_IMM and READ from the
+ * client (requester) to the server (responder) through the NTB, then the
+ * error completions of both ends: receive too small, RNR, bad rkey.  The
+ * ends meet (barrier) between the steps; each checks its own side.
+ */
+static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
+			const struct conn *t, bool server)
+{
+	struct ibv_sge s = { (uintptr_t)e->src, 0, e->smr->lkey };
+	struct ibv_sge r = { (uintptr_t)e->dst + 5, 3000, e->dmr->lkey };
+	struct ibv_sge sg[3];
+	struct ibv_wc wc;
+	uint32_t len;
+	int imm, i;
+
+	for (imm = 0; imm < 3; imm++) {
+		len = imm == 2 ? 200 : 1000;
+		if (server) {
+			memset(e->dst, 0, 8192);
+			CHECK(!post_recv(qp, 500 + imm, &r, 1) && !barrier(fd),
+			      "server: receive posted");
+			CHECK(!wait_wc(e->rcq, &wc) &&
+				      wc.status == IBV_WC_SUCCESS &&
+				      wc.wr_id == 500u + imm &&
+				      wc.opcode == IBV_WC_RECV &&
+				      wc.byte_len == len &&
+				      wc.qp_num == qp->qp_num &&
+				      !!(wc.wc_flags & IBV_WC_WITH_IMM) ==
+					      !!imm &&
+				      (!imm ||
+				       ntohl(wc.imm_data) == 0xabc0u + imm),
+			      "server: RECV from the peer, byte_len %u, imm %s (%s)",
+			      wc.byte_len, imm ? "given" : "none",
+			      ibv_wc_status_str(wc.status));
+			fill(e->src, len, 40 + imm);
+			CHECK(!memcmp(e->dst + 5, e->src, len) &&
+				      e->dst[4] == 0 && e->dst[5 + len] == 0,
+			      "server: SEND payload byte for byte");
+		} else {
+			CHECK(!barrier(fd),
+			      "client: the peer's receive posted");
+			fill(e->src, len, 40 + imm);
+			s.length = len;
+			CHECK(!post_rdma(qp,
+					 imm ? IBV_WR_SEND_WITH_IMM :
+					       IBV_WR_SEND,
+					 600 + imm, &s, 1, 0, 0, 0xabc0 + imm,
+					 imm == 2 ? IBV_SEND_INLINE : 0) &&
+				      !wait_wc(e->scq, &wc) &&
+				      wc.status == IBV_WC_SUCCESS &&
+				      wc.wr_id == 600u + imm &&
+				      wc.opcode == IBV_WC_SEND,
+			      "client: SEND%s%s to the peer (%s)",
+			      imm ? "_WITH_IMM" : "", imm == 2 ? " inline" : "",
+			      ibv_wc_status_str(wc.status));
+		}
+		barrier(fd);
+	}
+
+	/* WRITE_WITH_IMM: the data in the rkey's MR, a receive consumed. */
+	if (server) {
+		memset(e->dst, 0, 8192);
+		CHECK(!post_recv(qp, 700, NULL, 0) && !barrier(fd),
+		      "server: receive without SGE posted");
+		CHECK(!wait_wc(e->rcq, &wc) && wc.status == IBV_WC_SUCCESS &&
+			      wc.wr_id == 700 &&
+			      wc.opcode == IBV_WC_RECV_RDMA_WITH_IMM &&
+			      wc.byte_len == 5000 &&
+			      (wc.wc_flags & IBV_WC_WITH_IMM) &&
+			      ntohl(wc.imm_data) == 0x5151,
+		      "server: RECV_RDMA_WITH_IMM, byte_len %u imm %#x (%s)",
+		      wc.byte_len, ntohl(wc.imm_data),
+		      ibv_wc_status_str(wc.status));
+		fill(e->src, 5000, 77);
+		CHECK(!memcmp(e->dst + 100, e->src, 5000) && !e->dst[99] &&
+			      !e->dst[5100],
+		      "server: WRITE_WITH_IMM data byte for byte");
+		fill(e->dst + 11, 1 << 20, 21);
+	} else {
+		CHECK(!barrier(fd), "client: the peer's receive posted");
+		fill(e->src, 5000, 77);
+		s.length = 5000;
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE_WITH_IMM, 701, &s, 1,
+				 t->addr + 100, t->rkey, 0x5151, 0) &&
+			      !wait_wc(e->scq, &wc) &&
+			      wc.status == IBV_WC_SUCCESS && wc.wr_id == 701 &&
+			      wc.opcode == IBV_WC_RDMA_WRITE,
+		      "client: WRITE_WITH_IMM to the peer (%s)",
+		      ibv_wc_status_str(wc.status));
+	}
+	barrier(fd);
+
+	/* READ: 1 MiB over 3 SGEs at odd offsets, pushed by the server. */
+	if (!server) {
+		memset(e->src, 0, BUF_SIZE);
+		for (i = 0; i < 3; i++) {
+			sg[i].addr =
+				(uintptr_t)e->src + 5 + (uint64_t)i * 300000;
+			sg[i].length = i < 2 ? 300000 : (1 << 20) - 600000;
+			sg[i].lkey = e->smr->lkey;
+		}
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_READ, 800, sg, 3, t->addr + 11,
+				 t->rkey, 0, 0) &&
+			      !wait_wc(e->scq, &wc) &&
+			      wc.status == IBV_WC_SUCCESS && wc.wr_id == 800 &&
+			      wc.opcode == IBV_WC_RDMA_READ &&
+			      wc.byte_len == 1 << 20,
+		      "client: READ 1 MiB (3 SGEs) from the peer (%s)",
+		      ibv_wc_status_str(wc.status));
+		fill(e->dst, 1 << 20, 21);
+		CHECK(!memcmp(e->src + 5, e->dst, 1 << 20) && !e->src[4] &&
+			      !e->src[5 + (1 << 20)],
+		      "client: READ data byte for byte, neighbours untouched");
+	}
+	barrier(fd);
+
+	/* Receive too small: LOC_LEN_ERR here, REM_INV_REQ_ERR there. */
+	if (server) {
+		r.length = 100;
+		CHECK(!post_recv(qp, 65, &r, 1) && !barrier(fd),
+		      "server: 100-byte receive posted");
+		expect_status(e->rcq, 65, IBV_WC_LOC_LEN_ERR,
+			      "server: small receive");
+		CHECK(wait_state(qp, IBV_QPS_ERR) == IBV_QPS_ERR,
+		      "server: QP in ERR after the small receive");
+	} else {
+		CHECK(!barrier(fd), "client: the peer's receive posted");
+		s.length = 200;
+		CHECK(!post_rdma(qp, IBV_WR_SEND, 66, &s, 1, 0, 0, 0, 0),
+		      "client: post 200-byte SEND");
+		expect_status(e->scq, 66, IBV_WC_REM_INV_REQ_ERR,
+			      "client: SEND to a small receive");
+		CHECK(query_state(qp) == IBV_QPS_ERR, "client: QP in ERR");
+	}
+	barrier(fd);
+	reconnect(e, qp, t, fd, server ? 7 : 1);
+
+	/* RNR: nothing posted at the server, rnr_retry 1 at the client. */
+	if (!server) {
+		s.length = 64;
+		CHECK(!post_rdma(qp, IBV_WR_SEND, 67, &s, 1, 0, 0, 0, 0),
+		      "client: post SEND without a receive at the peer");
+		expect_status(e->scq, 67, IBV_WC_RNR_RETRY_EXC_ERR,
+			      "client: RNR");
+		CHECK(query_state(qp) == IBV_QPS_ERR,
+		      "client: QP in ERR after RNR");
+	}
+	barrier(fd);
+	reconnect(e, qp, t, fd, 7);
+
+	/* READ with a bad rkey: REM_ACCESS_ERR, the next WQE flushed. */
+	if (!server) {
+		s.length = 64;
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_READ, 68, &s, 1, t->addr,
+				 t->rkey ^ 0x80, 0, 0) &&
+			      !post_rdma(qp, IBV_WR_SEND, 69, &s, 1, 0, 0, 0,
+					 0),
+		      "client: post READ with a bad rkey, then a SEND");
+		expect_status(e->scq, 68, IBV_WC_REM_ACCESS_ERR,
+			      "client: READ with a bad rkey");
+		expect_status(e->scq, 69, IBV_WC_WR_FLUSH_ERR,
+			      "client: the SEND after it");
+		CHECK(query_state(qp) == IBV_QPS_ERR,
+		      "client: QP in ERR after the bad rkey");
+	}
+	barrier(fd);
+}
+
+static int do_peer(const char *name, const char *ip, int port, bool loss,
+		   bool script)
 {
 	struct conn me, them;
 	struct ibv_qp *qp;
@@ -517,6 +723,8 @@ static int do_peer(const char *name, const char *ip, int port, bool loss)
 
 	if (loss) {
 		linkloss(&e, qp, &them);
+	} else if (script) {
+		peer_script(&e, qp, fd, &them, !ip);
 	} else if (!ip) {
 		/* Server: wait for the client's writes, check them. */
 		CHECK(read(fd, &ok, 1) == 1 && ok == 1, "client wrote");
@@ -586,14 +794,18 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "loop"))
 		return do_loop(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "server"))
-		return do_peer(argv[2], NULL, atoi(argv[3]), false);
+		return do_peer(argv[2], NULL, atoi(argv[3]), false, false);
 	if (argc == 5 && !strcmp(argv[1], "client"))
-		return do_peer(argv[2], argv[3], atoi(argv[4]), false);
+		return do_peer(argv[2], argv[3], atoi(argv[4]), false, false);
 	if (argc == 5 && !strcmp(argv[1], "linkloss"))
-		return do_peer(argv[2], argv[3], atoi(argv[4]), true);
+		return do_peer(argv[2], argv[3], atoi(argv[4]), true, false);
+	if (argc == 4 && !strcmp(argv[1], "sserver"))
+		return do_peer(argv[2], NULL, atoi(argv[3]), false, true);
+	if (argc == 5 && !strcmp(argv[1], "sclient"))
+		return do_peer(argv[2], argv[3], atoi(argv[4]), false, true);
 	fprintf(stderr,
-		"usage: %s loop DEV | server DEV PORT | "
-		"client|linkloss DEV IP PORT\n",
+		"usage: %s loop DEV | server|sserver DEV PORT | "
+		"client|sclient|linkloss DEV IP PORT\n",
 		argv[0]);
 	return 2;
 }

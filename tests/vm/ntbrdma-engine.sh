@@ -2,7 +2,9 @@
 # The data path of RC QPs (the engine): on a, two QPs of one device
 # connected to each other (loopback) - RDMA WRITE, SEND/RECV, WRITE with
 # immediate, READ, RNR and error completions, checked byte for byte; then
-# RDMA WRITE from a to b through the NTB, checked on b; then ib_write_bw
+# RDMA WRITE from a to b through the NTB, checked on b; SEND, WRITE with
+# immediate and READ from a to b with their error statuses, checked at
+# both ends; link loss under traffic; then ib_write_bw
 # between b and a (a figure, not pass/fail).
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +47,22 @@ echo "$srv"
 [ "$rc" = 0 ] || fail "a: ntbrdma-engine-test client failed (exit $rc)"
 echo "$srv" | grep -q '^FAIL' && fail "b: ntbrdma-engine-test server failed"
 pass "a -> b: RDMA WRITE through the NTB"
+
+# SEND, WRITE_WITH_IMM, READ through the NTB and their error statuses,
+# checked at both ends: server (responder) on b, client on a.
+onsh b "timeout 120 $ET sserver ntbrdma0 18517 >/tmp/ntbrdma-eng-srv 2>&1 &
+	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
+		sleep 0.1; done'"
+out=$(on a timeout 120 "$ET" sclient ntbrdma0 192.168.200.2 18517 2>&1) &&
+	rc=0 || rc=$?
+echo "$out"
+srv=$(onsh b "sleep 1; cat /tmp/ntbrdma-eng-srv")
+echo "$srv" | sed 's/^/b: /'
+[ "$rc" = 0 ] || fail "a: ntbrdma-engine-test sclient failed (exit $rc)"
+echo "$srv" | grep -q '^FAIL' && fail "b: ntbrdma-engine-test sserver failed"
+echo "$srv" | grep -q '^ok - server: small receive' ||
+	fail "b: ntbrdma-engine-test sserver did not run to its end"
+pass "a -> b: SEND, WRITE_WITH_IMM, READ and their errors through the NTB"
 
 # Link loss during traffic: a writes to b until b dies; a's QP must get
 # an error completion, go to ERR and flush what is posted after.
