@@ -261,6 +261,7 @@ void ntbr_eng_exit(void);
 int ntbr_eng_qp_init(struct ntbr_qp *qp);
 void ntbr_eng_qp_fini(struct ntbr_qp *qp);
 void ntbr_eng_kick(struct ntbr_qp *qp);
+void ntbr_eng_kick_user(struct ntbr_qp *qp);
 void ntbr_eng_sync(struct ntbr_ib_dev *dev);
 void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
 

@@ -546,10 +546,13 @@ static bool ntbr_eng_read_wait(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 	return false;
 }
 
-static void ntbr_eng_work(struct work_struct *work)
+/*
+ * Run the SQ until it is empty, an RNR wait (the delayed work retries)
+ * or a READ in flight (its answer queues the work).  From the work item,
+ * or in the poster's own context (ntbr_eng_kick_user).
+ */
+static void ntbr_eng_run(struct ntbr_qp *qp)
 {
-	struct ntbr_qp *qp = container_of(to_delayed_work(work),
-					  struct ntbr_qp, sq_work);
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_eng_ctx *c = qp->eng_ctx;
 	unsigned long delay = 0;
@@ -596,6 +599,27 @@ static void ntbr_eng_work(struct work_struct *work)
 	}
 	mutex_unlock(&qp->mutex);
 	up_read(&dev->eng_sem);
+}
+
+static void ntbr_eng_work(struct work_struct *work)
+{
+	ntbr_eng_run(container_of(to_delayed_work(work), struct ntbr_qp,
+				  sq_work));
+}
+
+/*
+ * The provider's kick (post_send system call): execute in the poster's
+ * context, as siw does, rather than in a work item that would compete
+ * for the CPU with the poster polling its CQ.  Not while the work is
+ * pending: an RNR timer or a READ answer decides when the SQ goes on.
+ */
+void ntbr_eng_kick_user(struct ntbr_qp *qp)
+{
+	/* Owner: kernel.  Set before we look at the SQ (see ntbr_eng_run). */
+	WRITE_ONCE(qp->sq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
+	if (delayed_work_pending(&qp->sq_work))
+		return;
+	ntbr_eng_run(qp);
 }
 
 void ntbr_eng_queue(struct ntbr_qp *qp)
@@ -665,7 +689,9 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev)
 
 int ntbr_eng_init(void)
 {
-	ntbr_eng_wq = alloc_workqueue("ntbrdma_eng", WQ_UNBOUND, 0);
+	/* High priority: a poster spinning on its CQ must not starve it. */
+	ntbr_eng_wq = alloc_workqueue("ntbrdma_eng", WQ_UNBOUND | WQ_HIGHPRI,
+				      0);
 	return ntbr_eng_wq ? 0 : -ENOMEM;
 }
 

@@ -726,7 +726,7 @@ int ntbr_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 
 	/* User QPs post in the mapped ring; this call is their kick. */
 	if (qp->user) {
-		ntbr_eng_kick(qp);
+		ntbr_eng_kick_user(qp);
 		return 0;
 	}
 	state = READ_ONCE(qp->state);

@@ -278,7 +278,12 @@ static int ntbr_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	if (ret)
 		goto err_put;
 
-	nd->wq = alloc_ordered_workqueue("ntbrdma-%s", WQ_MEM_RECLAIM,
+	/*
+	 * High priority: control messages complete receives and answer
+	 * READs while applications spin on their CQs.
+	 */
+	nd->wq = alloc_ordered_workqueue("ntbrdma-%s",
+					 WQ_MEM_RECLAIM | WQ_HIGHPRI,
 					 dev_name(dev));
 	if (!nd->wq) {
 		ret = -ENOMEM;
