@@ -627,6 +627,21 @@ void ntbr_eng_queue(struct ntbr_qp *qp)
 	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
 }
 
+/*
+ * The answer to our READ arrived (control handler, eng_sem held): post
+ * its completion now if the QP is free, the SQ goes on in the work.
+ * Only a trylock: the engine may hold the mutex while it waits for room
+ * in the control ring that this handler's channel must drain.
+ */
+void ntbr_eng_read_answered(struct ntbr_qp *qp)
+{
+	if (mutex_trylock(&qp->mutex)) {
+		ntbr_eng_read_wait(qp, qp->eng_ctx);
+		mutex_unlock(&qp->mutex);
+	}
+	ntbr_eng_queue(qp);
+}
+
 void ntbr_eng_rnr_now(struct ntbr_qp *qp)
 {
 	/* rnr_left >= 0 only while an RNR wait is running (racy: a hint). */

@@ -66,6 +66,8 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
 /* The QP's work: runs its SQ (after a READ answer, an error, ...). */
 void ntbr_eng_queue(struct ntbr_qp *qp);
+/* READ_DONE stored qp->rd_status: complete the READ. */
+void ntbr_eng_read_answered(struct ntbr_qp *qp);
 /* The responder has receives again: an RNR wait ends now. */
 void ntbr_eng_rnr_now(struct ntbr_qp *qp);
 

@@ -821,7 +821,7 @@ static void ntbr_peer_h_rdone(struct ntbr_ib_dev *dev, const void *p,
 			qp->rd_status = status;
 		spin_unlock_irqrestore(&qp->rrq_lock, flags);
 		if (ok)
-			ntbr_eng_queue(qp);
+			ntbr_eng_read_answered(qp);
 	}
 	up_read(&dev->eng_sem);
 	if (!ok)

@@ -4,7 +4,8 @@
 # immediate, READ, RNR and error completions, checked byte for byte; then
 # RDMA WRITE from a to b through the NTB, checked on b; SEND, WRITE with
 # immediate and READ from a to b with their error statuses, checked at
-# both ends; link loss under traffic; then ib_write_bw
+# both ends; link loss under traffic and a new ibv_rc_pingpong after the
+# peer came back; then ib_write_bw
 # between b and a (a figure, not pass/fail).
 . "$(dirname "$0")/lib.sh"
 
@@ -91,7 +92,6 @@ onsh b "timeout 30 sh -c 'until grep -q ffff:c0a8:c802 \
 	/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'" ||
 	true
 
-# Bandwidth (not pass/fail): ib_write_bw b (server) <- a (client).
 gidx() { # VM: index of the IPv4-mapped RoCE v2 GID
 	onsh "$1" 'for f in /sys/class/infiniband/ntbrdma0/ports/1/gids/*; do
 		case $(cat "$f") in *ffff:c0a8:c8*)
@@ -99,6 +99,20 @@ gidx() { # VM: index of the IPv4-mapped RoCE v2 GID
 			[ "$t" = "RoCE v2" ] && { echo "$i"; exit; };;
 		esac; done'
 }
+# A new connection after the link came back, nothing reloaded on a.
+onsh b "timeout 60 ibv_rc_pingpong -d ntbrdma0 -g $(gidx b) -n 50 -s 4096 \
+	>/tmp/ntbrdma-eng-pp 2>&1 &
+	timeout 20 sh -c 'until ss -ltn | grep -q :18515; do sleep 0.1; done'"
+out=$(on a timeout 60 ibv_rc_pingpong -d ntbrdma0 -g "$(gidx a)" -n 50 \
+	-s 4096 192.168.200.2 2>&1) && rc=0 || rc=$?
+echo "$out"
+expect_eq "a -> b: ibv_rc_pingpong after b came back, exit code" 0 "$rc"
+echo "$out" | grep -q '^50 iters in' ||
+	fail "a -> b: ibv_rc_pingpong did not report its 50 iterations"
+pass "a -> b: ibv_rc_pingpong after b came back: $(echo "$out" | grep iters)"
+
+
+# Bandwidth (not pass/fail): ib_write_bw b (server) <- a (client).
 if onsh a "command -v ib_write_bw" >/dev/null 2>&1; then
 	gb=$(gidx b)
 	ga=$(gidx a)
