@@ -138,6 +138,7 @@ struct ntbr_qp {
 	struct delayed_work sq_work;	/* drains the SQ; RNR timer */
 	struct ntbr_eng_ctx *eng_ctx;	/* the current WQE */
 	int rnr_left;			/* RNR retries left, -1: not started */
+	int retry_left;			/* transport retries left, likewise */
 	bool err_pending;		/* a responder's receive failed: ERR */
 	bool rd_wait;			/* a READ to the peer is in flight */
 	/*
@@ -162,6 +163,7 @@ struct ntbr_qp {
 	u32 rrq_count;
 	u32 rrq_epoch;			/* the peer QP's current epoch */
 	u8 peer_rnr_timer;		/* its min_rnr_timer */
+	u32 peer_dead_qpn;		/* a peer QP that stopped receiving */
 	bool peer_pd_known;		/* its PD (pd_id of its MRs): */
 	u32 peer_pd_id;
 	u32 rd_id;			/* our last READ_REQ */

@@ -341,6 +341,27 @@ static int ntbr_eng_rnr(struct ntbr_qp *qp, u8 min_rnr_timer,
 	return -EAGAIN;
 }
 
+/*
+ * The peer QP does not answer: as an unacknowledged request, retried
+ * after the local ACK timeout (4.096 us << timeout; 0: forever) up to
+ * retry_cnt times, then IB_WC_RETRY_EXC_ERR.
+ */
+static int ntbr_eng_no_ack(struct ntbr_qp *qp, unsigned long *delay)
+{
+	u8 t = qp->attr.timeout;
+
+	if (qp->retry_left < 0)
+		qp->retry_left = qp->attr.retry_cnt;
+	if (t) {
+		if (!qp->retry_left)
+			return IB_WC_RETRY_EXC_ERR;
+		qp->retry_left--;
+	}
+	*delay = t ? max(1UL, usecs_to_jiffies(min(4ULL << t, 4000000ULL))) :
+		     HZ;
+	return -EAGAIN;
+}
+
 /* SEND, WRITE_WITH_IMM or READ to a QP of the peer. */
 static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 			      struct ntbr_eng_ctx *c, u32 nsrc,
@@ -350,6 +371,8 @@ static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	u8 timer = 0;
 	int ret;
 
+	if (ntbr_peer_dead(qp))
+		return ntbr_eng_no_ack(qp, delay);
 	switch (op) {
 	case IB_UVERBS_WR_RDMA_WRITE:
 		return ntbr_eng_write_peer(dev, qp, c, nsrc, c->len);
@@ -514,6 +537,7 @@ static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
 	};
 
 	qp->rnr_left = -1;
+	qp->retry_left = -1;
 	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ && !status)
 		cqe.byte_len = c->len;
 	ntbr_eng_consume(qp);
@@ -579,6 +603,7 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			/* Flag clear before the prod load (see above). */
 			smp_mb();
 			qp->rnr_left = -1;
+			qp->retry_left = -1;
 			if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c))
 				break;
 			WRITE_ONCE(qp->sq.ctrl->engine,
@@ -644,8 +669,8 @@ void ntbr_eng_read_answered(struct ntbr_qp *qp)
 
 void ntbr_eng_rnr_now(struct ntbr_qp *qp)
 {
-	/* rnr_left >= 0 only while an RNR wait is running (racy: a hint). */
-	if (READ_ONCE(qp->rnr_left) >= 0)
+	/* >= 0 only while a retry wait is running (racy: a hint). */
+	if (READ_ONCE(qp->rnr_left) >= 0 || READ_ONCE(qp->retry_left) >= 0)
 		mod_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
 }
 
@@ -664,6 +689,7 @@ int ntbr_eng_qp_init(struct ntbr_qp *qp)
 	}
 	INIT_DELAYED_WORK(&qp->sq_work, ntbr_eng_work);
 	qp->rnr_left = -1;
+	qp->retry_left = -1;
 	qp->err_pending = false;
 	qp->rd_wait = false;
 	/* Owner: kernel.  No receive needs a kick before RTR. */

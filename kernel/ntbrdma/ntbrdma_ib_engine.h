@@ -68,7 +68,7 @@ unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
 void ntbr_eng_queue(struct ntbr_qp *qp);
 /* READ_DONE stored qp->rd_status: complete the READ. */
 void ntbr_eng_read_answered(struct ntbr_qp *qp);
-/* The responder has receives again: an RNR wait ends now. */
+/* The responder has receives again: a retry wait ends now. */
 void ntbr_eng_rnr_now(struct ntbr_qp *qp);
 
 /*
@@ -85,5 +85,7 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   u8 *rnr_timer);
 int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc);
+/* The connected peer QP does not answer (under qp->mutex). */
+bool ntbr_peer_dead(struct ntbr_qp *qp);
 
 #endif /* NTBRDMA_IB_ENGINE_H */

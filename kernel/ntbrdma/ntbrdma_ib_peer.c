@@ -23,11 +23,15 @@
  * ring's `engine` word is clear; the word stays set while nothing needs
  * publishing (a QP not connected to the peer, ERR, RESET).
  *
- * Epochs.  When B's receive ring is flushed (ERR) or emptied (RESET), B
- * bumps its epoch and, if A holds receives of it, sends RRQ_FLUSH; A drops
- * them.  Control messages arrive in order, so a RECV_POST of an older
- * epoch can only be one sent while the flush happened: A drops it.
- * RECV_DONEs of an older epoch are ignored by B.
+ * Epochs.  When B's receive ring is flushed (ERR) or emptied (RESET), or
+ * the QP is destroyed, B bumps its epoch and, if it published in the old
+ * one, sends RRQ_FLUSH; A drops what it holds and treats B's QP as not
+ * answering (no ACK in IB terms: retried on the transport timer, then
+ * IB_WC_RETRY_EXC_ERR) until a RECV_POST of the new epoch arrives.
+ * Control messages arrive in order, so a RECV_POST of an older epoch can
+ * only be one sent while the flush happened: A drops it.  An RRQ_FLUSH
+ * may be overtaken by the new epoch's first RECV_POST: A ignores a flush
+ * of the epoch it has.  RECV_DONEs of an older epoch are ignored by B.
  *
  * READ.  A sends READ_REQ {remote va, rkey, len, A's destination SGEs};
  * B checks its MR (REMOTE_READ, its QP's PD) and copies from its pages
@@ -542,6 +546,14 @@ int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 
 /* --- handlers ---------------------------------------------------------- */
 
+/* True when the connected peer QP does not answer (ERR, RESET, gone). */
+bool ntbr_peer_dead(struct ntbr_qp *qp)
+{
+	u32 dead = READ_ONCE(qp->peer_dead_qpn);
+
+	return dead && dead == qp->attr.dest_qp_num;
+}
+
 /* Our QP qpn, connected (or connecting) to the peer's QP src; eng_sem. */
 static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src)
 {
@@ -620,6 +632,9 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 	if (epoch == qp->rrq_epoch && qp->rrq_count + n <= NTBR_RRQ_MAX) {
 		list_splice_tail_init(&list, &qp->rrq);
 		qp->rrq_count += n;
+		/* Its QP receives in this epoch: alive (see RRQ_FLUSH). */
+		if (qp->peer_dead_qpn == src)
+			WRITE_ONCE(qp->peer_dead_qpn, 0);
 		qp->peer_rnr_timer = h->rnr_timer & 31;
 		WRITE_ONCE(qp->peer_pd_id, le32_to_cpu(h->pd_id));
 		WRITE_ONCE(qp->peer_pd_known, true);
@@ -713,6 +728,13 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 			list_splice_init(&qp->rrq, &old);
 			qp->rrq_count = 0;
 			qp->rrq_epoch = le32_to_cpu(m->epoch);
+			/*
+			 * Its QP went to ERR or RESET, or is gone: requests
+			 * get no answer (the engine retries on the transport
+			 * timer) until a RECV_POST of this epoch says it
+			 * receives again.
+			 */
+			WRITE_ONCE(qp->peer_dead_qpn, le32_to_cpu(m->src_qpn));
 		}
 		spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	}

@@ -34,207 +34,7 @@
 
 #include <infiniband/verbs.h>
 
-#include "vmtest.h"
-
-#define BUF_SIZE (2u << 20)
-#define ACCESS                                              \
-	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
-	 IBV_ACCESS_REMOTE_READ)
-
-struct env {
-	struct ibv_context *ctx;
-	struct ibv_pd *pd;
-	union ibv_gid gid;
-	int gid_index;
-	struct ibv_cq *scq, *rcq;
-	unsigned char *src, *dst;
-	struct ibv_mr *smr, *dmr;
-};
-
-/* What the peers exchange over TCP (host order: same machine type). */
-struct conn {
-	uint32_t qpn;
-	uint32_t rkey;
-	uint64_t addr;
-	union ibv_gid gid;
-};
-
-static int find_gid(struct env *e)
-{
-	struct ibv_gid_entry ent;
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		if (ibv_query_gid_ex(e->ctx, 1, i, &ent, 0))
-			continue;
-		if (ent.gid_type != IBV_GID_TYPE_ROCE_V2 ||
-		    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)ent.gid.raw))
-			continue;
-		e->gid = ent.gid;
-		e->gid_index = i;
-		return 0;
-	}
-	return -1;
-}
-
-static int env_open(struct env *e, const char *name)
-{
-	memset(e, 0, sizeof(*e));
-	e->ctx = open_dev(name);
-	if (!e->ctx)
-		return -1;
-	e->pd = ibv_alloc_pd(e->ctx);
-	e->scq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
-	e->rcq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
-	e->src = aligned_alloc(4096, BUF_SIZE);
-	e->dst = aligned_alloc(4096, BUF_SIZE);
-	if (!e->pd || !e->scq || !e->rcq || !e->src || !e->dst || find_gid(e))
-		return -1;
-	e->smr = ibv_reg_mr(e->pd, e->src, BUF_SIZE, ACCESS);
-	e->dmr = ibv_reg_mr(e->pd, e->dst, BUF_SIZE, ACCESS);
-	return e->smr && e->dmr ? 0 : -1;
-}
-
-static struct ibv_qp *make_qp(struct env *e)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = e->scq;
-	ia.recv_cq = e->rcq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 64;
-	ia.cap.max_recv_wr = 64;
-	ia.cap.max_send_sge = 4;
-	ia.cap.max_recv_sge = 4;
-	return ibv_create_qp(e->pd, &ia);
-}
-
-/* RESET -> INIT -> RTR (to dgid/dqpn) -> RTS. */
-static int connect_qp(struct env *e, struct ibv_qp *qp,
-		      const union ibv_gid *dgid, uint32_t dqpn, int rnr_retry)
-{
-	struct ibv_qp_attr a;
-
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RESET;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE))
-		return -1;
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
-	if (ibv_modify_qp(qp, &a,
-			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-				  IBV_QP_ACCESS_FLAGS))
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dqpn;
-	a.max_dest_rd_atomic = 4;
-	a.min_rnr_timer = 1; /* 0.01 ms */
-	a.ah_attr.is_global = 1;
-	a.ah_attr.grh.dgid = *dgid;
-	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
-	a.ah_attr.grh.hop_limit = 64;
-	a.ah_attr.port_num = 1;
-	if (ibv_modify_qp(qp, &a,
-			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-				  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				  IBV_QP_MAX_DEST_RD_ATOMIC |
-				  IBV_QP_MIN_RNR_TIMER))
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = (uint8_t)rnr_retry;
-	a.max_rd_atomic = 4;
-	return ibv_modify_qp(qp, &a,
-			     IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT |
-				     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-				     IBV_QP_MAX_QP_RD_ATOMIC);
-}
-
-static enum ibv_qp_state query_state(struct ibv_qp *qp)
-{
-	struct ibv_qp_init_attr ia;
-	struct ibv_qp_attr a;
-
-	if (ibv_query_qp(qp, &a, IBV_QP_STATE, &ia))
-		return IBV_QPS_UNKNOWN;
-	return a.qp_state;
-}
-
-/*
- * The state within 2 s: a responder's QP goes to ERR by its own work
- * after the failed receive completed.
- */
-static enum ibv_qp_state wait_state(struct ibv_qp *qp, enum ibv_qp_state want)
-{
-	enum ibv_qp_state st = query_state(qp);
-	int i;
-
-	for (i = 0; i < 200 && st != want; i++) {
-		usleep(10000);
-		st = query_state(qp);
-	}
-	return st;
-}
-
-/* One completion within 10 s; 0 or -1. */
-static int wait_wc(struct ibv_cq *cq, struct ibv_wc *wc)
-{
-	int i, n;
-
-	for (i = 0; i < 100000; i++) {
-		n = ibv_poll_cq(cq, 1, wc);
-		if (n)
-			return n == 1 ? 0 : -1;
-		usleep(100);
-	}
-	memset(wc, 0, sizeof(*wc));
-	wc->status = IBV_WC_GENERAL_ERR;
-	return -1;
-}
-
-static void fill(unsigned char *p, size_t n, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)((i * 131 + seed * 7 + (i >> 12)) ^ seed);
-}
-
-static int post_rdma(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
-		     struct ibv_sge *sge, int nsge, uint64_t raddr,
-		     uint32_t rkey, uint32_t imm, unsigned int flags)
-{
-	struct ibv_send_wr wr, *bad;
-
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = id;
-	wr.opcode = op;
-	wr.sg_list = sge;
-	wr.num_sge = nsge;
-	wr.send_flags = IBV_SEND_SIGNALED | flags;
-	wr.imm_data = htonl(imm);
-	wr.wr.rdma.remote_addr = raddr;
-	wr.wr.rdma.rkey = rkey;
-	return ibv_post_send(qp, &wr, &bad);
-}
-
-static int post_recv(struct ibv_qp *qp, uint64_t id, struct ibv_sge *sge,
-		     int nsge)
-{
-	struct ibv_recv_wr wr, *bad;
-
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = id;
-	wr.sg_list = sge;
-	wr.num_sge = nsge;
-	return ibv_post_recv(qp, &wr, &bad);
-}
+#include "ntbrdma-rc.h"
 
 /*
  * len bytes at soff of src into dst at doff (WRITE) or of dst at doff
@@ -274,17 +74,6 @@ static void xfer(struct env *e, struct ibv_qp *qp, bool read, size_t soff,
 		      (to + len >= tobase + BUF_SIZE || to[len] == 0),
 	      "%s %zu bytes: data byte for byte, neighbours untouched",
 	      read ? "READ" : "WRITE", len);
-}
-
-static void expect_status(struct ibv_cq *cq, uint64_t id, enum ibv_wc_status st,
-			  const char *what)
-{
-	struct ibv_wc wc;
-	int r = wait_wc(cq, &wc);
-
-	CHECK(!r && wc.wr_id == id && wc.status == st, "%s: %s (got %s, %llu)",
-	      what, ibv_wc_status_str(st), ibv_wc_status_str(wc.status),
-	      (unsigned long long)wc.wr_id);
 }
 
 static void check_sends(struct env *e, struct ibv_qp *qa, struct ibv_qp *qb)
@@ -442,42 +231,6 @@ static int do_loop(const char *name)
 	return failures ? 1 : 0;
 }
 
-static int tcp_conn(const char *ip, int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)port) };
-	int fd, one = 1, i;
-
-	if (!ip) {
-		int l = socket(AF_INET, SOCK_STREAM, 0);
-
-		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1))
-			return -1;
-		printf("# listening\n");
-		fflush(stdout);
-		fd = accept(l, NULL, NULL);
-		close(l);
-		return fd;
-	}
-	inet_pton(AF_INET, ip, &sa.sin_addr);
-	for (i = 0; i < 100; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			return fd;
-		close(fd);
-		usleep(100000);
-	}
-	return -1;
-}
-
-static int xchg(int fd, const void *out, void *in, size_t n)
-{
-	if (write(fd, out, n) != (ssize_t)n)
-		return -1;
-	return read(fd, in, n) == (ssize_t)n ? 0 : -1;
-}
-
 /*
  * Link loss: WRITEs to the peer, one after the other, until one fails
  * (the peer dies meanwhile); then the QP must be in ERR and a new WQE
@@ -506,14 +259,6 @@ static void linkloss(struct env *e, struct ibv_qp *qp, const struct conn *t)
 	      "link loss: post after ERR accepted");
 	expect_status(e->scq, 7777, IBV_WC_WR_FLUSH_ERR,
 		      "link loss: post after ERR");
-}
-
-/* Both ends reached the same point of the script; 0 or -1. */
-static int barrier(int fd)
-{
-	char c = 0;
-
-	return write(fd, &c, 1) == 1 && read(fd, &c, 1) == 1 ? 0 : -1;
 }
 
 /* Reconnect after an error, both ends, then meet. */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * RC QP helpers of the data-path test programs (ntbrdma-engine-test,
+ * ntbrdma-fault-test): a device with a PD, two CQs and two registered
+ * 2 MiB buffers; QPs connected by GID and QP number; posting, waiting
+ * for completions; a TCP side channel to exchange the connection data.
+ */
+#ifndef NTBRDMA_RC_H
+#define NTBRDMA_RC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+#include "vmtest.h"
+
+#define BUF_SIZE (2u << 20)
+#define ACCESS                                              \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+	 IBV_ACCESS_REMOTE_READ)
+
+struct env {
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	union ibv_gid gid;
+	int gid_index;
+	struct ibv_cq *scq, *rcq;
+	unsigned char *src, *dst;
+	struct ibv_mr *smr, *dmr;
+};
+
+/* What the peers exchange over TCP (host order: same machine type). */
+struct conn {
+	uint32_t qpn;
+	uint32_t rkey;
+	uint64_t addr;
+	union ibv_gid gid;
+};
+
+/* Open DEV with its IPv4-mapped RoCE v2 GID, PD, CQs, buffers, MRs. */
+int env_open(struct env *e, const char *name);
+/* An RC QP on e's CQs: 64 WRs and 4 SGEs each way. */
+struct ibv_qp *make_qp(struct env *e);
+/* RESET -> INIT -> RTR (to dgid/dqpn) -> RTS. */
+int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
+	       uint32_t dqpn, int rnr_retry);
+enum ibv_qp_state query_state(struct ibv_qp *qp);
+/*
+ * The state within 2 s: a responder's QP goes to ERR by its own work
+ * after the failed receive completed.
+ */
+enum ibv_qp_state wait_state(struct ibv_qp *qp, enum ibv_qp_state want);
+/* One completion within 10 s; 0 or -1. */
+int wait_wc(struct ibv_cq *cq, struct ibv_wc *wc);
+/* A pattern of n bytes that depends on seed and on the position. */
+void fill(unsigned char *p, size_t n, unsigned int seed);
+/* One signalled send WR (flags: more IBV_SEND_*); ibv_post_send's result. */
+int post_rdma(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+	      struct ibv_sge *sge, int nsge, uint64_t raddr, uint32_t rkey,
+	      uint32_t imm, unsigned int flags);
+int post_recv(struct ibv_qp *qp, uint64_t id, struct ibv_sge *sge, int nsge);
+/* The next completion of cq is id with status st (a check). */
+void expect_status(struct ibv_cq *cq, uint64_t id, enum ibv_wc_status st,
+		   const char *what);
+/* ip NULL: listen on port and accept one; else connect (10 s of tries). */
+int tcp_conn(const char *ip, int port);
+/* Send n bytes, receive n bytes; 0 or -1. */
+int xchg(int fd, const void *out, void *in, size_t n);
+/* Both ends reached the same point of the script; 0 or -1. */
+int barrier(int fd);
+
+#endif /* NTBRDMA_RC_H */
