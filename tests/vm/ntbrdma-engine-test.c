@@ -441,30 +441,19 @@ static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
 static int do_peer(const char *name, const char *ip, int port, bool loss,
 		   bool script)
 {
-	struct conn me, them;
-	struct ibv_qp *qp;
-	struct env e;
 	char ok = 0, res = 0;
+	struct peer p;
+	struct ibv_qp *qp;
+	struct conn them;
+	struct env e;
 	int fd;
 
-	if (env_open(&e, name)) {
-		CHECK(0, "device, PD, CQs, MRs, GID");
+	if (peer_open(&p, name, ip, port))
 		return 1;
-	}
-	qp = make_qp(&e);
-	fd = tcp_conn(ip, port);
-	CHECK(qp && fd >= 0, "QP and TCP connection");
-	if (!qp || fd < 0)
-		return 1;
-	memset(&me, 0, sizeof(me));
-	me.qpn = qp->qp_num;
-	me.rkey = e.dmr->rkey;
-	me.addr = (uintptr_t)e.dst;
-	me.gid = e.gid;
-	memset(e.dst, 0, BUF_SIZE);
-	CHECK(!xchg(fd, &me, &them, sizeof(me)), "exchange QPN/GID/rkey");
-	CHECK(!connect_qp(&e, qp, &them.gid, them.qpn, 7),
-	      "QP connected to the peer's QP %u", them.qpn);
+	e = p.e;
+	qp = p.qp;
+	them = p.them;
+	fd = p.fd;
 
 	if (loss) {
 		linkloss(&e, qp, &them);
@@ -481,6 +470,8 @@ static int do_peer(const char *name, const char *ip, int port, bool loss,
 		CHECK(res,
 		      "server: 1 MiB and 4095 bytes written byte for byte");
 		CHECK(write(fd, &res, 1) == 1, "result sent");
+		/* Our QP must live until the client's last request. */
+		CHECK(read(fd, &ok, 1) == 1, "client finished");
 	} else {
 		struct ibv_sge sge[3];
 		struct ibv_wc wc;
@@ -526,6 +517,7 @@ static int do_peer(const char *name, const char *ip, int port, bool loss,
 		      "bad rkey to the peer: IBV_WC_REM_ACCESS_ERR (%s)",
 		      ibv_wc_status_str(wc.status));
 		CHECK(query_state(qp) == IBV_QPS_ERR, "QP in ERR");
+		CHECK(write(fd, &ok, 1) == 1, "finished");
 	}
 	close(fd);
 	CHECK(!ibv_destroy_qp(qp), "destroy QP");

@@ -143,32 +143,20 @@ static void serve(struct env *e, struct ibv_qp *qp, int fd, bool dereg)
 static int run(const char *name, const char *ip, int port, const char *what)
 {
 	bool dereg = !strcmp(what, "dereg");
-	struct conn me, them;
 	struct ibv_qp *qp;
+	struct peer p;
 	struct env e;
 	char c = 0;
 	int fd;
 
-	if (env_open(&e, name)) {
-		CHECK(0, "device, PD, CQs, MRs, GID");
+	if (peer_open(&p, name, ip, port))
 		return 1;
-	}
-	qp = make_qp(&e);
-	fd = tcp_conn(ip, port);
-	CHECK(qp && fd >= 0, "QP and TCP connection");
-	if (!qp || fd < 0)
-		return 1;
-	memset(&me, 0, sizeof(me));
-	me.qpn = qp->qp_num;
-	me.rkey = e.dmr->rkey;
-	me.addr = (uintptr_t)e.dst;
-	me.gid = e.gid;
-	CHECK(!xchg(fd, &me, &them, sizeof(me)) &&
-		      !connect_qp(&e, qp, &them.gid, them.qpn, 7),
-	      "QP connected to the peer's QP");
+	e = p.e;
+	qp = p.qp;
+	fd = p.fd;
 	if (ip) {
 		CHECK(!barrier(fd), "client: the server's receives posted");
-		flood(&e, qp, &them, dereg);
+		flood(&e, qp, &p.them, dereg);
 		CHECK(write(fd, &c, 1) == 1, "client: done");
 		CHECK(!ibv_destroy_qp(qp), "client: destroy QP");
 	} else {

@@ -233,3 +233,28 @@ int barrier(int fd)
 
 	return write(fd, &c, 1) == 1 && read(fd, &c, 1) == 1 ? 0 : -1;
 }
+
+int peer_open(struct peer *p, const char *name, const char *ip, int port)
+{
+	struct conn me;
+
+	if (env_open(&p->e, name)) {
+		CHECK(0, "device, PD, CQs, MRs, GID");
+		return -1;
+	}
+	p->qp = make_qp(&p->e);
+	p->fd = tcp_conn(ip, port);
+	CHECK(p->qp && p->fd >= 0, "QP and TCP connection");
+	if (!p->qp || p->fd < 0)
+		return -1;
+	memset(&me, 0, sizeof(me));
+	me.qpn = p->qp->qp_num;
+	me.rkey = p->e.dmr->rkey;
+	me.addr = (uintptr_t)p->e.dst;
+	me.gid = p->e.gid;
+	memset(p->e.dst, 0, BUF_SIZE);
+	CHECK(!xchg(p->fd, &me, &p->them, sizeof(me)), "exchange QPN/GID/rkey");
+	CHECK(!connect_qp(&p->e, p->qp, &p->them.gid, p->them.qpn, 7),
+	      "QP connected to the peer's QP %u", p->them.qpn);
+	return 0;
+}

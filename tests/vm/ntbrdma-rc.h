@@ -71,4 +71,19 @@ int xchg(int fd, const void *out, void *in, size_t n);
 /* Both ends reached the same point of the script; 0 or -1. */
 int barrier(int fd);
 
+/* Two processes on two hosts, one QP each, connected to each other. */
+struct peer {
+	struct env e;
+	struct ibv_qp *qp;
+	struct conn them; /* the other end's QP, GID, dst MR */
+	int fd; /* the TCP side channel */
+};
+
+/*
+ * Open DEV, make a QP, connect over TCP (ip NULL: listen on port),
+ * exchange QPN/GID/dst rkey and address, connect the QP (rnr_retry 7).
+ * Checks printed; 0, or -1 when nothing further can run.
+ */
+int peer_open(struct peer *p, const char *name, const char *ip, int port);
+
 #endif /* NTBRDMA_RC_H */
