@@ -15,10 +15,8 @@
 # The scripts run in the VMs are single-quoted on purpose: their $1... are
 # the arguments given after them, expanded in the VM.
 # shellcheck disable=SC2016
-set -euo pipefail
-
-: "${TESTBED:?TESTBED must name the testbed script}"
-: "${BUILD_DIR:=$(cd "$(dirname "$0")/../.." && pwd)/build}"
+. "$(dirname "$0")/../vm/lib.sh"
+export TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180}
 
 json=${1:-build/bench/rdma-compare.json}
 IT=$BUILD_DIR/tests/vm/ntbrdma-integrity
@@ -29,44 +27,6 @@ LAT_ITERS=200
 LIMIT=120 # seconds per perftest run
 PORT=18800
 
-# vm VM CMD...: run CMD in VM.  hide=1: in a private mount namespace
-# without our provider's libibverbs config (with it loaded, listing an rxe
-# device crashes libibverbs: the provider has no match_table).
-hide=0
-vm() {
-	local v=$1
-	shift
-	if [ "$hide" = 1 ]; then
-		TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180} "$TESTBED" run "$v" -- \
-			unshare -m sh -c '
-			f=/etc/libibverbs.d/ntbrdma.driver
-			[ ! -e $f ] || mount --bind /dev/null $f || exit 1
-			exec "$@"' vm "$@"
-	else
-		TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180} "$TESTBED" run "$v" -- "$@"
-	fi
-}
-
-v4gid() {
-	local o1 o2 o3 o4
-	IFS=. read -r o1 o2 o3 o4 <<<"$1"
-	printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' \
-		"$o1" "$o2" "$o3" "$o4"
-}
-
-# gid_index VM DEV IP: the RoCE v2 GID index of IP (waits up to 30 s).
-gid_index() {
-	vm "$1" timeout 30 sh -c 'while :; do
-		for f in "$1"/gids/*; do
-			i=${f##*/}
-			[ "$(cat "$f")" = "$2" ] &&
-			[ "$(cat "$1/gid_attrs/types/$i" 2>/dev/null)" = \
-				"RoCE v2" ] && echo "$i" && exit 0
-		done
-		sleep 0.5
-	done' gid "/sys/class/infiniband/$2/ports/1" "$(v4gid "$3")"
-}
-
 # perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one run; prints
 # the figure (bw: average MB/s, lat: typical usec) or "fail".
 perf() {
@@ -75,12 +35,11 @@ perf() {
 	shift 8
 	local args=(-d "$dev" -s "$size" -n "$iters" -F "$@")
 	srv=$(mktemp)
-	vm b timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gb" \
+	on b timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gb" \
 		-p "$port" >"$srv" 2>&1 &
 	pid=$!
-	vm b timeout 30 sh -c 'until ss -Hltn "sport = :$1" | grep -q .; do
-		sleep 0.2; done' wait "$port" >/dev/null 2>&1 || true
-	out=$(vm a timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$ga" \
+	wait_listen b "$port"
+	out=$(on a timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$ga" \
 		-p "$port" "$subnet.2" 2>&1) || rc=$?
 	wait "$pid" || src=$?
 	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
@@ -110,7 +69,7 @@ done
 
 # column NAME DEV SUBNET [FLAG...]: every run on one transport.
 column() {
-	local name=$1 dev=$2 subnet=$3 ga gb r t s iters
+	local name=$1 dev=$2 subnet=$3 ga gb r t s iters op
 	shift 3
 	if ! ga=$(gid_index a "$dev" "$subnet.1") ||
 		! gb=$(gid_index b "$dev" "$subnet.2"); then
@@ -121,8 +80,9 @@ column() {
 	echo "$name: $dev, GID index a $ga, b $gb" >&2
 	for r in "${runs[@]}"; do
 		read -r t s <<<"$r"
-		# ntbrdma's engine does host-to-host RDMA WRITE only so far.
-		if [ "$dev" = ntbrdma0 ] && [[ $t != ib_write_* ]]; then
+		# what ntbrdma's engine does between the hosts (lib.sh)
+		op=${t#ib_}
+		if ! peer_op_ok "$dev" "${op%_*}"; then
 			res[$name,$r]="n/a (not implemented yet)"
 			continue
 		fi
@@ -135,16 +95,16 @@ column() {
 	done
 }
 
-# ntbrdma: rxe0 out of the way first (libibverbs crashes with both).
+# ntbrdma, with rxe0 out of the way (one device at a time).
 ntb_state="ok"
 for v in a b; do
-	vm "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
+	on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
 		true
 done
 # both ends first: a's port turns active only once b is there
 n=1
 for v in a b; do
-	vm "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
+	on "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
 		ip addr replace 192.168.200.$1/24 dev ntb0 &&
 		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
 		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }' set "$n" \
@@ -153,13 +113,13 @@ for v in a b; do
 done
 for v in a b; do
 	[ "$ntb_state" = ok ] || break
-	vm "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
+	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
 		ntb_state="n/a (ntbrdma0 port not active on $v)"
 done
 if [ "$ntb_state" = ok ]; then
 	if [ -x "$IT" ]; then
-		pout=$(vm a "$IT" --dev ntbrdma0 --loopback --probe-only 2>&1) &&
+		pout=$(on a "$IT" --dev ntbrdma0 --loopback --probe-only 2>&1) &&
 			prc=0 || prc=$?
 	else
 		pout="$IT not built" prc=1
@@ -185,15 +145,14 @@ else
 	for r in "${runs[@]}"; do res[ntbrdma,$r]=$ntb_state; done
 fi
 for v in a b; do
-	vm "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
+	on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
 		true' >/dev/null 2>&1 || true
 done
 
 # rxe on vlink (under TCG its QPs need a longer ACK timeout: -u 18).
-hide=1
 rxe_ok=1
 for v in a b; do
-	vm "$v" sh -c 'modprobe rdma_rxe && { [ -e /sys/class/infiniband/rxe0 ] ||
+	on "$v" sh -c 'modprobe rdma_rxe && { [ -e /sys/class/infiniband/rxe0 ] ||
 		rdma link add rxe0 type rxe netdev vlink; }' >/dev/null 2>&1 ||
 		rxe_ok=0
 done
@@ -203,7 +162,7 @@ else
 	for r in "${runs[@]}"; do res[rxe,$r]="n/a (no rxe0)"; done
 fi
 for v in a b; do
-	vm "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
+	on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
 		true
 done
 

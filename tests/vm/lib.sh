@@ -91,3 +91,101 @@ ntbrdma_wait_active() {
 	expect_ok "$1: port active within 30 s" onsh "$1" "timeout 30 sh -c 'until
 		ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
+
+# Operations ntbrdma's engine executes between the two hosts (space
+# separated, among: write read send).  Loopback (two QPs of one device)
+# executes all of them; the tests skip, with a SKIP line saying why, what
+# is not here yet on ntbrdma0 host-to-host.
+NTBRDMA_PEER_OPS="write"
+
+# peer_op_ok DEV OP: OP (write, read or send) runs between the hosts on DEV.
+# Devices other than ntbrdma0 (rxe, for validation) run everything.
+peer_op_ok() {
+	[ "$1" != ntbrdma0 ] || [[ " $NTBRDMA_PEER_OPS " == *" $2 "* ]]
+}
+
+# test_dev_init: the device under test, for tests that also validate
+# themselves on soft-RoCE: DEV (NTBRDMA_TEST_DEV, default ntbrdma0), NET
+# (NTBRDMA_TEST_NET: ntb0 or vlink) and SUBNET (192.168.200 on ntb0,
+# 192.168.100 on vlink: VM a is .1, b is .2).
+# shellcheck disable=SC2034 # DEV, NET and SUBNET are for the caller
+test_dev_init() {
+	DEV=${NTBRDMA_TEST_DEV:-ntbrdma0}
+	NET=${NTBRDMA_TEST_NET:-ntb0}
+	case $NET in
+	ntb0) SUBNET=192.168.200 ;;
+	vlink) SUBNET=192.168.100 ;;
+	*) fail "NTBRDMA_TEST_NET=$NET: ntb0 or vlink" ;;
+	esac
+}
+
+# rxe_setup VM DEV NET: soft-RoCE device DEV on NET in VM (kept if there).
+rxe_setup() {
+	expect_ok "$1: rdma link add $2 type rxe netdev $3" onsh "$1" \
+		"modprobe rdma_rxe && { [ -e /sys/class/infiniband/$2 ] ||
+		rdma link add $2 type rxe netdev $3; }"
+}
+
+# test_dev_setup: DEV on NET in both VMs (ntbrdma0: ports active too).
+test_dev_setup() {
+	if [ "$DEV" = ntbrdma0 ]; then
+		ntbrdma_setup a 1
+		ntbrdma_setup b 2
+		ntbrdma_wait_active a
+		ntbrdma_wait_active b
+	else
+		rxe_setup a "$DEV" "$NET"
+		rxe_setup b "$DEV" "$NET"
+	fi
+}
+
+# test_dev_teardown: remove DEV from both VMs (for EXIT traps).
+test_dev_teardown() {
+	local vm
+	for vm in a b; do
+		if [ "$DEV" = ntbrdma0 ]; then
+			ntbrdma_teardown "$vm"
+		else
+			on "$vm" rdma link del "$DEV" >/dev/null 2>&1 || true
+		fi
+	done
+}
+
+# test_dev_start: test_dev_init, then DEV set up in both VMs and removed
+# at exit; SRV_OUT names a temporary file for a server's output.
+test_dev_start() {
+	test_dev_init
+	SRV_OUT=$(mktemp)
+	trap 'rm -f "$SRV_OUT"; test_dev_teardown' EXIT
+	test_dev_setup
+}
+
+# v4gid IP: the IPv4-mapped GID of IP as sysfs shows it.
+v4gid() {
+	local o1 o2 o3 o4
+	IFS=. read -r o1 o2 o3 o4 <<<"$1"
+	printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' \
+		"$o1" "$o2" "$o3" "$o4"
+}
+
+# gid_index VM DEV IP: print the index of the RoCE v2 GID of IP on DEV
+# port 1, waiting up to 30 s for it; non-zero if it does not appear.
+gid_index() {
+	# shellcheck disable=SC2016 # $1.. expand in the VM
+	on "$1" timeout 30 sh -c 'while :; do
+		for f in "$1"/gids/*; do
+			i=${f##*/}
+			[ "$(cat "$f")" = "$2" ] &&
+			[ "$(cat "$1/gid_attrs/types/$i" 2>/dev/null)" = \
+				"RoCE v2" ] && echo "$i" && exit 0
+		done
+		sleep 0.5
+	done' gid "/sys/class/infiniband/$2/ports/1" "$(v4gid "$3")"
+}
+
+# wait_listen VM PORT: until a TCP socket listens on PORT in VM (30 s at
+# most; clients give up at once if their server does not listen yet).
+wait_listen() {
+	on "$1" timeout 30 sh -c "until ss -Hltn 'sport = :$2' | grep -q .; do
+		sleep 0.2; done" >/dev/null 2>&1 || true
+}
