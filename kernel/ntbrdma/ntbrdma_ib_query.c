@@ -62,10 +62,14 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->max_qp_init_rd_atom = NTBR_MAX_RD_ATOM;
 	attr->max_res_rd_atom = NTBR_MAX_QP * NTBR_MAX_RD_ATOM;
 	/*
-	 * Atomics are executed by the responder's host, serialised there
-	 * against other atomics arriving through this device: HCA-level.
+	 * The engine does not execute atomics yet (they complete with
+	 * IB_WC_REM_OP_ERR), so none are advertised: applications and test
+	 * suites (rdma-core's tests/test_atomic.py) check atomic_cap first.
+	 * Once they are executed by the responder's host, serialised there
+	 * against other atomics arriving through this device, this becomes
+	 * IB_ATOMIC_HCA.
 	 */
-	attr->atomic_cap = IB_ATOMIC_HCA;
+	attr->atomic_cap = IB_ATOMIC_NONE;
 	attr->max_ah = NTBR_MAX_AH;
 	attr->max_srq = NTBR_MAX_SRQ;
 	attr->max_srq_wr = NTBR_MAX_SRQ_WR;

@@ -34,7 +34,11 @@ struct ntb_context {
 };
 
 struct ntb_cq {
-	struct ibv_cq ibcq;
+	/* ibv_cq_ex begins with ibv_cq (ibv_cq_ex_to_cq() is a cast). */
+	union {
+		struct ibv_cq ibcq;
+		struct ibv_cq_ex ibcq_ex;
+	};
 	pthread_spinlock_t lock;
 	void *ring;
 	size_t ring_size;
@@ -42,6 +46,8 @@ struct ntb_cq {
 	uint32_t cons; /* our copy of ctrl->cons */
 	struct ntbrdma_cq_ctrl *ctrl;
 	struct ntbrdma_cqe *cqe;
+	/* Extended polling: the entry at cons, between start and end_poll. */
+	const struct ntbrdma_cqe *cur;
 };
 
 /* Driver-specific responses follow the core ones (8-byte aligned). */
@@ -73,6 +79,11 @@ static struct ntb_context *to_ctx(struct ibv_context *ibctx)
 static struct ntb_cq *to_cq(struct ibv_cq *ibcq)
 {
 	return ntb_container_of(ibcq, struct ntb_cq, ibcq);
+}
+
+static struct ntb_cq *ex_to_cq(struct ibv_cq_ex *ibcq_ex)
+{
+	return ntb_container_of(ibcq_ex, struct ntb_cq, ibcq_ex);
 }
 
 static int ntb_query_device(struct ibv_context *ibctx,
@@ -362,12 +373,259 @@ static int ntb_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 	return 0;
 }
 
+/*
+ * Extended CQs (ibv_create_cq_ex): the same ring, read through the
+ * start_poll/next_poll/end_poll interface.  The lock is held from a
+ * successful start_poll to end_poll; the current entry is consumed (cons
+ * advanced and published to the kernel) when the next one is asked for or
+ * at end_poll, so its slot is not reused while the application reads it.
+ */
+static void ntb_ex_load(struct ntb_cq *cq)
+{
+	const struct ntbrdma_cqe *cqe = &cq->cqe[cq->cons & (cq->num_cqe - 1)];
+
+	cq->cur = cqe;
+	cq->ibcq_ex.status = (enum ibv_wc_status)cqe->status;
+	cq->ibcq_ex.wr_id = cqe->wr_id;
+}
+
+/* Under cq->lock: the next entry into cq->cur, or ENOENT. */
+static int ntb_ex_next(struct ntb_cq *cq)
+{
+	uint32_t prod;
+
+	if (__atomic_load_n(&cq->ctrl->flags, __ATOMIC_RELAXED) &
+	    NTBRDMA_CQ_F_OVERFLOW)
+		return EOVERFLOW; /* the CQ is in error (IBV_EVENT_CQ_ERR) */
+	/* Pairs with the kernel's store-release of prod after the entry. */
+	prod = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
+	if (prod - cq->cons > cq->num_cqe)
+		return EPROTO; /* cannot happen with a sane kernel */
+	if (prod == cq->cons)
+		return ENOENT;
+	ntb_ex_load(cq);
+	return 0;
+}
+
+/* Under cq->lock: consume the current entry, if any. */
+static void ntb_ex_consume(struct ntb_cq *cq)
+{
+	if (!cq->cur)
+		return;
+	cq->cur = NULL;
+	cq->cons++;
+	/* The entry was read before the kernel may reuse its slot. */
+	__atomic_store_n(&cq->ctrl->cons, cq->cons, __ATOMIC_RELEASE);
+}
+
+static int ntb_start_poll(struct ibv_cq_ex *ibcq_ex,
+			  struct ibv_poll_cq_attr *attr)
+{
+	struct ntb_cq *cq = ex_to_cq(ibcq_ex);
+	int ret;
+
+	if (attr->comp_mask)
+		return EINVAL;
+	pthread_spin_lock(&cq->lock);
+	cq->cur = NULL;
+	ret = ntb_ex_next(cq);
+	/* No end_poll follows a failed start_poll. */
+	if (ret)
+		pthread_spin_unlock(&cq->lock);
+	return ret;
+}
+
+static int ntb_next_poll(struct ibv_cq_ex *ibcq_ex)
+{
+	struct ntb_cq *cq = ex_to_cq(ibcq_ex);
+
+	ntb_ex_consume(cq);
+	return ntb_ex_next(cq);
+}
+
+static void ntb_end_poll(struct ibv_cq_ex *ibcq_ex)
+{
+	struct ntb_cq *cq = ex_to_cq(ibcq_ex);
+
+	ntb_ex_consume(cq);
+	pthread_spin_unlock(&cq->lock);
+}
+
+static enum ibv_wc_opcode ntb_read_opcode(struct ibv_cq_ex *ibcq_ex)
+{
+	return (enum ibv_wc_opcode)ex_to_cq(ibcq_ex)->cur->opcode;
+}
+
+static uint32_t ntb_read_vendor_err(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->vendor_err;
+}
+
+static uint32_t ntb_read_byte_len(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->byte_len;
+}
+
+/* imm_data or invalidated_rkey: the same union, as in ntb_cqe_to_wc(). */
+static __be32 ntb_read_imm_data(struct ibv_cq_ex *ibcq_ex)
+{
+	return (__be32)ex_to_cq(ibcq_ex)->cur->ex;
+}
+
+static uint32_t ntb_read_qp_num(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->qp_num;
+}
+
+static uint32_t ntb_read_src_qp(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->src_qp;
+}
+
+static unsigned int ntb_read_wc_flags(struct ibv_cq_ex *ibcq_ex)
+{
+	const struct ntbrdma_cqe *cqe = ex_to_cq(ibcq_ex)->cur;
+	unsigned int flags = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(ntb_wc_flags) / sizeof(ntb_wc_flags[0]); i++)
+		if (cqe->wc_flags & ntb_wc_flags[i].abi)
+			flags |= ntb_wc_flags[i].ibv;
+	return flags;
+}
+
+static uint32_t ntb_read_slid(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->slid;
+}
+
+static uint8_t ntb_read_sl(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->sl;
+}
+
+static uint8_t ntb_read_dlid_path_bits(struct ibv_cq_ex *ibcq_ex)
+{
+	return ex_to_cq(ibcq_ex)->cur->dlid_path_bits;
+}
+
+static struct ibv_cq_ex *ntb_create_cq_ex(struct ibv_context *ibctx,
+					  struct ibv_cq_init_attr_ex *attr)
+{
+	struct ibv_comp_channel *channel = attr->channel;
+	struct ibv_cq_ex *ex;
+	struct ibv_cq *ibcq;
+
+	/*
+	 * The standard fields only (no timestamps, CVLAN, flow tag or tag
+	 * matching), no parent domain; SINGLE_THREADED is a hint we may
+	 * ignore, IGNORE_OVERRUN is not implemented.
+	 */
+	if ((attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS) ||
+	    (attr->comp_mask & ~(uint32_t)IBV_CQ_INIT_ATTR_MASK_FLAGS) ||
+	    ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
+	     (attr->flags & ~(uint32_t)IBV_CREATE_CQ_ATTR_SINGLE_THREADED))) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	if (attr->cqe > INT32_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ibcq = ntb_create_cq(ibctx, (int)attr->cqe, channel,
+			     (int)attr->comp_vector);
+	if (!ibcq)
+		return NULL;
+	/*
+	 * What libibverbs' ibv_create_cq() does after the provider's
+	 * create_cq (verbs_init_cq): ibv_create_cq_ex() leaves it to us.
+	 * ibv_destroy_cq() drops the channel reference.
+	 */
+	ibcq->context = ibctx;
+	ibcq->channel = channel;
+	if (channel) {
+		pthread_mutex_lock(&ibctx->mutex);
+		channel->refcnt++;
+		pthread_mutex_unlock(&ibctx->mutex);
+	}
+	ibcq->cq_context = attr->cq_context;
+	ibcq->comp_events_completed = 0;
+	ibcq->async_events_completed = 0;
+	pthread_mutex_init(&ibcq->mutex, NULL);
+	pthread_cond_init(&ibcq->cond, NULL);
+
+	ex = &to_cq(ibcq)->ibcq_ex;
+	ex->start_poll = ntb_start_poll;
+	ex->next_poll = ntb_next_poll;
+	ex->end_poll = ntb_end_poll;
+	ex->read_opcode = ntb_read_opcode;
+	ex->read_vendor_err = ntb_read_vendor_err;
+	ex->read_wc_flags = ntb_read_wc_flags;
+	if (attr->wc_flags & IBV_WC_EX_WITH_BYTE_LEN)
+		ex->read_byte_len = ntb_read_byte_len;
+	if (attr->wc_flags & IBV_WC_EX_WITH_IMM)
+		ex->read_imm_data = ntb_read_imm_data;
+	if (attr->wc_flags & IBV_WC_EX_WITH_QP_NUM)
+		ex->read_qp_num = ntb_read_qp_num;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SRC_QP)
+		ex->read_src_qp = ntb_read_src_qp;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SLID)
+		ex->read_slid = ntb_read_slid;
+	if (attr->wc_flags & IBV_WC_EX_WITH_SL)
+		ex->read_sl = ntb_read_sl;
+	if (attr->wc_flags & IBV_WC_EX_WITH_DLID_PATH_BITS)
+		ex->read_dlid_path_bits = ntb_read_dlid_path_bits;
+	return ex;
+}
+
+/*
+ * ibv_create_qp_ex() with more than a PD in comp_mask comes here; without
+ * it, libibverbs refuses every such call with EOPNOTSUPP.  Accepted is
+ * what ibv_create_qp() can say: a PD and no create flags (comp_mask
+ * IBV_QP_INIT_ATTR_CREATE_FLAGS with create_flags 0).  The extended QP
+ * interface (send_ops_flags, ibv_wr_*) and everything else is refused.
+ */
+static struct ibv_qp *ntb_create_qp_ex(struct ibv_context *ibctx,
+				       struct ibv_qp_init_attr_ex *attr)
+{
+	const uint32_t known = IBV_QP_INIT_ATTR_PD |
+			       IBV_QP_INIT_ATTR_CREATE_FLAGS;
+	struct ibv_qp_init_attr init;
+	struct ibv_qp *qp;
+
+	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) ||
+	    (attr->comp_mask & ~known) ||
+	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
+	     attr->create_flags)) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	if (!attr->pd || attr->pd->context != ibctx) {
+		errno = EINVAL;
+		return NULL;
+	}
+	memset(&init, 0, sizeof(init));
+	init.qp_context = attr->qp_context;
+	init.send_cq = attr->send_cq;
+	init.recv_cq = attr->recv_cq;
+	init.srq = attr->srq;
+	init.cap = attr->cap;
+	init.qp_type = attr->qp_type;
+	init.sq_sig_all = attr->sq_sig_all;
+	qp = ntb_create_qp(attr->pd, &init);
+	if (qp)
+		attr->cap = init.cap; /* what was granted, as ibv_create_qp */
+	return qp;
+}
+
 static void ntb_free_context(struct ibv_context *ibctx);
 
 static const struct verbs_context_ops ntb_ctx_ops = {
 	.alloc_pd = ntb_alloc_pd,
 	.create_cq = ntb_create_cq,
+	.create_cq_ex = ntb_create_cq_ex,
 	.create_qp = ntb_create_qp,
+	.create_qp_ex = ntb_create_qp_ex,
 	.dealloc_pd = ntb_dealloc_pd,
 	.dereg_mr = ntb_dereg_mr,
 	.destroy_cq = ntb_destroy_cq,
