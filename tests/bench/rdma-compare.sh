@@ -80,12 +80,6 @@ column() {
 	echo "$name: $dev, GID index a $ga, b $gb" >&2
 	for r in "${runs[@]}"; do
 		read -r t s <<<"$r"
-		# what ntbrdma's engine does between the hosts (lib.sh)
-		op=${t#ib_}
-		if ! peer_op_ok "$dev" "${op%_*}"; then
-			res[$name,$r]="n/a (not implemented yet)"
-			continue
-		fi
 		iters=$BW_ITERS
 		[[ $t != *_lat ]] || iters=$LAT_ITERS
 		PORT=$((PORT + 1))
@@ -189,6 +183,17 @@ if [ -n "$raw" ]; then
 	echo "raw limit of the emulated NTB (raw-limit.json): $raw"
 else
 	echo "raw limit: no raw-limit.json (run tests/bench/raw-limit.sh)"
+fi
+# The goals of ib_write_bw at 64 KiB: >= 90% of the raw window memcpy
+# and >= 30x rxe, from the figures of this run.
+w=${res[ntbrdma,ib_write_bw 65536]}
+x=${res[rxe,ib_write_bw 65536]}
+m=$(echo "$raw" | sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p')
+if [[ $w =~ ^[0-9.]+$ ]]; then
+	[[ $m =~ ^[0-9.]+$ ]] && awk -v w="$w" -v m="$m" 'BEGIN {
+		printf "ib_write_bw 64 KiB: %.0f%% of the raw window memcpy (%s of %s MB/s; goal 90%%)\n", 100 * w / m, w, m }'
+	[[ $x =~ ^[0-9.]+$ ]] && awk -v w="$w" -v x="$x" 'BEGIN {
+		printf "ib_write_bw 64 KiB: %.0fx rxe (%s against %s MB/s; goal 30x)\n", w / x, w, x }'
 fi
 
 # jval V: V as a JSON number if it is one, else as a string.

@@ -92,18 +92,6 @@ ntbrdma_wait_active() {
 		ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
 
-# Operations ntbrdma's engine executes between the two hosts (space
-# separated, among: write read send).  Loopback (two QPs of one device)
-# executes all of them; the tests skip, with a SKIP line saying why, what
-# is not here yet on ntbrdma0 host-to-host.
-NTBRDMA_PEER_OPS="write"
-
-# peer_op_ok DEV OP: OP (write, read or send) runs between the hosts on DEV.
-# Devices other than ntbrdma0 (rxe, for validation) run everything.
-peer_op_ok() {
-	[ "$1" != ntbrdma0 ] || [[ " $NTBRDMA_PEER_OPS " == *" $2 "* ]]
-}
-
 # test_dev_init: the device under test, for tests that also validate
 # themselves on soft-RoCE: DEV (NTBRDMA_TEST_DEV, default ntbrdma0), NET
 # (NTBRDMA_TEST_NET: ntb0 or vlink) and SUBNET (192.168.200 on ntb0,

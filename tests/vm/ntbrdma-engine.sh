@@ -12,6 +12,12 @@
 ET=$BUILD_DIR/tests/vm/ntbrdma-engine-test
 [ -x "$ET" ] || fail "$ET not built"
 
+# serve_b MODE PORT: the test program's server side on b, listening.
+serve_b() {
+	onsh b "timeout 120 $ET $1 ntbrdma0 $2 >/tmp/ntbrdma-eng-srv 2>&1 &"
+	wait_listen b "$2"
+}
+
 cleanup() {
 	"$TESTBED" status | grep -q '^b: running' || "$TESTBED" start b || true
 	for vm in a b; do
@@ -25,10 +31,8 @@ ntbrdma_setup b 2
 ntbrdma_wait_active a
 ntbrdma_wait_active b
 for vm in a:1 b:2; do
-	expect_ok "${vm%:*}: GID of 192.168.200.${vm#*:} within 30 s" \
-		onsh "${vm%:*}" "timeout 30 sh -c 'until grep -q \
-		\"0000:0000:0000:0000:0000:ffff:c0a8:c80${vm#*:}\" \
-		/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'"
+	gid_index "${vm%:*}" ntbrdma0 "192.168.200.${vm#*:}" >/dev/null ||
+		fail "${vm%:*}: no RoCE v2 GID of 192.168.200.${vm#*:}"
 done
 
 out=$(on a timeout 120 "$ET" loop ntbrdma0 2>&1) && rc=0 || rc=$?
@@ -37,9 +41,7 @@ echo "$out"
 pass "a: loopback data path"
 
 # Peer: server on b, client on a; TCP over ntb0 for the exchange.
-onsh b "timeout 120 $ET server ntbrdma0 18515 >/tmp/ntbrdma-eng-srv 2>&1 &
-	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
-		sleep 0.1; done'"
+serve_b server 18515
 out=$(on a timeout 120 "$ET" client ntbrdma0 192.168.200.2 18515 2>&1) &&
 	rc=0 || rc=$?
 echo "$out"
@@ -51,9 +53,7 @@ pass "a -> b: RDMA WRITE through the NTB"
 
 # SEND, WRITE_WITH_IMM, READ through the NTB and their error statuses,
 # checked at both ends: server (responder) on b, client on a.
-onsh b "timeout 120 $ET sserver ntbrdma0 18517 >/tmp/ntbrdma-eng-srv 2>&1 &
-	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
-		sleep 0.1; done'"
+serve_b sserver 18517
 out=$(on a timeout 120 "$ET" sclient ntbrdma0 192.168.200.2 18517 2>&1) &&
 	rc=0 || rc=$?
 echo "$out"
@@ -67,9 +67,7 @@ pass "a -> b: SEND, WRITE_WITH_IMM, READ and their errors through the NTB"
 
 # Link loss during traffic: a writes to b until b dies; a's QP must get
 # an error completion, go to ERR and flush what is posted after.
-onsh b "timeout 120 $ET server ntbrdma0 18516 >/tmp/ntbrdma-eng-srv 2>&1 &
-	timeout 20 sh -c 'until grep -q listening /tmp/ntbrdma-eng-srv; do
-		sleep 0.1; done'"
+serve_b server 18516
 onsh a "rm -f /tmp/ntbrdma-eng-loss; timeout 120 $ET linkloss ntbrdma0 \
 	192.168.200.2 18516 >/tmp/ntbrdma-eng-loss 2>&1; echo rc=\$? \
 	>>/tmp/ntbrdma-eng-loss" &
@@ -88,22 +86,14 @@ expect_eq "a: no oops or warning" "" \
 ntbrdma_setup b 2
 ntbrdma_wait_active a
 ntbrdma_wait_active b
-onsh b "timeout 30 sh -c 'until grep -q ffff:c0a8:c802 \
-	/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'" ||
-	true
+gb=$(gid_index b ntbrdma0 192.168.200.2) || fail "b: no GID after restart"
+ga=$(gid_index a ntbrdma0 192.168.200.1) || fail "a: no GID"
 
-gidx() { # VM: index of the IPv4-mapped RoCE v2 GID
-	onsh "$1" 'for f in /sys/class/infiniband/ntbrdma0/ports/1/gids/*; do
-		case $(cat "$f") in *ffff:c0a8:c8*)
-			i=${f##*/}; t=$(cat /sys/class/infiniband/ntbrdma0/ports/1/gid_attrs/types/$i)
-			[ "$t" = "RoCE v2" ] && { echo "$i"; exit; };;
-		esac; done'
-}
 # A new connection after the link came back, nothing reloaded on a.
-onsh b "timeout 60 ibv_rc_pingpong -d ntbrdma0 -g $(gidx b) -n 50 -s 4096 \
-	>/tmp/ntbrdma-eng-pp 2>&1 &
-	timeout 20 sh -c 'until ss -ltn | grep -q :18515; do sleep 0.1; done'"
-out=$(on a timeout 60 ibv_rc_pingpong -d ntbrdma0 -g "$(gidx a)" -n 50 \
+onsh b "timeout 60 ibv_rc_pingpong -d ntbrdma0 -g $gb -n 50 -s 4096 \
+	>/tmp/ntbrdma-eng-pp 2>&1 &"
+wait_listen b 18515
+out=$(on a timeout 60 ibv_rc_pingpong -d ntbrdma0 -g "$ga" -n 50 \
 	-s 4096 192.168.200.2 2>&1) && rc=0 || rc=$?
 echo "$out"
 expect_eq "a -> b: ibv_rc_pingpong after b came back, exit code" 0 "$rc"
@@ -114,8 +104,6 @@ pass "a -> b: ibv_rc_pingpong after b came back: $(echo "$out" | grep iters)"
 
 # Bandwidth (not pass/fail): ib_write_bw b (server) <- a (client).
 if onsh a "command -v ib_write_bw" >/dev/null 2>&1; then
-	gb=$(gidx b)
-	ga=$(gidx a)
 	onsh b "timeout 60 ib_write_bw -d ntbrdma0 -x $gb --report_gbits \
 		>/tmp/ntbrdma-eng-bw 2>&1 &" || true
 	sleep 2

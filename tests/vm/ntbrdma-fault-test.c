@@ -121,11 +121,21 @@ static void serve(struct env *e, struct ibv_qp *qp, int fd, bool dereg)
 			usleep(50);
 	}
 	CHECK(got >= 200, "server: %u messages received before the fault", got);
-	if (dereg)
+	if (dereg) {
 		CHECK(!ibv_dereg_mr(e->dmr),
 		      "server: dereg_mr of the target MR under traffic");
-	else
+		/*
+		 * Receives with the dead key: the requester must fail its
+		 * SEND on them, not wait on RNR forever (rnr_retry 7) for
+		 * receives nobody posts.
+		 */
+		for (i = 0, bad = 0; i < NRECV; i++)
+			bad += !!post_recv(qp, (uint64_t)i, &r[i], 1);
+		CHECK(!bad, "server: %d receives posted with the dead key",
+		      NRECV);
+	} else {
 		CHECK(!ibv_destroy_qp(qp), "server: destroy_qp under traffic");
+	}
 	/* The peer hears of a destroyed QP by a message: give it 0.5 s. */
 	if (!dereg)
 		usleep(500000);

@@ -10,31 +10,18 @@ FT=$BUILD_DIR/tests/vm/ntbrdma-fault-test
 [ -x "$FT" ] || fail "$FT not built"
 BAD='BUG|WARNING|Oops|general protection'
 
-cleanup() {
-	for vm in a b; do
-		ntbrdma_teardown "$vm"
-	done
-}
-trap cleanup EXIT
-
-ntbrdma_setup a 1
-ntbrdma_setup b 2
-ntbrdma_wait_active a
-ntbrdma_wait_active b
+test_dev_start
 for vm in a:1 b:2; do
-	expect_ok "${vm%:*}: GID of 192.168.200.${vm#*:} within 30 s" \
-		onsh "${vm%:*}" "timeout 30 sh -c 'until grep -q \
-		\"0000:0000:0000:0000:0000:ffff:c0a8:c80${vm#*:}\" \
-		/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'"
+	gid_index "${vm%:*}" ntbrdma0 "192.168.200.${vm#*:}" >/dev/null ||
+		fail "${vm%:*}: no RoCE v2 GID of 192.168.200.${vm#*:}"
 done
 
 port=18530
 for what in dereg destroy; do
 	port=$((port + 1))
 	onsh b "timeout 120 $FT server ntbrdma0 $port $what \
-		>/tmp/ntbrdma-fault-srv 2>&1 &
-		timeout 20 sh -c 'until ss -ltn | grep -q :$port; do
-			sleep 0.1; done'"
+		>/tmp/ntbrdma-fault-srv 2>&1 &"
+	wait_listen b $port
 	out=$(on a timeout 120 "$FT" client ntbrdma0 192.168.200.2 $port \
 		$what 2>&1) && rc=0 || rc=$?
 	echo "$out"

@@ -74,19 +74,9 @@ if ! perf ib_write_lat 2 5 30; then
 fi
 pass "probe: ib_write_lat -s 2 -n 5"
 
-# What ntbrdma's engine does not execute between the hosts yet
-# (NTBRDMA_PEER_OPS in lib.sh) is reported as skipped, not run.
-skipped=0
 bad=0
 ran=0
 for t in "${TESTS[@]}"; do
-	op=${t#ib_}
-	op=${op%_*}
-	if ! peer_op_ok "$DEV" "$op"; then
-		echo "SKIP - $t: host-to-host $op not implemented on $DEV yet (NTBRDMA_PEER_OPS=\"$NTBRDMA_PEER_OPS\")"
-		skipped=$((skipped + 1))
-		continue
-	fi
 	ran=$((ran + 1))
 	case $t in
 	*_lat) iters=100 ;;
@@ -105,4 +95,4 @@ for t in "${TESTS[@]}"; do
 	done
 done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
-pass "perftest: $ran tests x ${#SIZES[@]} sizes on $DEV ($skipped skipped)"
+pass "perftest: $ran tests x ${#SIZES[@]} sizes on $DEV"
