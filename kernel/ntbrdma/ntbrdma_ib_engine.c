@@ -724,6 +724,7 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev)
 		if (qp->dest == NTBR_QP_DEST_PEER)
 			ntbr_qp_set_err_locked(qp);
 		mutex_unlock(&qp->mutex);
+		ntbr_peer_rrq_clear(qp);
 	}
 	up_read(&dev->eng_sem);
 }

@@ -85,6 +85,12 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   u8 *rnr_timer);
 int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc);
+/*
+ * Drop the receives the peer published to qp: after a link loss the
+ * peer's QPs are in ERR, and its MRs are announced again under the same
+ * keys.
+ */
+void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
 /* The connected peer QP does not answer (under qp->mutex). */
 bool ntbr_peer_dead(struct ntbr_qp *qp);
 

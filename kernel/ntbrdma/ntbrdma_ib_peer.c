@@ -378,8 +378,8 @@ void ntbr_peer_rq_flushed(struct ntbr_qp *qp)
 
 /* --- A: the peer's receives, SEND ------------------------------------ */
 
-/* Drop every receive the peer published to qp (it is destroyed). */
-static void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
+/* Drop every receive the peer published to qp (destroyed, link down). */
+void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 {
 	unsigned long flags;
 	LIST_HEAD(list);
@@ -640,8 +640,11 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		WRITE_ONCE(qp->peer_pd_known, true);
 	}
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	/* Receives for an RNR wait: try now rather than after the timer. */
-	if (n && list_empty(&list))
+	/*
+	 * Accepted: receives for an RNR wait, or a QP that answers again
+	 * for a retry wait; try now rather than after the timer.
+	 */
+	if (list_empty(&list))
 		ntbr_eng_rnr_now(qp);
 	up_read(&dev->eng_sem);
 	ntbr_rrq_free_list(&old);

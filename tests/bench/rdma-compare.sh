@@ -22,7 +22,9 @@ json=${1:-build/bench/rdma-compare.json}
 IT=$BUILD_DIR/tests/vm/ntbrdma-integrity
 BW_SIZES=(64 4096 65536)
 LAT_SIZES=(8 4096)
-BW_ITERS=500
+# Bandwidth runs last BW_SECONDS each (-D): a fixed count of 64 KiB
+# messages lasted only tens of ms and gave figures off by 2x run to run.
+BW_SECONDS=3
 LAT_ITERS=200
 LIMIT=120 # seconds per perftest run
 PORT=18800
@@ -31,9 +33,11 @@ PORT=18800
 # the figure (bw: average MB/s, lat: typical usec) or "fail".
 perf() {
 	local port=$1 dev=$2 subnet=$3 ga=$4 gb=$5 t=$6 size=$7 iters=$8
+	local count=(-n "$iters")
 	local out rc=0 src=0 srv pid
 	shift 8
-	local args=(-d "$dev" -s "$size" -n "$iters" -F "$@")
+	[[ $t == *_lat ]] || count=(-D "$BW_SECONDS")
+	local args=(-d "$dev" -s "$size" "${count[@]}" -F "$@")
 	srv=$(mktemp)
 	on b timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gb" \
 		-p "$port" >"$srv" 2>&1 &
@@ -80,8 +84,7 @@ column() {
 	echo "$name: $dev, GID index a $ga, b $gb" >&2
 	for r in "${runs[@]}"; do
 		read -r t s <<<"$r"
-		iters=$BW_ITERS
-		[[ $t != *_lat ]] || iters=$LAT_ITERS
+		iters=$LAT_ITERS
 		PORT=$((PORT + 1))
 		res[$name,$r]=$(perf "$PORT" "$dev" "$subnet" "$ga" "$gb" \
 			"$t" "$s" "$iters" "$@")

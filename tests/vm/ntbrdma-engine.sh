@@ -75,6 +75,16 @@ loss_pid=$!
 expect_ok "a: writing to b" onsh a "timeout 20 sh -c 'until grep -q \
 	writing /tmp/ntbrdma-eng-loss 2>/dev/null; do sleep 0.1; done'"
 sleep 1
+# While the traffic runs: the link and the QPs as rdma(8) shows them.
+expect_ok "a: rdma link show: ntbrdma0 ACTIVE on ntb0" onsh a \
+	"rdma link show | grep -E 'link ntbrdma0/1 state ACTIVE .*netdev ntb0'"
+for vm in a b; do
+	qps=$(on "$vm" rdma res show qp link ntbrdma0)
+	echo "$qps"
+	echo "$qps" | grep 'type RC state RTS' | grep -q 'comm ntbrdma-engine' ||
+		fail "$vm: rdma res show qp: no RC QP of ntbrdma-engine-test in RTS"
+	pass "$vm: rdma res show qp under traffic: the test's QP, RC, RTS"
+done
 "$TESTBED" kill b
 wait "$loss_pid" || true
 out=$(on a cat /tmp/ntbrdma-eng-loss)

@@ -55,7 +55,11 @@ expect_ok "a: ibv_devinfo opens rxe0 beside ntbrdma0" \
 	on a ibv_devinfo -d rxe0
 expect_ok "a: rdma link del rxe0" on a rdma link del rxe0
 on a modprobe -r rdma_rxe || true
-expect_eq "a: driver sysfs attribute ntbrdma_abi_version" 1 \
+# The ABI version of include/rdma/ntbrdma-abi.h, which the provider checks.
+abi=$(sed -n 's/^#define NTBRDMA_ABI_VERSION \([0-9]*\)$/\1/p' \
+	"$(dirname "$0")/../../include/rdma/ntbrdma-abi.h")
+[ -n "$abi" ] || fail "no NTBRDMA_ABI_VERSION in include/rdma/ntbrdma-abi.h"
+expect_eq "a: driver sysfs attribute ntbrdma_abi_version" "$abi" \
 	"$(on a cat /sys/class/infiniband/ntbrdma0/ntbrdma_abi_version)"
 
 info=$(on a ibv_devinfo -v -d ntbrdma0)
