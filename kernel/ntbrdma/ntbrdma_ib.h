@@ -15,9 +15,9 @@
 #include "ntbrdma_ib_mr.h"
 
 /*
- * Limits this device is designed for and reports in query_device.  The
- * CQ limits are enforced here; QP, SRQ, MR, AH limits are the design of
- * the next verbs (not implemented yet: those verbs return -EOPNOTSUPP).
+ * Limits this device is designed for.  query_device reports those of
+ * the verbs that exist (CQ, QP, MR, PD, SGEs, inline); SRQ and AH are
+ * reported as 0 until their verbs exist (they return -EOPNOTSUPP).
  */
 #define NTBR_MAX_CQ		16384
 #define NTBR_MAX_CQE		32768	/* a power of two */

@@ -48,8 +48,7 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->max_qp = NTBR_MAX_QP;
 	attr->max_qp_wr = NTBR_MAX_QP_WR;
 	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
-				 IB_DEVICE_RC_RNR_NAK_GEN |
-				 IB_DEVICE_SRQ_RESIZE;
+				 IB_DEVICE_RC_RNR_NAK_GEN;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG;
 	attr->max_send_sge = NTBR_MAX_SGE;
 	attr->max_recv_sge = NTBR_MAX_SGE;
@@ -70,10 +69,11 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	 * IB_ATOMIC_HCA.
 	 */
 	attr->atomic_cap = IB_ATOMIC_NONE;
-	attr->max_ah = NTBR_MAX_AH;
-	attr->max_srq = NTBR_MAX_SRQ;
-	attr->max_srq_wr = NTBR_MAX_SRQ_WR;
-	attr->max_srq_sge = NTBR_MAX_SGE;
+	/*
+	 * Likewise no SRQs and no address handles (UD) until they exist:
+	 * max_srq, max_srq_wr, max_srq_sge and max_ah stay 0 (NTBR_MAX_SRQ
+	 * and NTBR_MAX_AH are the limits they are designed for).
+	 */
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
 	return 0;
