@@ -15,9 +15,8 @@
 #include "ntbrdma_ib_mr.h"
 
 /*
- * Limits this device is designed for.  query_device reports those of
- * the verbs that exist (CQ, QP, MR, PD, SGEs, inline); SRQ and AH are
- * reported as 0 until their verbs exist (they return -EOPNOTSUPP).
+ * Limits of this device, reported by query_device.  SRQ and AH limits
+ * are reported as 0 until their verbs exist (they return -EOPNOTSUPP).
  */
 #define NTBR_MAX_CQ		16384
 #define NTBR_MAX_CQE		32768	/* a power of two */
@@ -27,9 +26,6 @@
 #define NTBR_MAX_SGE		16
 #define NTBR_MAX_INLINE		256
 #define NTBR_MAX_MR		65536
-#define NTBR_MAX_SRQ		4096
-#define NTBR_MAX_SRQ_WR		16384
-#define NTBR_MAX_AH		65536
 #define NTBR_MAX_RD_ATOM	16
 #define NTBR_GID_TBL_LEN	32
 #define NTBR_MAX_MSG_SZ		0x80000000U
@@ -271,7 +267,6 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
 int ntbr_peer_init(void);
 void ntbr_peer_exit(void);
 int ntbr_peer_qp_init(struct ntbr_qp *qp);
-void ntbr_peer_qp_free(struct ntbr_qp *qp);
 void ntbr_peer_qp_fini(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);

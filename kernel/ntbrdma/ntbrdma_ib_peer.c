@@ -173,6 +173,21 @@ static void ntbr_rrq_free_list(struct list_head *list)
 	}
 }
 
+/*
+ * Under rrq_lock: if epoch is newer than the peer QP's epoch qp knows,
+ * adopt it; the receives of the old one move to old (to free unlocked).
+ */
+static bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
+			       struct list_head *old)
+{
+	if ((s32)(epoch - qp->rrq_epoch) <= 0)
+		return false;
+	list_splice_init(&qp->rrq, old);
+	qp->rrq_count = 0;
+	qp->rrq_epoch = epoch;
+	return true;
+}
+
 /* --- B: publishing our receives ---------------------------------------- */
 
 /* Append one receive (a private copy of its slot) to the message. */
@@ -414,41 +429,47 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
 }
 
 /*
- * Copy the message into the receive e (its keys are the peer's MRs, from
- * the remote-MR table).  The receive's status, or -ENOTCONN.
+ * Copy len bytes, from the local segments src or the inline bytes inl,
+ * into the n pieces of the peer's memory that sge gives: keys of its
+ * LOCAL_WRITE MRs, translated through the remote-MR table and referenced
+ * for the copy (a receive's buffers, a READ's destination).  exact: the
+ * pieces must hold exactly len bytes.  IB_WC_SUCCESS, IB_WC_LOC_PROT_ERR
+ * (a key, range or the copy failed), IB_WC_LOC_LEN_ERR, or -ENOTCONN.
  */
-static int ntbr_peer_fill(struct ntbr_ib_dev *dev, struct ntbr_eng_ctx *c,
-			  u32 nsrc, struct ntbr_rrq_ent *e)
+static int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
+			     const struct ntbr_wire_sge *sge, u32 n,
+			     struct ntbr_rseg *rdst, struct ntbr_seg *src,
+			     u32 nsrc, const void *inl, u64 len, bool exact)
 {
-	struct ntbrdma_send_wqe *wqe = &c->wqe;
-	struct ntbr_dst d = { .dev = dev, .rseg = c->rdst };
+	struct ntbr_dst d = { .dev = dev, .rseg = rdst };
 	int status = IB_WC_SUCCESS, err;
+	u64 total = 0;
 	u32 i;
 
-	for (i = 0; i < e->nsge; i++) {
-		struct ntbr_rseg *r = &c->rdst[d.nseg];
+	for (i = 0; i < n; i++) {
+		struct ntbr_rseg *r = &rdst[d.nseg];
 
-		r->va = le64_to_cpu(e->sge[i].va);
-		r->len = le32_to_cpu(e->sge[i].len);
-		if (ntbr_rmr_lookup(dev, le32_to_cpu(e->sge[i].key), r->va,
+		r->va = le64_to_cpu(sge[i].va);
+		r->len = le32_to_cpu(sge[i].len);
+		total += r->len;
+		if (ntbr_rmr_lookup(dev, le32_to_cpu(sge[i].key), r->va,
 				    r->len, IB_ACCESS_LOCAL_WRITE, &r->rmr)) {
 			status = IB_WC_LOC_PROT_ERR;
 			break;
 		}
 		d.nseg++;
 	}
+	if (status == IB_WC_SUCCESS && exact && total != len)
+		status = IB_WC_LOC_LEN_ERR;
 	if (status == IB_WC_SUCCESS) {
-		err = ntbr_eng_copy(c->src, nsrc,
-				    wqe->flags & NTBRDMA_WQE_F_INLINE ?
-					    wqe->d.inline_data : NULL,
-				    c->len, &d);
+		err = ntbr_eng_copy(src, nsrc, inl, len, &d);
 		if (err == -ENOTCONN)
 			status = -ENOTCONN;
 		else if (err)
 			status = IB_WC_LOC_PROT_ERR;
 	}
 	for (i = 0; i < d.nseg; i++)
-		ntbr_rmr_put(c->rdst[i].rmr);
+		ntbr_rmr_put(rdst[i].rmr);
 	return status;
 }
 
@@ -473,7 +494,11 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	} else if (c->len > e->total) {
 		rstatus = IB_WC_LOC_LEN_ERR;
 	} else if (c->len) {
-		rstatus = ntbr_peer_fill(dev, c, nsrc, e);
+		rstatus = ntbr_peer_copy_to(dev, e->sge, e->nsge, c->rdst,
+					    c->src, nsrc,
+					    wqe->flags & NTBRDMA_WQE_F_INLINE ?
+						    wqe->d.inline_data : NULL,
+					    c->len, false);
 		if (rstatus == -ENOTCONN) {
 			kfree(e);
 			return IB_WC_RETRY_EXC_ERR;
@@ -623,12 +648,8 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		return ntbr_peer_bad(dev, "RECV_POST", qpn);
 	}
 	spin_lock_irqsave(&qp->rrq_lock, flags);
-	if ((s32)(epoch - qp->rrq_epoch) > 0) {
-		/* A new epoch of the responder: what we hold is gone. */
-		list_splice_init(&qp->rrq, &old);
-		qp->rrq_count = 0;
-		qp->rrq_epoch = epoch;
-	}
+	/* A new epoch of the responder: what we hold is gone. */
+	ntbr_rrq_new_epoch(qp, epoch, &old);
 	if (epoch == qp->rrq_epoch && qp->rrq_count + n <= NTBR_RRQ_MAX) {
 		list_splice_tail_init(&list, &qp->rrq);
 		qp->rrq_count += n;
@@ -727,10 +748,7 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 	if (qp) {
 		spin_lock_irqsave(&qp->rrq_lock, flags);
 		/* Only a newer epoch: see ntbr_peer_send_flush(). */
-		if ((s32)(le32_to_cpu(m->epoch) - qp->rrq_epoch) > 0) {
-			list_splice_init(&qp->rrq, &old);
-			qp->rrq_count = 0;
-			qp->rrq_epoch = le32_to_cpu(m->epoch);
+		if (ntbr_rrq_new_epoch(qp, le32_to_cpu(m->epoch), &old)) {
 			/*
 			 * Its QP went to ERR or RESET, or is gone: requests
 			 * get no answer (the engine retries on the transport
@@ -750,12 +768,9 @@ static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
 			     const struct ntbr_qp_msg_read *m,
 			     struct ntbr_rseg *rdst)
 {
-	u32 rlen = le32_to_cpu(m->len), i;
-	struct ntbr_dst d = { .dev = dev, .rseg = rdst };
+	u32 rlen = le32_to_cpu(m->len);
 	struct ntbr_seg src;
 	struct ntbr_qp *qp;
-	u64 total = 0;
-	int status, err;
 
 	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
 			  le32_to_cpu(m->src_qpn));
@@ -768,32 +783,8 @@ static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
 			     rlen, IB_ACCESS_REMOTE_READ);
 	if (!src.mr)
 		return IB_WC_REM_ACCESS_ERR;
-	status = IB_WC_SUCCESS;
-	for (i = 0; i < m->nsge; i++) {
-		struct ntbr_rseg *r = &rdst[d.nseg];
-
-		r->va = le64_to_cpu(m->sge[i].va);
-		r->len = le32_to_cpu(m->sge[i].len);
-		total += r->len;
-		if (ntbr_rmr_lookup(dev, le32_to_cpu(m->sge[i].key), r->va,
-				    r->len, IB_ACCESS_LOCAL_WRITE, &r->rmr)) {
-			status = IB_WC_LOC_PROT_ERR;
-			break;
-		}
-		d.nseg++;
-	}
-	if (status == IB_WC_SUCCESS && total != rlen)
-		status = IB_WC_LOC_LEN_ERR;
-	if (status == IB_WC_SUCCESS) {
-		err = ntbr_eng_copy(&src, 1, NULL, 0, &d);
-		if (err == -ENOTCONN)
-			status = -ENOTCONN;
-		else if (err)
-			status = IB_WC_LOC_PROT_ERR;
-	}
-	for (i = 0; i < d.nseg; i++)
-		ntbr_rmr_put(rdst[i].rmr);
-	return status;
+	return ntbr_peer_copy_to(dev, m->sge, m->nsge, rdst, &src, 1, NULL,
+				 rlen, true);
 }
 
 static void ntbr_peer_h_read(struct ntbr_ib_dev *dev, const void *p,
@@ -882,6 +873,16 @@ static void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
 
 /* --- QP life ---------------------------------------------------------- */
 
+static void ntbr_peer_qp_free(struct ntbr_qp *qp)
+{
+	kfree(qp->pub_buf);
+	kfree(qp->pub_wqe);
+	kfree(qp->pub_rd);
+	qp->pub_buf = NULL;
+	qp->pub_wqe = NULL;
+	qp->pub_rd = NULL;
+}
+
 int ntbr_peer_qp_init(struct ntbr_qp *qp)
 {
 	qp->pub_buf = kzalloc(NTBR_CTRL_MAX_PAYLOAD, GFP_KERNEL);
@@ -897,16 +898,6 @@ int ntbr_peer_qp_init(struct ntbr_qp *qp)
 	INIT_WORK(&qp->rq_work, ntbr_peer_rq_work);
 	qp->rd_status = IB_WC_WR_FLUSH_ERR;
 	return 0;
-}
-
-void ntbr_peer_qp_free(struct ntbr_qp *qp)
-{
-	kfree(qp->pub_buf);
-	kfree(qp->pub_wqe);
-	kfree(qp->pub_rd);
-	qp->pub_buf = NULL;
-	qp->pub_wqe = NULL;
-	qp->pub_rd = NULL;
 }
 
 /* The QP left dev->qps and eng_sem was synced: no handler finds it. */

@@ -71,8 +71,7 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->atomic_cap = IB_ATOMIC_NONE;
 	/*
 	 * Likewise no SRQs and no address handles (UD) until they exist:
-	 * max_srq, max_srq_wr, max_srq_sge and max_ah stay 0 (NTBR_MAX_SRQ
-	 * and NTBR_MAX_AH are the limits they are designed for).
+	 * max_srq, max_srq_wr, max_srq_sge and max_ah stay 0.
 	 */
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
