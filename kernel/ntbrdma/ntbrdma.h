@@ -64,6 +64,22 @@ struct device *ntbr_dma_device(struct ntbr_dev *nd);
 bool ntbr_link_ready(struct ntbr_dev *nd);
 
 /*
+ * False once the transport has torn down our inbound window translation
+ * for good (the NTB device is being removed): from then on no write of
+ * the peer reaches our memory, whatever state the peer is in.  (The
+ * emulated NTB cannot revoke its window; real hardware does.)
+ */
+bool ntbr_peer_can_write(struct ntbr_dev *nd);
+
+/*
+ * Something the peer wrote breaks the protocol in a way no correct peer
+ * can (an impossible length, more than it may publish): stop writing to
+ * it now and start the link over (any context).  The RDMA half then sees
+ * link_down (its QPs flush) and, when the peer comes back, link_up.
+ */
+void ntbr_link_reset(struct ntbr_dev *nd, const char *why);
+
+/*
  * Per-device storage for the RDMA half (its ib_device), set and read under
  * its own locking; the transport only stores it.
  */

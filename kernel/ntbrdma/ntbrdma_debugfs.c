@@ -9,12 +9,19 @@
  *   inject     write "ctrl" or "net": write a producer index no valid
  *              peer writes into the peer's area, as a broken peer would; the
  *              peer must reset the link (and recover), never crash
+ *   ctrl_send  write "TYPE HEX": send one control message of TYPE with the
+ *              payload HEX (two digits a byte, at most NTBR_CTRL_MAX_PAYLOAD
+ *              bytes) as a hostile or corrupt peer would: whatever the
+ *              RDMA half's handlers on the peer accept from a real peer,
+ *              forged (tests of the peer's validation)
  */
 
 #include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "ntbrdma_transport.h"
@@ -144,6 +151,52 @@ static ssize_t ntbr_inject_write(struct file *file, const char __user *ubuf,
 	return count;
 }
 
+static ssize_t ntbr_ctrl_send_write(struct file *file,
+				    const char __user *ubuf, size_t count,
+				    loff_t *ppos)
+{
+	struct ntbr_dev *nd = file->private_data;
+	char *buf, *hex;
+	unsigned int type;
+	size_t len;
+	u8 *msg;
+	int ret;
+
+	if (count > 16 + 2 * NTBR_CTRL_MAX_PAYLOAD)
+		return -EINVAL;
+	buf = memdup_user_nul(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	msg = kzalloc(NTBR_CTRL_MAX_PAYLOAD, GFP_KERNEL);
+	ret = msg ? 0 : -ENOMEM;
+	hex = strchr(buf, ' ');
+	if (!ret && !hex)
+		ret = -EINVAL;
+	if (!ret) {
+		*hex++ = '\0';
+		hex = strim(hex);
+		len = strlen(hex) / 2;
+		ret = kstrtouint(buf, 0, &type);
+	}
+	if (!ret && (type < NTBR_CTRL_TYPE_IB || type >= NTBR_CTRL_TYPE_MAX ||
+		     len > NTBR_CTRL_MAX_PAYLOAD || strlen(hex) % 2))
+		ret = -EINVAL;
+	if (!ret && hex2bin(msg, hex, len))
+		ret = -EINVAL;
+	if (!ret)
+		ret = ntbr_dbg_send(nd, type, msg, len);
+	kfree(msg);
+	kfree(buf);
+	return ret ? ret : count;
+}
+
+static const struct file_operations ntbr_ctrl_send_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = ntbr_ctrl_send_write,
+	.llseek = no_llseek,
+};
+
 static const struct file_operations ntbr_inject_fops = {
 	.owner = THIS_MODULE,
 	.open = simple_open,
@@ -190,6 +243,8 @@ void ntbr_debugfs_add(struct ntbr_dev *nd)
 	debugfs_create_file("state", 0400, nd->dbg, nd, &ntbr_state_fops);
 	debugfs_create_file("ctrl_ping", 0200, nd->dbg, nd, &ntbr_ping_fops);
 	debugfs_create_file("inject", 0200, nd->dbg, nd, &ntbr_inject_fops);
+	debugfs_create_file("ctrl_send", 0200, nd->dbg, nd,
+			    &ntbr_ctrl_send_fops);
 }
 
 void ntbr_debugfs_remove(struct ntbr_dev *nd)

@@ -43,6 +43,11 @@ void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 	memcpy_toio(nd->peer_mw + addr, src, len);
 }
 
+bool ntbr_peer_can_write(struct ntbr_dev *nd)
+{
+	return !READ_ONCE(nd->inbound_closed);
+}
+
 int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
 		    size_t len)
 {
@@ -329,17 +334,22 @@ static void ntbr_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_clear_ctx(ntb);
 	/* Control handlers still queued see the link down and return. */
 	drain_workqueue(nd->wq);
+	/*
+	 * No more writes of the peer into our memory either: the RDMA half
+	 * may unpin pages the peer never acknowledged letting go of.
+	 */
+	if (nd->area)
+		ntb_mw_clear_trans(ntb, NTBR_PIDX, NTBR_MW);
+	WRITE_ONCE(nd->inbound_closed, true);
 
 	ntbr_ib_remove(nd);
 	ntbr_net_destroy(nd);
 
 	destroy_workqueue(nd->wq);
-	if (nd->area) {
+	if (nd->area)
 		dma_free_coherent(nd->dma_dev,
 				  PAGE_ALIGN(sizeof(struct ntbr_area)),
 				  nd->area, nd->area_dma);
-		ntb_mw_clear_trans(ntb, NTBR_PIDX, NTBR_MW);
-	}
 	ntbr_dev_put(nd);
 }
 

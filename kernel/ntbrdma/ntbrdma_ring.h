@@ -32,7 +32,12 @@
 
 #include "ntbrdma.h"
 
-#define NTBR_PROTO_VERSION	2
+/*
+ * 2: 496-byte control messages; 3: RECV_POST says the QP's access flags
+ * and RQ size, and a peer publishes at most NTBR_PUB_AHEAD receives ahead
+ * (ntbrdma_ib_peer.c).
+ */
+#define NTBR_PROTO_VERSION	3
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

@@ -64,6 +64,8 @@ struct ntbr_dev {
 	/* Our area (the peer writes it); allocated at the first link-up. */
 	struct ntbr_area *area;
 	dma_addr_t area_dma;
+	/* Our inbound translation is gone for good (removal): no peer write. */
+	bool inbound_closed;
 
 	/*
 	 * Every write into the peer's window happens inside an SRCU read
@@ -127,7 +129,6 @@ void ntbr_link_stop(struct ntbr_dev *nd);
 void ntbr_link_event(void *ctx);
 void ntbr_msg_event(void *ctx);
 void ntbr_link_kick(struct ntbr_dev *nd);
-void ntbr_link_reset(struct ntbr_dev *nd, const char *why);
 void ntbr_link_bye(struct ntbr_dev *nd);
 
 /* ntbrdma_ctrl.c */
