@@ -46,6 +46,8 @@ struct ntbr_ib_dev {
 	atomic_t num_qp;		/* enforces NTBR_MAX_QP */
 	/* Engine: held (read) while it uses MRs/QPs of the xarrays. */
 	struct rw_semaphore eng_sem;
+	/* Bytes of receives the peer published, all QPs (peer.c budget). */
+	atomic_long_t rrq_bytes;
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 };
@@ -75,10 +77,17 @@ struct ntbr_cq_ring {
 
 struct ntbr_cq {
 	struct ib_cq ibcq;
+	struct mutex resize_mutex;	/* one resize at a time */
 	spinlock_t lock;		/* producer side, and kernel polling */
 	struct ntbr_cq_ring ring;
 	/* Kernel CQs: the ib_qp of each slot (the CQE holds only its number). */
 	struct ib_qp **slot_qp;
+	/*
+	 * Kernel CQs: calls the completion handler, never from inside a
+	 * producer (which may hold a QP's ring lock with interrupts off: a
+	 * handler that posts again on that QP would deadlock).
+	 */
+	struct work_struct comp_work;
 	struct list_head dev_entry;	/* ntbr_ib_dev.cqs (user CQs) */
 	u32 inject_seq;			/* test hook: next wr_id */
 	u32 id;
@@ -160,8 +169,17 @@ struct ntbr_qp {
 	u32 rrq_epoch;			/* the peer QP's current epoch */
 	u8 peer_rnr_timer;		/* its min_rnr_timer */
 	u32 peer_dead_qpn;		/* a peer QP that stopped receiving */
-	bool peer_pd_known;		/* its PD (pd_id of its MRs): */
+	/*
+	 * The peer QP known to be connected back to this one: the source
+	 * of a RECV_POST accepted in the current epoch (0: none), with
+	 * its PD (the pd_id of its MRs) and its IB_ACCESS_REMOTE_* flags.
+	 * Requests go only to it (ntbr_peer_conn()).  Under rrq_lock.
+	 */
+	u32 peer_qpn;
 	u32 peer_pd_id;
+	u32 peer_access;
+	size_t rrq_bytes;		/* held in rrq, for the device budget */
+	bool pub_hdr;			/* send a RECV_POST even if empty */
 	u32 rd_id;			/* our last READ_REQ */
 	int rd_status;			/* its answer, -1 while none */
 };
@@ -188,6 +206,11 @@ static inline struct ntbr_qp *to_ntbr_qp(struct ib_qp *ibqp)
 
 /* ntbrdma_ib.c: the registered ib_device on nd, referenced (ib_device_put). */
 struct ntbr_ib_dev *ntbr_ib_dev_get(struct ntbr_dev *nd);
+/*
+ * Also a device being unregistered (until its dealloc_driver unlinks it):
+ * pinned with get_device(), the caller puts it; NULL if none.
+ */
+struct ntbr_ib_dev *ntbr_ib_dev_get_unreg(struct ntbr_dev *nd);
 
 /* ntbrdma_ib_query.c */
 int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
@@ -206,9 +229,12 @@ int ntbr_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata);
 void ntbr_dealloc_ucontext(struct ib_ucontext *ibuc);
 int ntbr_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma);
 void ntbr_mmap_free(struct rdma_user_mmap_entry *rdma_entry);
+/* On success the entry owns buf (ntbr_ring_buf_free). */
 struct rdma_user_mmap_entry *ntbr_mmap_insert(struct ib_ucontext *ibuc,
 					      void *buf, size_t size,
 					      u64 *offset);
+/* A ring's memory: vfree()d now, or by its mmap entry's last reference. */
+void ntbr_ring_buf_free(void *buf, struct rdma_user_mmap_entry *entry);
 int ntbr_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 int ntbr_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 
@@ -271,5 +297,6 @@ void ntbr_peer_qp_fini(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
+void ntbr_peer_attr_changed(struct ntbr_qp *qp);
 
 #endif /* NTBRDMA_IB_H */

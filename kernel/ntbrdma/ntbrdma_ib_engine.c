@@ -12,11 +12,18 @@
  *  - RDMA WRITE, loopback (memcpy into the local MR's pages) and peer
  *    (ntbr_peer_write into the pages of the peer's MR, from the remote-MR
  *    table, holding the entry's reference across the copy);
- *  - SEND, SEND_WITH_IMM, RDMA_WRITE_WITH_IMM and RDMA READ for loopback
- *    only: both QPs are in this kernel, so the requester's engine takes
- *    the responder's receive WQE under its rq_lock and copies directly;
- *    RNR retry on a timer.  To a peer QP they complete with
- *    IB_WC_REM_OP_ERR (the RRQ/IMR protocol is the next step).
+ *  - SEND, SEND_WITH_IMM, RDMA_WRITE_WITH_IMM and RDMA READ: loopback
+ *    here (both QPs are in this kernel: the requester's engine takes the
+ *    responder's receive WQE and copies directly), to the peer through
+ *    ntbrdma_ib_peer.c; RNR and transport retries on a timer.
+ *
+ * Isolation (Documentation/security-model.md): a request reaches only
+ * the QP it is addressed to if that QP is connected back to the
+ * requester (ntbr_eng_resp, ntbr_peer_conn), within that QP's access
+ * flags and PD, as an HCA's responder checks.  One run executes at most
+ * NTBR_ENG_BUDGET WQEs, then the QP's work item goes on: a process that
+ * refills its SQ as fast as it drains holds neither eng_sem nor a CPU.
+ * No copy runs with interrupts off or under a spinlock.
  *
  * Lifetimes: the work holds dev->eng_sem for reading while it uses local
  * MRs and other QPs found in the device's xarrays; ntbr_mr_free() and
@@ -66,20 +73,35 @@ struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 	return mr;
 }
 
-/* The page holding va (inside mr) and the offset of va in it. */
-static struct page *ntbr_eng_page(struct ntbr_mr *mr, u64 va, size_t *pgoff)
+/*
+ * The page holding va (inside s->mr) and the offset of va in it.  The
+ * cursor in s moves forward with the copy, so walking a segment costs
+ * one step per sg entry, not a walk from the start for every page.
+ */
+static struct page *ntbr_eng_page(struct ntbr_seg *s, u64 va, size_t *pgoff)
 {
-	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
-	u64 pos = mr->first_off + (va - mr->iova);
-	struct sg_page_iter it;
+	struct sg_table *sgt = &s->mr->umem->sgt_append.sgt;
+	u64 pos = s->mr->first_off + (va - s->mr->iova);
+	u64 pidx = pos >> PAGE_SHIFT, first = s->sg_pidx, n;
+	struct scatterlist *sg = s->sg;
 
 	*pgoff = pos & ~PAGE_MASK;
-	for_each_sg_page(sgt->sgl, &it, sgt->orig_nents, pos >> PAGE_SHIFT)
-		return sg_page_iter_page(&it);
+	if (!sg || pidx < first) {
+		sg = sgt->sgl;
+		first = 0;
+	}
+	for (; sg; sg = sg_next(sg)) {
+		n = PAGE_ALIGN(sg->offset + sg->length) >> PAGE_SHIFT;
+		if (pidx < first + n) {
+			s->sg = sg;
+			s->sg_pidx = first;
+			return nth_page(sg_page(sg), pidx - first);
+		}
+		first += n;
+	}
 	return NULL;
 }
 
-/* Copy len bytes from kernel memory src to the destination cursor. */
 /* Bytes left in the current piece of d, moving past finished pieces. */
 static u64 ntbr_dst_room(struct ntbr_dst *d)
 {
@@ -123,7 +145,7 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 				return err;
 		} else {
 			s = &d->seg[d->i];
-			pg = ntbr_eng_page(s->mr, s->va + d->off, &pgoff);
+			pg = ntbr_eng_page(s, s->va + d->off, &pgoff);
 			if (!pg)
 				return -EFAULT;
 			n = min_t(size_t, n, PAGE_SIZE - pgoff);
@@ -152,7 +174,7 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		return ntbr_dst_write(d, inl, inl_len);
 	for (i = 0; i < nseg; i++) {
 		for (off = 0; off < seg[i].len; off += n) {
-			pg = ntbr_eng_page(seg[i].mr, seg[i].va + off, &pgoff);
+			pg = ntbr_eng_page(&seg[i], seg[i].va + off, &pgoff);
 			if (!pg)
 				return -EFAULT;
 			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
@@ -178,8 +200,7 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 		len = READ_ONCE(sge[i].length);
 		if (!len)
 			continue;
-		seg[*nseg].va = READ_ONCE(sge[i].addr);
-		seg[*nseg].len = len;
+		ntbr_seg_init(&seg[*nseg], NULL, READ_ONCE(sge[i].addr), len);
 		seg[*nseg].mr = ntbr_eng_mr(dev, pd, READ_ONCE(sge[i].lkey),
 					    seg[*nseg].va, len, access);
 		if (!seg[*nseg].mr)
@@ -197,18 +218,50 @@ void ntbr_eng_kick(struct ntbr_qp *qp)
 	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
 }
 
-/* The loopback responder QP, able to receive; NULL if none. */
+u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
+{
+	u32 i, n = min_t(u32, READ_ONCE(w->num_sge), NTBRDMA_MAX_SGE);
+	u64 total = 0;
+
+	for (i = 0; i < n; i++)
+		total += READ_ONCE(w->sge[i].length);
+	return total;
+}
+
+int ntbr_eng_resp_read_ok(struct ntbr_qp *r)
+{
+	if (!(READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ))
+		return IB_WC_REM_ACCESS_ERR;
+	/* No READ may be outstanding at a responder without resources. */
+	if (!READ_ONCE(r->attr.max_dest_rd_atomic))
+		return IB_WC_REM_INV_REQ_ERR;
+	return IB_WC_SUCCESS;
+}
+
+/*
+ * The loopback responder QP, able to receive; NULL if none.  As on an
+ * HCA, a request reaches only the QP it is addressed to, and only if
+ * that QP is connected back to the requester: a QP of this device
+ * (never one connected to the peer) whose destination is qp.
+ */
 static struct ntbr_qp *ntbr_eng_resp(struct ntbr_ib_dev *dev,
 				     struct ntbr_qp *qp)
 {
 	struct ntbr_qp *r = xa_load(&dev->qps, qp->attr.dest_qp_num);
 	enum ib_qp_state s;
 
-	if (!r)
+	if (!r || READ_ONCE(r->dest) != NTBR_QP_DEST_LOCAL ||
+	    READ_ONCE(r->attr.dest_qp_num) != qp->ibqp.qp_num)
 		return NULL;
 	s = READ_ONCE(r->state);
 	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD ||
 	       s == IB_QPS_SQE ? r : NULL;
+}
+
+/* r allows RDMA WRITE (qp_access_flags), as an HCA's responder checks. */
+static bool ntbr_eng_resp_write_ok(struct ntbr_qp *r)
+{
+	return READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_WRITE;
 }
 
 /* The responder's QP must go to ERR: its own work does it. */
@@ -222,6 +275,13 @@ static void ntbr_eng_resp_err(struct ntbr_qp *r)
  * Loopback receive side of SEND[_IMM] / WRITE_WITH_IMM: take r's next
  * receive WQE, copy the payload into it (SEND), complete it on r's
  * receive CQ.  Returns the requester's status, or -EAGAIN (RNR).
+ *
+ * The receive is copied out of the ring and filled without r's rq_lock
+ * (a copy may be large: never with interrupts off); we are its only
+ * consumer (only the QP r is connected to sends to it, and that QP's
+ * engine runs under its mutex), so it stays at the head of the ring
+ * unless a flush or reset of r completes or drops it meanwhile: then r
+ * is in error or reset and does not answer.
  */
 static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 			 struct ntbr_eng_ctx *c, u32 nsrc, u64 len,
@@ -235,10 +295,10 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 		.byte_len = len,
 	};
 	struct ntbr_dst d = { .dev = dev };
-	struct ntbrdma_recv_wqe *rw;
+	struct ntbrdma_recv_wqe *rw = &c->rwqe;
 	int status = IB_WC_SUCCESS;
+	u32 prod, nseg, index, epoch;
 	unsigned long flags;
-	u32 prod, nseg;
 	u64 room;
 	int err;
 
@@ -247,8 +307,12 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 		spin_unlock_irqrestore(&r->rq_lock, flags);
 		return -EAGAIN;
 	}
-	rw = ntbr_wq_slot(&r->rq, r->rq.cons);
-	cqe.wr_id = READ_ONCE(rw->wr_id);
+	index = r->rq.cons;
+	epoch = r->rq_epoch;
+	memcpy(rw, ntbr_wq_slot(&r->rq, index), sizeof(*rw));
+	spin_unlock_irqrestore(&r->rq_lock, flags);
+
+	cqe.wr_id = rw->wr_id;
 	if (wqe->opcode != IB_UVERBS_WR_SEND) {
 		cqe.ex = wqe->ex;
 		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
@@ -257,8 +321,7 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 				 IB_WC_RECV;
 	if (!write_imm) {
 		err = ntbr_eng_sges(dev, r->ibqp.pd, rw->sge,
-				    min_t(u32, READ_ONCE(rw->num_sge),
-					  NTBRDMA_MAX_SGE),
+				    min_t(u32, rw->num_sge, NTBRDMA_MAX_SGE),
 				    IB_ACCESS_LOCAL_WRITE, c->rcv, &nseg,
 				    &room);
 		if (err) {
@@ -278,7 +341,13 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 			}
 		}
 	}
-	ntbr_wq_set_cons(&r->rq, r->rq.cons + 1);
+	spin_lock_irqsave(&r->rq_lock, flags);
+	if (r->rq.cons != index || r->rq_epoch != epoch) {
+		/* Flushed or reset while we copied: nobody answers. */
+		spin_unlock_irqrestore(&r->rq_lock, flags);
+		return IB_WC_RETRY_EXC_ERR;
+	}
+	ntbr_wq_set_cons(&r->rq, index + 1);
 	ntbr_cq_post(to_ntbr_cq(r->ibqp.recv_cq), &cqe, &r->ibqp,
 		     wqe->flags & NTBRDMA_WQE_F_SOLICITED);
 	spin_unlock_irqrestore(&r->rq_lock, flags);
@@ -288,22 +357,25 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 }
 
 /*
- * RDMA WRITE[_WITH_IMM] to the peer: the remote-MR table says where.  The
- * MR must be of the peer QP's PD when we know it (rdma-datapath.md).
+ * RDMA WRITE[_WITH_IMM] to the peer: the remote-MR table says where.  As
+ * an HCA's responder would check: the peer QP (connected back to qp,
+ * ntbr_peer_conn) allows REMOTE_WRITE and the MR is of that QP's PD.
  */
 static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-			       struct ntbr_eng_ctx *c, u32 nsrc, u64 len)
+			       struct ntbr_eng_ctx *c, u32 nsrc, u64 len,
+			       u32 peer_pd, u32 peer_access)
 {
 	struct ntbrdma_send_wqe *wqe = &c->wqe;
 	struct ntbr_rseg r = { .va = wqe->u.rdma.remote_addr, .len = len };
 	struct ntbr_dst d = { .dev = dev, .rseg = &r, .nseg = 1 };
 	int err;
 
+	if (!(peer_access & IB_ACCESS_REMOTE_WRITE))
+		return IB_WC_REM_ACCESS_ERR;
 	if (ntbr_rmr_lookup(dev, wqe->u.rdma.rkey, r.va, len,
 			    IB_ACCESS_REMOTE_WRITE, &r.rmr))
 		return IB_WC_REM_ACCESS_ERR;
-	if (READ_ONCE(qp->peer_pd_known) &&
-	    r.rmr->pd_id != READ_ONCE(qp->peer_pd_id)) {
+	if (r.rmr->pd_id != peer_pd) {
 		ntbr_rmr_put(r.rmr);
 		return IB_WC_REM_ACCESS_ERR;
 	}
@@ -344,15 +416,17 @@ static int ntbr_eng_rnr(struct ntbr_qp *qp, u8 min_rnr_timer,
 /*
  * The peer QP does not answer: as an unacknowledged request, retried
  * after the local ACK timeout (4.096 us << timeout; 0: forever) up to
- * retry_cnt times, then IB_WC_RETRY_EXC_ERR.
+ * retry_cnt times, then IB_WC_RETRY_EXC_ERR.  The first try waits too
+ * (the peer may just not have told us yet that it is connected back:
+ * its RECV_POST ends the wait at once).
  */
 static int ntbr_eng_no_ack(struct ntbr_qp *qp, unsigned long *delay)
 {
 	u8 t = qp->attr.timeout;
 
-	if (qp->retry_left < 0)
+	if (qp->retry_left < 0) {
 		qp->retry_left = qp->attr.retry_cnt;
-	if (t) {
+	} else if (t) {
 		if (!qp->retry_left)
 			return IB_WC_RETRY_EXC_ERR;
 		qp->retry_left--;
@@ -367,15 +441,16 @@ static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 			      struct ntbr_eng_ctx *c, u32 nsrc,
 			      unsigned long *delay)
 {
-	u32 op = c->wqe.opcode;
+	u32 op = c->wqe.opcode, pd, access;
 	u8 timer = 0;
 	int ret;
 
-	if (ntbr_peer_dead(qp))
+	if (!ntbr_peer_conn(qp, &pd, &access))
 		return ntbr_eng_no_ack(qp, delay);
 	switch (op) {
 	case IB_UVERBS_WR_RDMA_WRITE:
-		return ntbr_eng_write_peer(dev, qp, c, nsrc, c->len);
+		return ntbr_eng_write_peer(dev, qp, c, nsrc, c->len, pd,
+					   access);
 	case IB_UVERBS_WR_RDMA_READ:
 		if (!c->len)
 			return IB_WC_SUCCESS;
@@ -383,7 +458,8 @@ static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
 		/* Written again after an RNR wait: harmless. */
 		if (c->len) {
-			ret = ntbr_eng_write_peer(dev, qp, c, nsrc, c->len);
+			ret = ntbr_eng_write_peer(dev, qp, c, nsrc, c->len, pd,
+						  access);
 			if (ret != IB_WC_SUCCESS)
 				return ret;
 		}
@@ -460,29 +536,30 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	if (op == IB_UVERBS_WR_RDMA_READ) {
 		if (!len)
 			return IB_WC_SUCCESS;
+		ret = ntbr_eng_resp_read_ok(r);
+		if (ret != IB_WC_SUCCESS)
+			return ret;
 		mr = ntbr_eng_mr(dev, r->ibqp.pd, wqe->u.rdma.rkey,
 				 wqe->u.rdma.remote_addr, len,
 				 IB_ACCESS_REMOTE_READ);
 		if (!mr)
 			return IB_WC_REM_ACCESS_ERR;
-		c->rcv[0].mr = mr;
-		c->rcv[0].va = wqe->u.rdma.remote_addr;
-		c->rcv[0].len = len;
+		ntbr_seg_init(&c->rcv[0], mr, wqe->u.rdma.remote_addr, len);
 		d.seg = c->src;
 		d.nseg = nsrc;
 		return ntbr_eng_copy(c->rcv, 1, NULL, 0, &d) ?
 			       IB_WC_LOC_PROT_ERR : IB_WC_SUCCESS;
 	}
 	/* RDMA WRITE[_WITH_IMM] into a local MR of the responder's PD. */
+	if (!ntbr_eng_resp_write_ok(r))
+		return IB_WC_REM_ACCESS_ERR;
 	if (len) {
 		mr = ntbr_eng_mr(dev, r->ibqp.pd, wqe->u.rdma.rkey,
 				 wqe->u.rdma.remote_addr, len,
 				 IB_ACCESS_REMOTE_WRITE);
 		if (!mr)
 			return IB_WC_REM_ACCESS_ERR;
-		c->rcv[0].mr = mr;
-		c->rcv[0].va = wqe->u.rdma.remote_addr;
-		c->rcv[0].len = len;
+		ntbr_seg_init(&c->rcv[0], mr, wqe->u.rdma.remote_addr, len);
 		d.seg = c->rcv;
 		d.nseg = 1;
 		if (ntbr_eng_copy(c->src, nsrc, inl ? wqe->d.inline_data : NULL,
@@ -579,6 +656,7 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_eng_ctx *c = qp->eng_ctx;
+	u32 budget = NTBR_ENG_BUDGET;
 	unsigned long delay = 0;
 	int status;
 
@@ -608,6 +686,15 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 				break;
 			WRITE_ONCE(qp->sq.ctrl->engine,
 				   NTBRDMA_WQ_ENGINE_RUNNING);
+		}
+		if (!budget--) {
+			/*
+			 * Enough for one run: the work item goes on (the
+			 * flag stays set), so eng_sem and the CPU are let
+			 * go however fast the SQ is refilled.
+			 */
+			ntbr_eng_queue(qp);
+			break;
 		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
 		if (status == -EAGAIN) {

@@ -9,12 +9,28 @@
 
 #include "ntbrdma_ib.h"
 
-/* A resolved piece of local memory: [va, va + len) of mr. */
+/*
+ * A resolved piece of local memory: [va, va + len) of mr, with a cursor
+ * into the umem's sg list so that a copy walking forward through it
+ * finds each page in O(1) (ntbr_eng_page).
+ */
 struct ntbr_seg {
 	struct ntbr_mr *mr;
 	u64 va;
 	u64 len;
+	struct scatterlist *sg;		/* NULL: start from the first entry */
+	u64 sg_pidx;			/* index in the umem of sg's 1st page */
 };
+
+static inline void ntbr_seg_init(struct ntbr_seg *s, struct ntbr_mr *mr,
+				 u64 va, u64 len)
+{
+	s->mr = mr;
+	s->va = va;
+	s->len = len;
+	s->sg = NULL;
+	s->sg_pidx = 0;
+}
 
 /* A piece of the peer's memory: [va, va + len) of rmr (referenced). */
 struct ntbr_rseg {
@@ -39,8 +55,16 @@ struct ntbr_eng_ctx {
 	struct ntbr_seg src[NTBRDMA_MAX_SGE];
 	struct ntbr_seg rcv[NTBRDMA_MAX_SGE];
 	struct ntbr_rseg rdst[NTBRDMA_MAX_SGE];
+	struct ntbrdma_recv_wqe rwqe;	/* loopback: the receive filled */
 	u64 len;			/* of the message */
 };
+
+/*
+ * Work one run of the engine or one publishing kick does before it lets
+ * others in (the rest goes on in the QP's work item): a process that
+ * keeps posting never holds eng_sem or a CPU for long.
+ */
+#define NTBR_ENG_BUDGET		64U
 
 /*
  * A local MR of key containing [va, va + len) with every flag of access,
@@ -62,6 +86,14 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);
+/* Bytes a receive WQE (untrusted: a mapped slot) can hold. */
+u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w);
+/*
+ * The responder QP r allows an RDMA READ (its qp_access_flags and
+ * max_dest_rd_atomic, as an HCA's responder checks): IB_WC_SUCCESS or
+ * the requester's status.
+ */
+int ntbr_eng_resp_read_ok(struct ntbr_qp *r);
 /* Jiffies to wait before an RNR retry, for a responder's min_rnr_timer. */
 unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
 /* The QP's work: runs its SQ (after a READ answer, an error, ...). */
@@ -91,7 +123,12 @@ int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
  * keys.
  */
 void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
-/* The connected peer QP does not answer (under qp->mutex). */
-bool ntbr_peer_dead(struct ntbr_qp *qp);
+/*
+ * The peer QP that qp is connected to is known to be connected back and
+ * to receive (a RECV_POST of it was accepted, no RRQ_FLUSH since): true,
+ * with its PD and IB_ACCESS_REMOTE_* flags.  False: requests to it get
+ * no answer.  Under qp->mutex.
+ */
+bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access);
 
 #endif /* NTBRDMA_IB_ENGINE_H */

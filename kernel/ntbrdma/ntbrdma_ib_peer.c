@@ -69,7 +69,16 @@ struct ntbr_wire_sge {
 	__le32 len;
 };
 
-/* RECV_POST: count receives follow, each an entry and nsge SGEs. */
+/* Bits of ntbr_qp_msg_post.access: the sender QP's qp_access_flags. */
+#define NTBR_POST_A_WRITE	0x1	/* IB_ACCESS_REMOTE_WRITE */
+#define NTBR_POST_A_READ	0x2	/* IB_ACCESS_REMOTE_READ */
+#define NTBR_POST_A_ATOMIC	0x4	/* IB_ACCESS_REMOTE_ATOMIC */
+
+/*
+ * RECV_POST: count receives follow, each an entry and nsge SGEs.  The
+ * header also says what the requester needs to know of the responder
+ * QP: its PD, access flags and timer; count 0 only updates them.
+ */
 struct ntbr_qp_msg_post {
 	__le32 dst_qpn;
 	__le32 src_qpn;
@@ -77,7 +86,9 @@ struct ntbr_qp_msg_post {
 	__le32 pd_id;			/* the sender QP's PD (its MRs') */
 	__le16 count;
 	u8 rnr_timer;			/* the sender QP's min_rnr_timer */
-	u8 rsvd[5];
+	u8 access;			/* NTBR_POST_A_* */
+	u8 rq_order;			/* its RQ holds 1 << rq_order */
+	u8 rsvd[3];
 };
 
 #define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
@@ -155,7 +166,18 @@ struct ntbr_rrq_ent {
 	struct ntbr_wire_sge sge[];	/* validated lengths, still LE */
 };
 
-#define NTBR_RRQ_MAX	NTBR_MAX_QP_WR	/* entries a peer may publish */
+/*
+ * A responder publishes at most NTBR_PUB_AHEAD receives (and never more
+ * than its RQ holds) that the requester has not completed yet; a
+ * requester holds at most that many per QP, and all its QPs together
+ * at most NTBR_RRQ_DEV_BYTES of them.  A peer that publishes more breaks
+ * the protocol: the link is reset.
+ */
+#define NTBR_PUB_AHEAD		1024U
+#define NTBR_RRQ_DEV_BYTES	(64L << 20)
+static_assert(NTBR_PUB_AHEAD <= NTBR_MAX_QP_WR);
+/* Receives published by one kick before the rest goes to rq_work. */
+#define NTBR_PUB_BUDGET		256U
 
 static bool ntbr_peer_state_rcv(enum ib_qp_state s)
 {
@@ -173,6 +195,22 @@ static void ntbr_rrq_free_list(struct list_head *list)
 	}
 }
 
+static size_t ntbr_rrq_ent_size(const struct ntbr_rrq_ent *e)
+{
+	return struct_size(e, sge, e->nsge);
+}
+
+/* Under rrq_lock: every receive qp holds moves to old (freed unlocked). */
+static void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+
+	list_splice_tail_init(&qp->rrq, old);
+	atomic_long_sub(qp->rrq_bytes, &dev->rrq_bytes);
+	qp->rrq_bytes = 0;
+	qp->rrq_count = 0;
+}
+
 /*
  * Under rrq_lock: if epoch is newer than the peer QP's epoch qp knows,
  * adopt it; the receives of the old one move to old (to free unlocked).
@@ -182,10 +220,30 @@ static bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
 {
 	if ((s32)(epoch - qp->rrq_epoch) <= 0)
 		return false;
-	list_splice_init(&qp->rrq, old);
-	qp->rrq_count = 0;
+	ntbr_rrq_take_all(qp, old);
 	qp->rrq_epoch = epoch;
 	return true;
+}
+
+/* IB_ACCESS_REMOTE_* <-> NTBR_POST_A_* */
+static u8 ntbr_post_access(int access)
+{
+	return (access & IB_ACCESS_REMOTE_WRITE ? NTBR_POST_A_WRITE : 0) |
+	       (access & IB_ACCESS_REMOTE_READ ? NTBR_POST_A_READ : 0) |
+	       (access & IB_ACCESS_REMOTE_ATOMIC ? NTBR_POST_A_ATOMIC : 0);
+}
+
+static u32 ntbr_post_ib_access(u8 a)
+{
+	return (a & NTBR_POST_A_WRITE ? IB_ACCESS_REMOTE_WRITE : 0) |
+	       (a & NTBR_POST_A_READ ? IB_ACCESS_REMOTE_READ : 0) |
+	       (a & NTBR_POST_A_ATOMIC ? IB_ACCESS_REMOTE_ATOMIC : 0);
+}
+
+/* Receives a responder may have published and not seen completed. */
+static u32 ntbr_pub_max(u32 rq_slots)
+{
+	return min(rq_slots, NTBR_PUB_AHEAD);
 }
 
 /* --- B: publishing our receives ---------------------------------------- */
@@ -224,18 +282,25 @@ static void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	le16_add_cpu(&h->count, 1);
 }
 
+enum ntbr_pub {
+	NTBR_PUB_IDLE,		/* the QP does not publish (not connected) */
+	NTBR_PUB_DONE,		/* everything posted is published */
+	NTBR_PUB_HELD,		/* more posted: NTBR_PUB_AHEAD or *budget */
+};
+
 /*
- * Publish the receives posted since the last time.  Caller holds eng_sem
- * (read) and qp->pub_mutex.  False when the QP does not publish (not
- * connected to the peer, or not receiving): nothing to do until it is.
+ * Publish the receives posted since the last time, at most *budget of
+ * them, and never more than NTBR_PUB_AHEAD beyond the last completed
+ * one.  Caller holds eng_sem (read) and qp->pub_mutex.
  */
-static bool ntbr_pub_run(struct ntbr_ib_dev *dev, struct ntbr_qp *qp)
+static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
+				  struct ntbr_qp *qp, u32 *budget)
 {
 	const size_t most = struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
 					NTBRDMA_MAX_SGE);
 	struct ntbr_qp_msg_post *h = qp->pub_buf;
 	struct ntbrdma_recv_wqe *w = qp->pub_wqe;
-	bool ok, have, send = false;
+	bool ok, have, held = false, send = false;
 	u32 prod, index = 0, epoch = 0;
 	unsigned long flags;
 	size_t len = 0;		/* 0: no message started */
@@ -255,21 +320,32 @@ static bool ntbr_pub_run(struct ntbr_ib_dev *dev, struct ntbr_qp *qp)
 			h->epoch = cpu_to_le32(epoch);
 			h->pd_id = cpu_to_le32(qp->ibqp.pd->res.id);
 			h->rnr_timer = qp->attr.min_rnr_timer;
+			h->access = ntbr_post_access(qp->attr.qp_access_flags);
+			h->rq_order = ilog2(qp->rq.num_wqe);
 			len = sizeof(*h);
-			/* The first message of an epoch goes even if empty. */
-			send = !qp->pub_any;
+			/*
+			 * The first message of an epoch goes even if empty:
+			 * it tells the peer QP that we are connected back.
+			 */
+			send = !qp->pub_any || qp->pub_hdr;
 			qp->pub_any = true;
+			qp->pub_hdr = false;
 			qp->pub_qpn = qp->attr.dest_qp_num;
 		}
 		if (ok) {
 			/* Published receives lie in [cons, prod]. */
 			if (qp->rq_pub - qp->rq.cons > prod - qp->rq.cons)
 				qp->rq_pub = qp->rq.cons;
-			if (qp->rq_pub != prod) {
+			held = qp->rq_pub != prod;
+			if (held && *budget &&
+			    qp->rq_pub - qp->rq.cons <
+				    ntbr_pub_max(qp->rq.num_wqe)) {
 				index = qp->rq_pub++;
 				memcpy(w, ntbr_wq_slot(&qp->rq, index),
 				       sizeof(*w));
 				have = true;
+				held = false;
+				(*budget)--;
 			}
 		}
 		spin_unlock_irqrestore(&qp->rq_lock, flags);
@@ -284,30 +360,42 @@ static bool ntbr_pub_run(struct ntbr_ib_dev *dev, struct ntbr_qp *qp)
 			ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_POST, h, len);
 		send = false;
 		len = 0;
-		if (!ok || !have)
-			return ok;
+		if (!ok)
+			return NTBR_PUB_IDLE;
+		if (!have)
+			return held ? NTBR_PUB_HELD : NTBR_PUB_DONE;
 	}
 }
 
 /*
  * Kick (provider's empty post_recv, kernel post_recv, modify to RTR):
  * publish until the RQ is seen with nothing new after the engine word
- * was cleared.  Process context, no QP lock held.
+ * was cleared.  Process context, no QP lock held.  Bounded: after
+ * NTBR_PUB_BUDGET receives the rest goes on in rq_work, and a QP with
+ * NTBR_PUB_AHEAD receives published goes on when RECV_DONE frees one
+ * (ntbr_peer_h_done); the engine word stays set meanwhile.
  */
 void ntbr_peer_rq_kick(struct ntbr_qp *qp)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	u32 prod, budget = NTBR_PUB_BUDGET;
+	enum ntbr_pub pub;
 	unsigned long flags;
 	bool more;
-	u32 prod;
 
 	down_read(&dev->eng_sem);
 	mutex_lock(&qp->pub_mutex);
 	for (;;) {
 		/* Owner: kernel.  Set while we will see new receives. */
 		WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
-		if (!ntbr_pub_run(dev, qp))
+		pub = ntbr_pub_run(dev, qp, &budget);
+		if (pub == NTBR_PUB_IDLE)
 			break;		/* nothing to publish: stays set */
+		if (pub == NTBR_PUB_HELD) {
+			if (!budget)
+				queue_work(ntbr_mr_wq, &qp->rq_work);
+			break;		/* stays set: we go on by ourselves */
+		}
 		WRITE_ONCE(qp->rq.ctrl->engine, 0);
 		/* Flag clear before the prod load: pairs with the provider. */
 		smp_mb();
@@ -359,6 +447,20 @@ void ntbr_peer_rq_kick_async(struct ntbr_qp *qp)
 		queue_work(ntbr_mr_wq, &qp->rq_work);
 }
 
+/*
+ * The access flags or the RNR timer changed (modify_qp, under qp->mutex):
+ * the peer QP learns them with the next RECV_POST, sent even if empty
+ * (the caller kicks once it dropped the mutex).
+ */
+void ntbr_peer_attr_changed(struct ntbr_qp *qp)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&qp->rq_lock, flags);
+	qp->pub_hdr = true;
+	spin_unlock_irqrestore(&qp->rq_lock, flags);
+}
+
 /* A new epoch of our receives; true when the peer must drop the old. */
 static bool ntbr_peer_new_epoch(struct ntbr_qp *qp)
 {
@@ -393,17 +495,34 @@ void ntbr_peer_rq_flushed(struct ntbr_qp *qp)
 
 /* --- A: the peer's receives, SEND ------------------------------------ */
 
-/* Drop every receive the peer published to qp (destroyed, link down). */
+/*
+ * Drop every receive the peer published to qp, and what we knew of its
+ * QP (destroyed, link down): requests wait for a new RECV_POST.
+ */
 void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 {
 	unsigned long flags;
 	LIST_HEAD(list);
 
 	spin_lock_irqsave(&qp->rrq_lock, flags);
-	list_splice_init(&qp->rrq, &list);
-	qp->rrq_count = 0;
+	ntbr_rrq_take_all(qp, &list);
+	qp->peer_qpn = 0;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&list);
+}
+
+bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)
+{
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	ok = qp->peer_qpn && qp->peer_qpn == qp->attr.dest_qp_num &&
+	     READ_ONCE(qp->peer_dead_qpn) != qp->peer_qpn;
+	*pd_id = qp->peer_pd_id;
+	*access = qp->peer_access;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	return ok;
 }
 
 /* The first published receive of the connected peer QP, taken off. */
@@ -419,6 +538,9 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
 					     entry))) {
 		list_del(&e->entry);
 		qp->rrq_count--;
+		qp->rrq_bytes -= ntbr_rrq_ent_size(e);
+		atomic_long_sub(ntbr_rrq_ent_size(e),
+				&to_ntbr_ib(qp->ibqp.device)->rrq_bytes);
 		if (e->src_qpn == qp->attr.dest_qp_num)
 			break;
 		list_add_tail(&e->entry, &stale);	/* an old connection */
@@ -571,25 +693,24 @@ int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 
 /* --- handlers ---------------------------------------------------------- */
 
-/* True when the connected peer QP does not answer (ERR, RESET, gone). */
-bool ntbr_peer_dead(struct ntbr_qp *qp)
-{
-	u32 dead = READ_ONCE(qp->peer_dead_qpn);
-
-	return dead && dead == qp->attr.dest_qp_num;
-}
-
-/* Our QP qpn, connected (or connecting) to the peer's QP src; eng_sem. */
-static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src)
+/*
+ * Our QP qpn if it is connected to the peer's QP src; with pending, also
+ * if it has no destination yet (RESET, INIT: the peer QP may reach RTR
+ * and publish before ours is connected).  Never a loopback QP, never one
+ * connected to another peer QP.  Caller holds eng_sem (read).
+ */
+static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
+				    bool pending)
 {
 	struct ntbr_qp *qp = xa_load(&dev->qps, qpn);
+	enum ntbr_qp_dest dest;
 
-	if (!qp)
+	if (!qp || !src)
 		return NULL;
-	if (READ_ONCE(qp->dest) == NTBR_QP_DEST_PEER &&
-	    READ_ONCE(qp->attr.dest_qp_num) != src)
-		return NULL;
-	return qp;
+	dest = READ_ONCE(qp->dest);
+	if (dest == NTBR_QP_DEST_PEER)
+		return READ_ONCE(qp->attr.dest_qp_num) == src ? qp : NULL;
+	return pending && dest == NTBR_QP_DEST_NONE ? qp : NULL;
 }
 
 static void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
@@ -604,9 +725,10 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 {
 	const struct ntbr_qp_msg_post *h = p;
 	const struct ntbr_qp_msg_rcv *r;
+	u32 qpn, src, epoch, n, i, k, most;
+	const char *excess = NULL;
+	size_t off = sizeof(*h), bytes = 0;
 	struct ntbr_rrq_ent *e;
-	u32 qpn, src, epoch, n, i, k;
-	size_t off = sizeof(*h);
 	unsigned long flags;
 	LIST_HEAD(list);
 	LIST_HEAD(old);
@@ -637,28 +759,52 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 			e->total += le32_to_cpu(r->sge[k].len);
 		}
 		list_add_tail(&e->entry, &list);
+		bytes += ntbr_rrq_ent_size(e);
 		off += struct_size(r, sge, r->nsge);
 	}
+	most = ntbr_pub_max(1U << min_t(u32, h->rq_order,
+					ilog2(NTBR_MAX_QP_WR)));
 
 	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, qpn, src);
+	qp = ntbr_peer_qp(dev, qpn, src, true);
 	if (!qp) {
 		up_read(&dev->eng_sem);
 		ntbr_rrq_free_list(&list);
 		return ntbr_peer_bad(dev, "RECV_POST", qpn);
 	}
 	spin_lock_irqsave(&qp->rrq_lock, flags);
-	/* A new epoch of the responder: what we hold is gone. */
-	ntbr_rrq_new_epoch(qp, epoch, &old);
-	if (epoch == qp->rrq_epoch && qp->rrq_count + n <= NTBR_RRQ_MAX) {
+	if (src != qp->peer_qpn) {
+		/*
+		 * Another peer QP than the one we heard from: only while
+		 * ours is not connected yet.  We hold one peer QP's receives
+		 * at a time: the newest to publish to us.
+		 */
+		ntbr_rrq_take_all(qp, &old);
+		qp->peer_qpn = src;
+		qp->rrq_epoch = epoch;
+	} else {
+		/* A new epoch of the responder: what we hold is gone. */
+		ntbr_rrq_new_epoch(qp, epoch, &old);
+	}
+	if (epoch == qp->rrq_epoch) {
+		if (qp->rrq_count + n > most) {
+			excess = "peer published more receives than its QP may";
+		} else if (atomic_long_add_return(bytes, &dev->rrq_bytes) >
+			   NTBR_RRQ_DEV_BYTES) {
+			atomic_long_sub(bytes, &dev->rrq_bytes);
+			excess = "peer published more receives than all our QPs may hold";
+		}
+	}
+	if (epoch == qp->rrq_epoch && !excess) {
 		list_splice_tail_init(&list, &qp->rrq);
 		qp->rrq_count += n;
+		qp->rrq_bytes += bytes;
 		/* Its QP receives in this epoch: alive (see RRQ_FLUSH). */
 		if (qp->peer_dead_qpn == src)
 			WRITE_ONCE(qp->peer_dead_qpn, 0);
 		qp->peer_rnr_timer = h->rnr_timer & 31;
-		WRITE_ONCE(qp->peer_pd_id, le32_to_cpu(h->pd_id));
-		WRITE_ONCE(qp->peer_pd_known, true);
+		qp->peer_pd_id = le32_to_cpu(h->pd_id);
+		qp->peer_access = ntbr_post_ib_access(h->access);
 	}
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	/*
@@ -669,8 +815,13 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		ntbr_eng_rnr_now(qp);
 	up_read(&dev->eng_sem);
 	ntbr_rrq_free_list(&old);
-	if (!list_empty(&list))
-		ntbr_peer_bad(dev, "stale or excess RECV_POST", qpn);
+	if (excess) {
+		ibdev_err_ratelimited(&dev->ibdev, "QP %u: %s: link reset\n",
+				      qpn, excess);
+		ntbr_link_reset(dev->nd, excess);
+	} else if (!list_empty(&list)) {
+		ntbr_peer_bad(dev, "stale RECV_POST", qpn);
+	}
 	ntbr_rrq_free_list(&list);
 	return;
 bad:
@@ -684,8 +835,8 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 {
 	const struct ntbr_qp_msg_done *m = p;
 	struct ntbrdma_cqe cqe = { .port_num = 1 };
+	bool ok = false, stale = false, more = false, toolong = false;
 	struct ntbrdma_recv_wqe *rw;
-	bool ok = false, stale = false;
 	unsigned long flags;
 	struct ntbr_qp *qp;
 	u32 prod;
@@ -702,22 +853,35 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
 	}
 	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, cqe.qp_num, le32_to_cpu(m->src_qpn));
+	/* Only the peer QP we published to completes our receives. */
+	qp = ntbr_peer_qp(dev, cqe.qp_num, le32_to_cpu(m->src_qpn), false);
 	if (qp) {
 		spin_lock_irqsave(&qp->rq_lock, flags);
 		/* An older epoch: flushed here already, quietly dropped. */
 		stale = le32_to_cpu(m->epoch) != qp->rq_epoch;
-		ok = !stale && ntbr_wq_prod(qp, &qp->rq, &prod) &&
+		ok = !stale && qp->pub_any &&
+		     le32_to_cpu(m->src_qpn) == qp->pub_qpn &&
+		     ntbr_wq_prod(qp, &qp->rq, &prod) &&
 		     prod != qp->rq.cons &&
 		     le32_to_cpu(m->rq_index) == qp->rq.cons &&
+		     qp->rq_pub != qp->rq.cons &&
 		     m->status <= IB_WC_GENERAL_ERR;
 		if (ok) {
 			rw = ntbr_wq_slot(&qp->rq, qp->rq.cons);
+			/* No peer fills a receive beyond its length. */
+			toolong = cqe.status == IB_WC_SUCCESS &&
+				  m->opcode == NTBR_RECV_OP_SEND &&
+				  cqe.byte_len > ntbr_rwqe_len(rw);
+			ok = !toolong;
+		}
+		if (ok) {
 			cqe.wr_id = READ_ONCE(rw->wr_id);
 			ntbr_wq_set_cons(&qp->rq, qp->rq.cons + 1);
 			ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe,
 				     &qp->ibqp,
 				     m->flags & NTBR_DONE_F_SOLICITED);
+			/* Receives held back by NTBR_PUB_AHEAD go now. */
+			more = prod != qp->rq_pub;
 		}
 		spin_unlock_irqrestore(&qp->rq_lock, flags);
 		if (ok && cqe.status != IB_WC_SUCCESS) {
@@ -725,10 +889,18 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 			WRITE_ONCE(qp->err_pending, true);
 			ntbr_eng_queue(qp);
 		}
+		if (more)
+			queue_work(ntbr_mr_wq, &qp->rq_work);
 	}
 	up_read(&dev->eng_sem);
-	if (!ok && !stale)
+	if (toolong) {
+		ibdev_err_ratelimited(&dev->ibdev,
+				      "QP %u: peer filled a receive beyond its length: link reset\n",
+				      cqe.qp_num);
+		ntbr_link_reset(dev->nd, "receive completion longer than the receive");
+	} else if (!ok && !stale) {
 		ntbr_peer_bad(dev, "RECV_DONE", cqe.qp_num);
+	}
 }
 
 /* A: the responder dropped its receives (flush or reset). */
@@ -744,11 +916,12 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 		return ntbr_peer_bad(dev, "malformed RRQ_FLUSH", 0);
 	down_read(&dev->eng_sem);
 	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn));
+			  le32_to_cpu(m->src_qpn), true);
 	if (qp) {
 		spin_lock_irqsave(&qp->rrq_lock, flags);
-		/* Only a newer epoch: see ntbr_peer_send_flush(). */
-		if (ntbr_rrq_new_epoch(qp, le32_to_cpu(m->epoch), &old)) {
+		/* Only a newer epoch of the QP we hold: ntbr_peer_send_flush */
+		if (le32_to_cpu(m->src_qpn) == qp->peer_qpn &&
+		    ntbr_rrq_new_epoch(qp, le32_to_cpu(m->epoch), &old)) {
 			/*
 			 * Its QP went to ERR or RESET, or is gone: requests
 			 * get no answer (the engine retries on the transport
@@ -772,13 +945,17 @@ static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
 	struct ntbr_seg src;
 	struct ntbr_qp *qp;
 
+	int status;
+
 	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn));
-	if (!qp || READ_ONCE(qp->dest) != NTBR_QP_DEST_PEER ||
-	    !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
+			  le32_to_cpu(m->src_qpn), false);
+	if (!qp || !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
 		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
-	src.va = le64_to_cpu(m->va);
-	src.len = rlen;
+	/* As an HCA's responder: the QP's own READ permissions first. */
+	status = ntbr_eng_resp_read_ok(qp);
+	if (status != IB_WC_SUCCESS)
+		return status;
+	ntbr_seg_init(&src, NULL, le64_to_cpu(m->va), rlen);
 	src.mr = ntbr_eng_mr(dev, qp->ibqp.pd, le32_to_cpu(m->rkey), src.va,
 			     rlen, IB_ACCESS_REMOTE_READ);
 	if (!src.mr)
@@ -827,7 +1004,7 @@ static void ntbr_peer_h_rdone(struct ntbr_ib_dev *dev, const void *p,
 	status = le32_to_cpu(m->status);
 	down_read(&dev->eng_sem);
 	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn));
+			  le32_to_cpu(m->src_qpn), false);
 	if (qp) {
 		spin_lock_irqsave(&qp->rrq_lock, flags);
 		ok = qp->rd_status < 0 &&

@@ -6,10 +6,11 @@
  * Each QP owns two rings (layout in include/rdma/ntbrdma-abi.h) in
  * vmalloc_user() memory, mapped into the provider for user QPs.  The
  * producer of a ring is the provider (user QPs) or ntbr_post_send and
- * ntbr_post_recv (kernel QPs); the kernel is its only consumer.  There is
- * no engine yet: a posted WQE is consumed only when the QP goes to ERR,
- * which completes it with IB_WC_WR_FLUSH_ERR, or to RESET, which discards
- * it without a completion.
+ * ntbr_post_recv (kernel QPs); the kernel is its only consumer: the
+ * engine (ntbrdma_ib_engine.c) executes send WQEs, receives are filled by
+ * a loopback requester or published to the peer (ntbrdma_ib_peer.c); ERR
+ * completes what is left with IB_WC_WR_FLUSH_ERR, RESET discards it.
+ * The ring memory belongs to its mmap entry once mapped (ntbrdma_ib_ctx.c).
  *
  * Everything the kernel reads back from a mapped ring (prod, the slots)
  * may have been written by a buggy or hostile process: prod is only
@@ -60,13 +61,11 @@ static int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size,
 	return 0;
 }
 
-/* After the mapping entry (if any) was removed. */
+/* The kernel no longer uses the ring (its mapping entry frees a mapped one). */
 static void ntbr_wq_free(struct ntbr_wq *wq)
 {
-	if (wq->mmap_entry)
-		rdma_user_mmap_entry_remove(wq->mmap_entry);
+	ntbr_ring_buf_free(wq->buf, wq->mmap_entry);
 	wq->mmap_entry = NULL;
-	vfree(wq->buf);
 	wq->buf = NULL;
 }
 
@@ -502,9 +501,15 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 	if (attr_mask & ~IB_QP_ATTR_STANDARD_BITS)
 		return -EOPNOTSUPP;
 	mutex_lock(&qp->mutex);
-	cur = (attr_mask & IB_QP_CUR_STATE) ? attr->cur_qp_state : qp->state;
+	/*
+	 * The transition is from the state the QP is in.  A current state
+	 * the caller gives must be that state (ib_modify_qp_is_ok() would
+	 * otherwise judge RESET -> RTS as the RTS -> RTS it claims).
+	 */
+	cur = qp->state;
 	next = (attr_mask & IB_QP_STATE) ? attr->qp_state : cur;
-	if (cur > IB_QPS_ERR || next > IB_QPS_ERR ||
+	if (((attr_mask & IB_QP_CUR_STATE) && attr->cur_qp_state != cur) ||
+	    next > IB_QPS_ERR ||
 	    !ib_modify_qp_is_ok(cur, next, ibqp->qp_type, attr_mask)) {
 		err = -EINVAL;
 		goto out;
@@ -552,6 +557,13 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		break;
 	default:
 		break;
+	}
+	/* The peer QP checks its requests against these: tell it. */
+	if ((attr_mask & (IB_QP_ACCESS_FLAGS | IB_QP_MIN_RNR_TIMER)) &&
+	    qp->dest == NTBR_QP_DEST_PEER && next != IB_QPS_RESET &&
+	    next != IB_QPS_ERR) {
+		ntbr_peer_attr_changed(qp);
+		kick_rq = true;
 	}
 out:
 	mutex_unlock(&qp->mutex);
