@@ -34,25 +34,35 @@ static int ntbr_cq_ring_alloc(struct ntbr_cq_ring *ring, u32 num_cqe)
 	return 0;
 }
 
-/* After the mapping entry (if any) was removed. */
+/* The kernel no longer uses the ring (its mapping entry frees a mapped one). */
 static void ntbr_cq_ring_free(struct ntbr_cq_ring *ring)
 {
-	vfree(ring->buf);
+	ntbr_ring_buf_free(ring->buf, ring->mmap_entry);
+	ring->mmap_entry = NULL;
 	ring->buf = NULL;
 }
 
-static int ntbr_cq_ring_map(struct ntbr_cq *cq, struct ib_udata *udata,
+/* Map ring for the provider: the entry owns its memory from now on. */
+static int ntbr_cq_ring_map(struct ntbr_cq_ring *ring, struct ib_udata *udata,
 			    u64 *offset)
 {
 	struct ntbr_ucontext *uc =
 		rdma_udata_to_drv_context(udata, struct ntbr_ucontext, ibuc);
 	struct rdma_user_mmap_entry *entry;
 
-	entry = ntbr_mmap_insert(&uc->ibuc, cq->ring.buf, cq->ring.size, offset);
+	entry = ntbr_mmap_insert(&uc->ibuc, ring->buf, ring->size, offset);
 	if (IS_ERR(entry))
 		return PTR_ERR(entry);
-	cq->ring.mmap_entry = entry;
+	ring->mmap_entry = entry;
 	return 0;
+}
+
+static void ntbr_cq_comp_work(struct work_struct *work)
+{
+	struct ntbr_cq *cq = container_of(work, struct ntbr_cq, comp_work);
+
+	if (cq->ibcq.comp_handler)
+		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
 }
 
 static int ntbr_cq_check_size(unsigned int cqe)
@@ -89,6 +99,8 @@ int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		goto err_count;
 	}
 	spin_lock_init(&cq->lock);
+	mutex_init(&cq->resize_mutex);
+	INIT_WORK(&cq->comp_work, ntbr_cq_comp_work);
 	cq->id = atomic_inc_return(&dev->next_cq_id);
 	cq->user = !!udata;
 	num_cqe = roundup_pow_of_two(attr->cqe);
@@ -97,7 +109,7 @@ int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		goto err_count;
 
 	if (udata) {
-		err = ntbr_cq_ring_map(cq, udata, &resp.mmap_offset);
+		err = ntbr_cq_ring_map(&cq->ring, udata, &resp.mmap_offset);
 		if (err)
 			goto err_free;
 		resp.mmap_size = cq->ring.size;
@@ -105,7 +117,7 @@ int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 		resp.cq_id = cq->id;
 		err = ib_copy_to_udata(udata, &resp, sizeof(resp));
 		if (err)
-			goto err_unmap;
+			goto err_free;
 	} else {
 		cq->slot_qp = kvcalloc(num_cqe, sizeof(*cq->slot_qp),
 				       GFP_KERNEL);
@@ -123,8 +135,6 @@ int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
 	}
 	return 0;
 
-err_unmap:
-	rdma_user_mmap_entry_remove(cq->ring.mmap_entry);
 err_free:
 	ntbr_cq_ring_free(&cq->ring);
 err_count:
@@ -141,10 +151,10 @@ int ntbr_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata)
 	list_del(&cq->dev_entry);
 	spin_unlock_irq(&dev->cq_lock);
 	/* ib_core refuses while QPs or SRQs use the CQ: no producer left. */
-	if (cq->ring.mmap_entry)
-		rdma_user_mmap_entry_remove(cq->ring.mmap_entry);
+	cancel_work_sync(&cq->comp_work);
 	ntbr_cq_ring_free(&cq->ring);
 	kvfree(cq->slot_qp);
+	mutex_destroy(&cq->resize_mutex);
 	atomic_dec(&dev->num_cq);
 	return 0;
 }
@@ -155,6 +165,14 @@ static u32 ntbr_cq_count(struct ntbr_cq *cq)
 	return cq->ring.prod - READ_ONCE(cq->ring.ctrl->cons);
 }
 
+/*
+ * One resize at a time (uverbs holds only a shared lock on the CQ): the
+ * new ring is allocated and, for a user CQ, mapped and its place told to
+ * the provider before anything changes, so a failure leaves the CQ as it
+ * was; then, under the producer's lock, the entries move and the rings
+ * swap; the old ring is let go last (its mapping entry frees it when
+ * nobody maps it any more).
+ */
 int ntbr_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 {
 	struct ntbr_cq *cq = to_ntbr_cq(ibcq);
@@ -171,10 +189,25 @@ int ntbr_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 		return -EINVAL;
 	num_cqe = roundup_pow_of_two(cqe);
 
+	mutex_lock(&cq->resize_mutex);
 	err = ntbr_cq_ring_alloc(&ring, num_cqe);
 	if (err)
-		return err;
-	if (!udata) {
+		goto out;
+	if (udata) {
+		/*
+		 * The provider holds its CQ lock across this command, so it
+		 * neither polls nor arms the old ring meanwhile; the answer
+		 * says where the new ring is.
+		 */
+		err = ntbr_cq_ring_map(&ring, udata, &resp.mmap_offset);
+		if (err)
+			goto err_free;
+		resp.mmap_size = ring.size;
+		resp.num_cqe = num_cqe;
+		err = ib_copy_to_udata(udata, &resp, sizeof(resp));
+		if (err)
+			goto err_free;
+	} else {
 		slot_qp = kvcalloc(num_cqe, sizeof(*slot_qp), GFP_KERNEL);
 		if (!slot_qp) {
 			err = -ENOMEM;
@@ -207,36 +240,19 @@ int ntbr_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	old_slot_qp = cq->slot_qp;
 	cq->ring = ring;
 	cq->slot_qp = slot_qp;
+	ibcq->cqe = num_cqe;
 	spin_unlock_irq(&cq->lock);
 
-	if (udata) {
-		/*
-		 * The provider holds its CQ lock across this command, so it
-		 * neither polls nor arms the old ring meanwhile; the answer
-		 * says where the new ring is.
-		 */
-		err = ntbr_cq_ring_map(cq, udata, &resp.mmap_offset);
-		if (!err) {
-			resp.mmap_size = cq->ring.size;
-			resp.num_cqe = num_cqe;
-			err = ib_copy_to_udata(udata, &resp, sizeof(resp));
-		}
-		/*
-		 * On failure the CQ keeps working with the new ring, which
-		 * the provider cannot see: its completions are lost to it,
-		 * as after any failed resize of a mapped queue.
-		 */
-	}
-	if (old.mmap_entry)
-		rdma_user_mmap_entry_remove(old.mmap_entry);
 	ntbr_cq_ring_free(&old);
 	kvfree(old_slot_qp);
-	ibcq->cqe = num_cqe;
-	return err;
+	mutex_unlock(&cq->resize_mutex);
+	return 0;
 
 err_free:
 	kvfree(slot_qp);
 	ntbr_cq_ring_free(&ring);
+out:
+	mutex_unlock(&cq->resize_mutex);
 	return err;
 }
 
@@ -294,7 +310,17 @@ int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
 				 NTBRDMA_CQ_DISARMED) == armed;
 	spin_unlock_irqrestore(&cq->lock, flags);
 
-	if (notify && cq->ibcq.comp_handler)
+	if (!notify)
+		return 0;
+	/*
+	 * Our callers may hold a QP's ring lock with interrupts off.  A
+	 * user CQ's handler (uverbs: queue an event) is fine there; a
+	 * kernel consumer's may post again on that QP: it runs from a work
+	 * item (ordered after this post by queue_work()).
+	 */
+	if (!cq->user)
+		queue_work(system_highpri_wq, &cq->comp_work);
+	else if (cq->ibcq.comp_handler)
 		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
 	return 0;
 

@@ -31,11 +31,14 @@ void ntbr_dealloc_ucontext(struct ib_ucontext *ibuc)
 }
 
 /*
- * Ring memory is vmalloc_user()ed by its owner (a CQ, later QPs and SRQs),
- * which vfree()s it when the object is destroyed; remap_vmalloc_range()
- * took page references for every mapping, so a mapping the provider has
- * not yet unmapped keeps its pages and never sees freed memory.  The
- * mmap entry only carries the address, freed when ib_core drops it.
+ * Ring memory is vmalloc_user()ed by its object (a CQ, a QP) and, once
+ * mapped here, belongs to the mmap entry: the object's destroy (or a
+ * resize) removes the entry, and the memory is vfree()d by
+ * ntbr_mmap_free() when ib_core drops the entry's last reference - not
+ * while an mmap() that found the entry is still mapping it.  Mappings
+ * already made hold page references of their own (remap_vmalloc_range),
+ * so they never see freed memory either.  On failure the caller keeps
+ * buf.
  */
 struct rdma_user_mmap_entry *ntbr_mmap_insert(struct ib_ucontext *ibuc,
 					      void *buf, size_t size,
@@ -75,7 +78,19 @@ int ntbr_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
 
 void ntbr_mmap_free(struct rdma_user_mmap_entry *rdma_entry)
 {
-	kfree(container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry));
+	struct ntbr_mmap_entry *entry =
+		container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry);
+
+	vfree(entry->buf);
+	kfree(entry);
+}
+
+void ntbr_ring_buf_free(void *buf, struct rdma_user_mmap_entry *entry)
+{
+	if (entry)
+		rdma_user_mmap_entry_remove(entry);	/* frees buf, later */
+	else
+		vfree(buf);
 }
 
 int ntbr_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
