@@ -222,6 +222,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	debugfs_create_file("inject_cqe", 0200, dev->dbg, dev,
 			    &ntbr_inject_fops);
 	ntbr_rmr_debugfs(dev, dev->dbg);
+	ntbr_mr_debugfs(dev, dev->dbg);
 
 	/*
 	 * Virtual DMA (dma_device NULL), as rxe and siw: kernel ULPs hand us
@@ -327,6 +328,18 @@ struct ntbr_ib_dev *ntbr_ib_dev_get(struct ntbr_dev *nd)
 	dev = ntbr_ib_of(nd);
 	if (dev && !ib_device_try_get(&dev->ibdev))
 		dev = NULL;
+	spin_unlock(&ntbr_ib_lock);
+	return dev;
+}
+
+struct ntbr_ib_dev *ntbr_ib_dev_get_unreg(struct ntbr_dev *nd)
+{
+	struct ntbr_ib_dev *dev;
+
+	spin_lock(&ntbr_ib_lock);
+	dev = ntbr_ib_of(nd);
+	if (dev)
+		get_device(&dev->ibdev.dev);
 	spin_unlock(&ntbr_ib_lock);
 	return dev;
 }

@@ -27,13 +27,27 @@
  *
  * Deregistration: MR_DEL -> peer unlinks the entry, waits for copies in
  * flight, MR_DEL_ACK -> we unpin.  Until then the MR waits on mr_dying
- * with its key still allocated (a new MR cannot take it).  Link down (the
- * peer cannot write any more) and device removal unpin at once; an MR_DEL
- * unanswered for 5 s is logged and stays pinned.
+ * with its key still allocated (a new MR cannot take it).  A peer that
+ * held an entry may write into the pages until one of these proves it
+ * cannot any more, and only then are they unpinned:
+ *  - its MR_DEL_ACK;
+ *  - a later link-up: a new session means the peer went through its own
+ *    teardown (no window write in flight: synchronize_srcu) and dropped
+ *    its table of our MRs.  Our link down alone proves nothing: it may be
+ *    a heartbeat timeout while the peer is stalled in the middle of a
+ *    copy (a VM paused for a second);
+ *  - the transport closed our inbound window for good (device removal:
+ *    ntbr_peer_can_write()).
+ * An MR_DEL unanswered for 5 s is logged.  A device removed while the
+ * peer still holds entries waits 5 s for its answers; what it still
+ * holds then stays pinned for good (leaked, with a log line): never
+ * reused under a late write.
  */
+#include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/random.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "ntbrdma_ib.h"
@@ -235,7 +249,7 @@ struct ib_mr *ntbr_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 		mutex_lock(&dev->mrd.mr_mutex);
 		mr->ann = NTBR_MR_IDLE;
 		list_add_tail(&mr->entry, &dev->mrd.mr_remote);
-		wait = ntbr_link_ready(dev->nd);
+		wait = dev->mrd.up && ntbr_link_ready(dev->nd);
 		mutex_unlock(&dev->mrd.mr_mutex);
 		queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
 	}
@@ -256,13 +270,19 @@ err_free:
 	return ERR_PTR(err);
 }
 
+/* The peer may still write into mr's pages (under mr_mutex). */
+static bool ntbr_mr_peer_holds(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
+{
+	return mr->peer_holds && mr->ann_ups == dev->mrd.ups &&
+	       ntbr_peer_can_write(dev->nd);
+}
+
 int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct ntbr_mr *mr = to_ntbr_mr(ibmr);
 	struct ntbr_ib_dev *dev = mr->dev;
 	struct ntbr_mr_msg_key m;
-	bool del = false;
-	int ret;
+	bool held = false, del = false;
 
 	/* No local use by the engine after dereg (pages may stay pinned). */
 	WRITE_ONCE(mr->dead, true);
@@ -270,29 +290,30 @@ int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	if (ntbr_mr_is_remote(mr->access) && mr->umem) {
 		mutex_lock(&dev->mrd.mr_mutex);
 		list_del_init(&mr->entry);
-		/* IDLE and REFUSED: the peer has no entry of this key. */
-		del = mr->ann != NTBR_MR_IDLE && mr->ann != NTBR_MR_REFUSED;
-		if (del)
+		held = ntbr_mr_peer_holds(dev, mr);
+		/* In this session the peer answers MR_DEL; else a new one. */
+		del = held && dev->mrd.up && mr->ann != NTBR_MR_IDLE &&
+		      mr->ann != NTBR_MR_REFUSED;
+		if (held)
 			mr->ann = NTBR_MR_DEL_SENT;
 		mutex_unlock(&dev->mrd.mr_mutex);
 	}
-	if (!del) {
+	if (!held) {
 		ntbr_mr_free(mr);
 		return 0;
 	}
 
-	/* Not under mr_mutex: the control work needs it to drain our ring. */
+	/*
+	 * Not under mr_mutex: the control work needs it to drain our ring.
+	 * Not sent (link down): the next link-up frees the MR.
+	 */
 	m.rkey = cpu_to_le32(mr->ibmr.rkey);
 	m.seq = cpu_to_le32(mr->seq);
-	ret = ntbr_mr_send(dev, NTBR_CTRL_MR_DEL, &m, sizeof(m));
-	if (ret == -ENOTCONN) {
-		/* Link down: the peer cannot write into the pages any more. */
-		ntbr_mr_free(mr);
-		return 0;
-	}
-	/* Sent (or the ring stayed full): never unpin before the ack. */
+	if (del)
+		ntbr_mr_send(dev, NTBR_CTRL_MR_DEL, &m, sizeof(m));
+	/* Never unpin before the peer provably let go of the pages. */
 	mutex_lock(&dev->mrd.mr_mutex);
-	if (mr->acked) {
+	if (mr->acked || !ntbr_mr_peer_holds(dev, mr)) {
 		mutex_unlock(&dev->mrd.mr_mutex);
 		ntbr_mr_free(mr);
 		return 0;
@@ -330,11 +351,15 @@ static void ntbr_mr_ann_work(struct work_struct *work)
 		    mr->ann == NTBR_MR_READY_SENT)
 			busy++;
 	list_for_each_entry(mr, &dev->mrd.mr_remote, entry) {
-		if (busy >= NTBR_MR_ANN_WINDOW || !ntbr_link_ready(dev->nd))
+		if (busy >= NTBR_MR_ANN_WINDOW || !dev->mrd.up ||
+		    !ntbr_link_ready(dev->nd))
 			break;
 		if (mr->ann != NTBR_MR_IDLE)
 			continue;
 		mr->seq++;
+		/* From here the peer may hold an entry of this session. */
+		mr->peer_holds = true;
+		mr->ann_ups = dev->mrd.ups;
 		m[n++] = (struct ntbr_mr_msg_add) {
 			.rkey = cpu_to_le32(mr->ibmr.rkey),
 			.seq = cpu_to_le32(mr->seq),
@@ -371,6 +396,9 @@ static void ntbr_mr_ann_end(struct ntbr_ib_dev *dev, struct ntbr_mr *mr,
 			    enum ntbr_mr_ann ann)
 {
 	mr->ann = ann;
+	/* Refused: the peer dropped its entry (or never made one READY). */
+	if (ann == NTBR_MR_REFUSED)
+		mr->peer_holds = false;
 	complete_all(&mr->ann_done);
 	queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
 }
@@ -448,7 +476,7 @@ static void ntbr_mr_handle_del_ack(struct ntbr_ib_dev *dev, const void *p,
 	if (len != sizeof(*m))
 		return;
 	mutex_lock(&dev->mrd.mr_mutex);
-	mr = ntbr_mr_find(dev, le32_to_cpu(m->rkey));
+	mr = dev->mrd.closed ? NULL : ntbr_mr_find(dev, le32_to_cpu(m->rkey));
 	if (mr && (mr->ann != NTBR_MR_DEL_SENT || mr->acked ||
 		   mr->seq != le32_to_cpu(m->seq)))
 		mr = NULL;
@@ -460,8 +488,10 @@ static void ntbr_mr_handle_del_ack(struct ntbr_ib_dev *dev, const void *p,
 		list_del_init(&mr->entry);
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
-	if (mr)
+	if (mr) {
 		ntbr_mr_free(mr);
+		wake_up_all(&dev->mrd.dying_wq);
+	}
 }
 
 /* Announce every MR again (link up, or the peer asked: new ib_device). */
@@ -507,11 +537,31 @@ static void ntbr_mr_ctrl_nodev(struct ntbr_dev *nd, u16 type,
 	}
 }
 
+/*
+ * MR_DEL_ACK while our device is being unregistered: ntbr_mr_dev_fini()
+ * waits for these before it unpins (the device no longer takes
+ * references, but its structure lives until dealloc_driver returned).
+ */
+static void ntbr_mr_ctrl_unreg(struct ntbr_dev *nd, u16 type,
+			       const void *payload, size_t len)
+{
+	struct ntbr_ib_dev *dev = ntbr_ib_dev_get_unreg(nd);
+
+	if (!dev)
+		return;
+	ntbr_mr_handle_del_ack(dev, payload, len);	/* checks closed */
+	put_device(&dev->ibdev.dev);
+}
+
 static void ntbr_mr_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
 			 size_t len)
 {
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
 
+	if (!dev && type == NTBR_CTRL_MR_DEL_ACK) {
+		ntbr_mr_ctrl_unreg(nd, type, payload, len);
+		return;
+	}
 	if (!dev) {
 		ntbr_mr_ctrl_nodev(nd, type, payload, len);
 		return;
@@ -557,32 +607,56 @@ static void ntbr_mr_late_work(struct work_struct *work)
 			continue;
 		mr->late = true;
 		ibdev_warn(&dev->ibdev,
-			   "MR %#x: peer did not acknowledge its removal, pages stay pinned until link down\n",
+			   "MR %#x: peer did not acknowledge its removal, pages stay pinned until it does or the link comes back\n",
 			   mr->ibmr.rkey);
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
 }
 
-/* Unpin every MR waiting for an MR_DEL_ACK. */
-static void ntbr_mr_free_dying(struct ntbr_ib_dev *dev)
+/*
+ * Unpin the MRs waiting for an MR_DEL_ACK that the peer provably no
+ * longer writes into (ntbr_mr_peer_holds() false); with leak, pin the
+ * others for good.
+ */
+static void ntbr_mr_free_dying(struct ntbr_ib_dev *dev, bool leak)
 {
-	struct ntbr_mr *mr;
+	struct ntbr_mr *mr, *tmp;
+	LIST_HEAD(list);
 
-	for (;;) {
-		mutex_lock(&dev->mrd.mr_mutex);
-		mr = list_first_entry_or_null(&dev->mrd.mr_dying,
-					      struct ntbr_mr, entry);
-		if (mr)
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry_safe(mr, tmp, &dev->mrd.mr_dying, entry) {
+		if (!ntbr_mr_peer_holds(dev, mr)) {
+			list_move_tail(&mr->entry, &list);
+		} else if (leak) {
 			list_del_init(&mr->entry);
-		mutex_unlock(&dev->mrd.mr_mutex);
-		if (!mr)
-			break;
+			/* Its key goes; the MR and its pinned umem stay. */
+			xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
+			ibdev_err(&dev->ibdev,
+				  "MR %#x: peer never acknowledged its removal: %u pages stay pinned for good\n",
+				  mr->ibmr.rkey, mr->npages);
+		}
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	list_for_each_entry_safe(mr, tmp, &list, entry) {
+		list_del_init(&mr->entry);
 		ntbr_mr_free(mr);
 	}
 }
 
 void ntbr_mr_link_up(struct ntbr_ib_dev *dev)
 {
+	/*
+	 * A new session: the peer went through its teardown, so nothing
+	 * it announced or held of ours before is written any more.
+	 */
+	mutex_lock(&dev->mrd.mr_mutex);
+	/* Up already: the session ntbr_mr_dev_registered() counted. */
+	if (!dev->mrd.up) {
+		dev->mrd.ups++;
+		dev->mrd.up = true;
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	ntbr_mr_free_dying(dev, false);
 	ntbr_mr_reannounce(dev);
 }
 
@@ -593,13 +667,46 @@ void ntbr_mr_link_down(struct ntbr_ib_dev *dev)
 	/* The peer announces its MRs again at link up. */
 	ntbr_rmr_drop_all(dev);
 	mutex_lock(&dev->mrd.mr_mutex);
+	dev->mrd.up = false;
 	list_for_each_entry(mr, &dev->mrd.mr_remote, entry) {
 		mr->ann = NTBR_MR_IDLE;
 		complete_all(&mr->ann_done);
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
-	/* The peer cannot write into our memory any more. */
-	ntbr_mr_free_dying(dev);
+	/*
+	 * Dying MRs stay pinned: a one-sided link down does not stop a
+	 * peer that is merely slow from finishing a copy into them.
+	 */
+}
+
+static bool ntbr_mr_dying_empty(struct ntbr_ib_dev *dev)
+{
+	bool empty;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	empty = list_empty(&dev->mrd.mr_dying);
+	mutex_unlock(&dev->mrd.mr_mutex);
+	return empty;
+}
+
+/* debugfs mr_dying: deregistered MRs whose pages stay pinned for the peer. */
+static int ntbr_mr_dying_show(struct seq_file *s, void *unused)
+{
+	struct ntbr_ib_dev *dev = s->private;
+	struct ntbr_mr *mr;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	list_for_each_entry(mr, &dev->mrd.mr_dying, entry)
+		seq_printf(s, "rkey=%#010x npages=%u late=%d\n", mr->ibmr.rkey,
+			   mr->npages, mr->late);
+	mutex_unlock(&dev->mrd.mr_mutex);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ntbr_mr_dying);
+
+void ntbr_mr_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir)
+{
+	debugfs_create_file("mr_dying", 0400, dir, dev, &ntbr_mr_dying_fops);
 }
 
 void ntbr_mr_dev_init(struct ntbr_ib_dev *dev)
@@ -611,6 +718,7 @@ void ntbr_mr_dev_init(struct ntbr_ib_dev *dev)
 	mutex_init(&d->mr_mutex);
 	INIT_LIST_HEAD(&d->mr_remote);
 	INIT_LIST_HEAD(&d->mr_dying);
+	init_waitqueue_head(&d->dying_wq);
 	INIT_WORK(&d->ann_work, ntbr_mr_ann_work);
 	INIT_DELAYED_WORK(&d->late_work, ntbr_mr_late_work);
 	xa_init_flags(&d->rmr_xa, XA_FLAGS_LOCK_IRQ);
@@ -619,20 +727,44 @@ void ntbr_mr_dev_init(struct ntbr_ib_dev *dev)
 	strscpy(d->xlate_res, "none\n", sizeof(d->xlate_res));
 }
 
-/* Registered: ask the peer for the MRs it announced before we existed. */
+/*
+ * Registered: a link that is up already is a session for our MRs (the
+ * next link_up is the next one); ask the peer for the MRs it announced
+ * before we existed.
+ */
 void ntbr_mr_dev_registered(struct ntbr_ib_dev *dev)
 {
-	if (ntbr_link_ready(dev->nd))
+	bool ready;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	ready = ntbr_link_ready(dev->nd);
+	if (ready && !dev->mrd.up) {
+		dev->mrd.ups++;
+		dev->mrd.up = true;
+	}
+	mutex_unlock(&dev->mrd.mr_mutex);
+	if (ready)
 		ntbr_mr_send(dev, NTBR_CTRL_MR_RESYNC, NULL, 0);
 }
 
-/* Unregistered (no verbs, no control handler runs): free what is left. */
+/*
+ * Unregistered (no verbs; of the control handlers only MR_DEL_ACK still
+ * comes, ntbr_mr_ctrl_unreg): free what is left, once the peer answered
+ * for what it may still write into.
+ */
 void ntbr_mr_dev_fini(struct ntbr_ib_dev *dev)
 {
 	cancel_work_sync(&dev->mrd.ann_work);
 	cancel_delayed_work_sync(&dev->mrd.late_work);
 	ntbr_rmr_drop_all(dev);
-	ntbr_mr_free_dying(dev);
+	ntbr_mr_free_dying(dev, false);
+	if (ntbr_link_ready(dev->nd))
+		wait_event_timeout(dev->mrd.dying_wq, ntbr_mr_dying_empty(dev),
+				   NTBR_MR_TIMEOUT);
+	mutex_lock(&dev->mrd.mr_mutex);
+	dev->mrd.closed = true;
+	mutex_unlock(&dev->mrd.mr_mutex);
+	ntbr_mr_free_dying(dev, true);
 	/* Entries freed by the drop above still use dev: wait for them. */
 	flush_workqueue(ntbr_mr_wq);
 	WARN_ON(!xa_empty(&dev->mrd.mr_xa));

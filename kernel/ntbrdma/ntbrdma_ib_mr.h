@@ -111,6 +111,14 @@ struct ntbr_mr {
 	u32 seq;			/* of the current announcement */
 	bool late;			/* DEL not acked in time: logged */
 	bool acked;			/* DEL_ACK came before mr_dying */
+	/*
+	 * The peer may hold an entry of this MR (an MR_ADD went out and
+	 * was not refused) from the link session ann_ups; it may write into
+	 * the pages until it acknowledges MR_DEL or that session provably
+	 * ended (ntbrdma_ib_mr.c, "Deregistration").
+	 */
+	bool peer_holds;
+	u32 ann_ups;
 	unsigned long del_deadline;	/* jiffies */
 	struct list_head entry;		/* dev->mr_remote or dev->mr_dying */
 	struct completion ann_done;	/* announcement finished (any way) */
@@ -149,6 +157,10 @@ struct ntbr_mr_dev {
 	struct mutex mr_mutex;		/* announcement state, the lists */
 	struct list_head mr_remote;	/* registered MRs with REMOTE_* */
 	struct list_head mr_dying;	/* deregistered, waiting for ack */
+	wait_queue_head_t dying_wq;	/* an MR left mr_dying */
+	u32 ups;			/* link-ups seen (sessions), mr_mutex */
+	bool up;			/* between our link_up and link_down */
+	bool closed;			/* dev_fini: no handler touches MRs */
 	struct work_struct ann_work;	/* sends MR_ADDs, paced */
 	struct delayed_work late_work;	/* logs unanswered MR_DELs */
 	/* The peer's MRs: rkey -> ntbr_rmr, XA_FLAGS_LOCK_IRQ. */
@@ -170,6 +182,7 @@ int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
 void ntbr_mr_dev_init(struct ntbr_ib_dev *dev);
 void ntbr_mr_dev_registered(struct ntbr_ib_dev *dev);
 void ntbr_mr_dev_fini(struct ntbr_ib_dev *dev);
+void ntbr_mr_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir);
 void ntbr_mr_link_up(struct ntbr_ib_dev *dev);
 void ntbr_mr_link_down(struct ntbr_ib_dev *dev);
 int ntbr_mr_init(void);
