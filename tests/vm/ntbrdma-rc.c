@@ -61,8 +61,8 @@ struct ibv_qp *make_qp(struct env *e)
 	return ibv_create_qp(e->pd, &ia);
 }
 
-int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
-	       uint32_t dqpn, int rnr_retry)
+int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
+		    uint32_t dqpn, const struct qp_opts *o)
 {
 	struct ibv_qp_attr a;
 
@@ -72,7 +72,7 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 		return -1;
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = 1;
-	a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+	a.qp_access_flags = (unsigned int)o->access;
 	if (ibv_modify_qp(qp, &a,
 			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
 				  IBV_QP_ACCESS_FLAGS))
@@ -81,7 +81,7 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = IBV_MTU_1024;
 	a.dest_qp_num = dqpn;
-	a.max_dest_rd_atomic = 4;
+	a.max_dest_rd_atomic = o->max_dest_rd_atomic;
 	a.min_rnr_timer = 1; /* 0.01 ms */
 	a.ah_attr.is_global = 1;
 	a.ah_attr.grh.dgid = *dgid;
@@ -96,14 +96,28 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = (uint8_t)rnr_retry;
+	a.timeout = o->timeout;
+	a.retry_cnt = o->retry_cnt;
+	a.rnr_retry = o->rnr_retry;
 	a.max_rd_atomic = 4;
 	return ibv_modify_qp(qp, &a,
 			     IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT |
 				     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
 				     IBV_QP_MAX_QP_RD_ATOMIC);
+}
+
+int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
+	       uint32_t dqpn, int rnr_retry)
+{
+	const struct qp_opts o = {
+		.access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+		.max_dest_rd_atomic = 4,
+		.timeout = 14,
+		.retry_cnt = 7,
+		.rnr_retry = (uint8_t)rnr_retry,
+	};
+
+	return connect_qp_opts(e, qp, dgid, dqpn, &o);
 }
 
 enum ibv_qp_state query_state(struct ibv_qp *qp)

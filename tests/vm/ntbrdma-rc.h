@@ -43,7 +43,19 @@ struct conn {
 int env_open(struct env *e, const char *name);
 /* An RC QP on e's CQs: 64 WRs and 4 SGEs each way. */
 struct ibv_qp *make_qp(struct env *e);
+/* What connect_qp_opts() sets besides the address. */
+struct qp_opts {
+	int access; /* qp_access_flags */
+	uint8_t max_dest_rd_atomic;
+	uint8_t timeout; /* local ACK timeout, 4.096 us << timeout */
+	uint8_t retry_cnt;
+	uint8_t rnr_retry;
+};
+
 /* RESET -> INIT -> RTR (to dgid/dqpn) -> RTS. */
+int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
+		    uint32_t dqpn, const struct qp_opts *o);
+/* The same with REMOTE_WRITE|READ, 4 READs, timeout 14, retry_cnt 7. */
 int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	       uint32_t dqpn, int rnr_retry);
 enum ibv_qp_state query_state(struct ibv_qp *qp);
