@@ -189,8 +189,8 @@ else
 fi
 # The goals of ib_write_bw at 64 KiB: >= 90% of the raw window memcpy
 # and >= 30x rxe, from the figures of this run.
-w=${res[ntbrdma,ib_write_bw 65536]}
-x=${res[rxe,ib_write_bw 65536]}
+w=${res["ntbrdma,ib_write_bw 65536"]}
+x=${res["rxe,ib_write_bw 65536"]}
 m=$(echo "$raw" | sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p')
 if [[ $w =~ ^[0-9.]+$ ]]; then
 	[[ $m =~ ^[0-9.]+$ ]] && awk -v w="$w" -v m="$m" 'BEGIN {
