@@ -104,8 +104,11 @@ bg a timeout 300 "$IT" fvictim ntbrdma0 $W
 wait_file a $W/qpns || fail "a: fvictim did not start"
 read -r v1 spare < <(on a cat $W/qpns)
 # RECV_DONE (25) for the loopback QP v1: dst, src, epoch, rq_index,
-# byte_len, imm, opcode SEND, flags, status SUCCESS, reserved.
-forge b 25 "$(le32 "$v1")$(le32 4242)$(le32 0)$(le32 0)$(le32 0x7fffffff)$(le32 0)0000000000000000"
+# byte_len, imm, opcode SEND, flags, status SUCCESS, reserved.  Its
+# epoch is 1 (connect_qp went through RESET once): try the first few.
+for epoch in 0 1 2 3; do
+	forge b 25 "$(le32 "$v1")$(le32 4242)$(le32 $epoch)$(le32 0)$(le32 0x7fffffff)$(le32 0)0000000000000000"
+done
 # RECV_POST (24) of 2 receives from a QP whose RQ holds 1 (rq_order 0),
 # to the spare QP in RESET: more than that QP could ever have published.
 forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)00000000$(le32 1)00000000"
