@@ -183,6 +183,8 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 			kunmap_local(p);
 			if (err)
 				return err;
+			/* A message may be 2 GiB: let others run meanwhile. */
+			cond_resched();
 		}
 	}
 	return 0;

@@ -24,6 +24,10 @@
  *   mrhold DEV DIR       registers a REMOTE_WRITE MR (DIR/rkey), then
  *                        deregisters it when DIR/dereg appears
  *                        (DIR/dereged), exits at DIR/exit
+ *   bigsend DEV MIB      a loopback SEND of MIB MiB from and into buffers
+ *                        whose pages interleave (one sg entry a page),
+ *                        checked byte for byte: the copy walks its pages
+ *                        in linear time, never with interrupts off
  *
  * Exit 0 when every check passed.
  */
@@ -577,6 +581,53 @@ static int mode_mrhold(const char *dev, const char *dir)
 	return failures ? 1 : 0;
 }
 
+/* --- bigsend: a large copy over many discontiguous pages ------------- */
+
+static int mode_bigsend(const char *dev, size_t mib)
+{
+	size_t len = mib << 20, pg = (size_t)sysconf(_SC_PAGESIZE), i;
+	unsigned char *src = aligned_alloc(pg, len),
+		      *dst = aligned_alloc(pg, len);
+	struct ibv_mr *smr, *dmr;
+	struct ibv_qp *q, *r;
+	struct ibv_sge sge;
+	struct ibv_wc wc;
+	struct env e;
+	int rc;
+
+	if (!src || !dst || env_open(&e, dev))
+		return 1;
+	/* Alternate first touches: neither buffer gets two adjacent pages. */
+	for (i = 0; i < len; i += pg) {
+		src[i] = 1;
+		dst[i] = 1;
+	}
+	fill(src, len, 77);
+	memset(dst, 0, len);
+	smr = ibv_reg_mr(e.pd, src, len, IBV_ACCESS_LOCAL_WRITE);
+	dmr = ibv_reg_mr(e.pd, dst, len, IBV_ACCESS_LOCAL_WRITE);
+	q = make_qp(&e);
+	r = make_qp(&e);
+	CHECK(smr && dmr && q && r &&
+		      !connect_qp(&e, q, &e.gid, r->qp_num, 7) &&
+		      !connect_qp(&e, r, &e.gid, q->qp_num, 7),
+	      "bigsend: two %zu MiB MRs of interleaved pages, QPs connected",
+	      mib);
+	if (failures)
+		return 1;
+	sge = (struct ibv_sge){ (uintptr_t)dst, (uint32_t)len, dmr->lkey };
+	CHECK(!post_recv(r, 1, &sge, 1), "bigsend: receive posted");
+	sge = (struct ibv_sge){ (uintptr_t)src, (uint32_t)len, smr->lkey };
+	CHECK(!post_rdma(q, IBV_WR_SEND, 2, &sge, 1, 0, 0, 0, 0),
+	      "bigsend: SEND posted");
+	expect_status(e.scq, 2, IBV_WC_SUCCESS, "bigsend: SEND");
+	rc = wait_wc(e.rcq, &wc);
+	CHECK(!rc && wc.status == IBV_WC_SUCCESS && wc.byte_len == len &&
+		      !memcmp(src, dst, len),
+	      "bigsend: %zu MiB received byte for byte", mib);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -594,11 +645,13 @@ int main(int argc, char **argv)
 		return mode_fpeer_srv(argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "mrhold"))
 		return mode_mrhold(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "bigsend"))
+		return mode_bigsend(argv[2], strtoul(argv[3], NULL, 0));
 	fprintf(stderr,
 		"usage: %s loop DEV | pserver DEV PORT | "
 		"pclient DEV IP PORT | fvictim DEV DIR | "
 		"fpeer DEV IP PORT DIR | fpeer-srv DEV PORT | "
-		"mrhold DEV DIR\n",
+		"mrhold DEV DIR | bigsend DEV MIB\n",
 		argv[0]);
 	return 2;
 }

@@ -6,16 +6,21 @@
  * for tests/vm/ntbrdma-rings.sh (issue 8, items 2, 4 and 5).
  *
  *   starve DEV [SECONDS]  item 5: an attacker process keeps the SQ of a
- *                         loopback QP non-empty for SECONDS (default 30)
- *                         with zero-length unsignalled RDMA WRITEs written
- *                         straight into the ring by one thread, while
- *                         another kicks the engine with raw post_send
- *                         commands; a victim process of the same host
- *                         must meanwhile deregister an MR and destroy a
- *                         QP within 10 s each (the engine used to run
- *                         the SQ, holding eng_sem for reading, for as
- *                         long as it was refilled); every kick returns
- *                         within 10 s and the attacker exits by itself
+ *                         loopback QP non-empty for SECONDS (default 30):
+ *                         one thread writes unsignalled 64 KiB RDMA WRITEs
+ *                         straight into the ring and moves prod (never
+ *                         more than a ring ahead of cons), another kicks
+ *                         the engine with raw post_send commands whenever
+ *                         the ring's engine word is clear.  (Zero-length
+ *                         WRITEs cost the engine so little that it empties
+ *                         the ring within one time slice of the VM's one
+ *                         vCPU, before the refilling thread runs again.)
+ *                         A victim process of the same host must meanwhile
+ *                         deregister an MR and destroy a QP within 10 s
+ *                         each (the engine used to run the SQ, holding
+ *                         eng_sem for reading, for as long as it was
+ *                         refilled); every kick returns within 10 s, the
+ *                         attacker's QP stays in RTS and it exits by itself
  *   write DEV             a loopback RDMA WRITE, checked byte for byte
  *                         (run after starve, in a new process)
  *   resize DEV [SECONDS]  items 2 and 4: two threads resize one CQ for
@@ -58,6 +63,7 @@
 #define BOUND_S 10.0 /* liveness bound of one verb or kick, seconds */
 #define SQ_WR 4096 /* the attacker's SQ; every other ring is small */
 #define MARKER 0x5a5a1234abcd0001ull /* wr_id of the first WQE */
+#define PAYLOAD 65536 /* bytes of each WRITE of the attack */
 #define MAX_RECS (1u << 18) /* resizes per thread */
 #define MAX_FILL 8192 /* CQs that fill the offset space */
 
@@ -330,7 +336,7 @@ static int attack_setup(struct attack *a, const char *dev)
 	return 0;
 }
 
-/* A zero-length unsignalled RDMA WRITE into slot index & (num - 1). */
+/* An unsignalled RDMA WRITE of src into y's dst, slot index & (num - 1). */
 static void write_wqe(struct attack *a, uint32_t index)
 {
 	struct ntbrdma_send_wqe *w = &a->slot[index & (a->num - 1)];
@@ -338,8 +344,11 @@ static void write_wqe(struct attack *a, uint32_t index)
 	w->wr_id = index;
 	w->opcode = IB_UVERBS_WR_RDMA_WRITE;
 	w->flags = 0;
-	w->num_sge = 0;
+	w->num_sge = 1;
 	w->inline_len = 0;
+	w->d.sge[0].addr = (uintptr_t)a->e.src;
+	w->d.sge[0].length = PAYLOAD;
+	w->d.sge[0].lkey = a->e.smr->lkey;
 	w->u.rdma.remote_addr = (uintptr_t)a->e.dst;
 	w->u.rdma.rkey = a->e.dmr->rkey;
 }

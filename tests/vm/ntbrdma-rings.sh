@@ -1,25 +1,41 @@
 #!/bin/bash
 # A hostile process writing its mapped rings directly and racing itself
-# (issue 8): on a, an attacker that keeps its SQ refilled behind the
-# provider's back must not keep another process from deregistering an
-# MR or destroying a QP, and a loopback WRITE works after it; concurrent
-# raw RESIZE_CQ commands leave no stray mmap entry, and a ring's offset
-# stops mapping when its CQ is destroyed under a thread mapping it.  No
-# oops, warning, hung task or soft lockup in the kernel log meanwhile.
+# (issue 8; tests/vm/ntbrdma-rings-test.c says how): on a, an attacker
+# that keeps its SQ refilled behind the provider's back must not keep
+# another process from deregistering an MR or destroying a QP, and a
+# loopback WRITE works after it; concurrent raw RESIZE_CQ commands leave
+# no stray mmap entry, and a ring's offset stops mapping when its CQ is
+# destroyed under a thread mapping it.  No oops, warning, hung task or
+# soft lockup in a's kernel log meanwhile.
+#
+# The VM has one vCPU, so a race needs a preemption inside its window:
+# the resize and mmap races run with full preemption (the Debian kernel
+# is PREEMPT_DYNAMIC; the mode is restored after).  Every part runs even
+# after one failed, so the log shows them all.
 . "$(dirname "$0")/lib.sh"
 
 RT=$BUILD_DIR/tests/vm/ntbrdma-rings-test
 [ -x "$RT" ] || fail "$RT not built"
+PREEMPT=/sys/kernel/debug/sched/preempt
+failed=
+
+# preempt_mode VM: the current preemption mode (empty if not switchable).
+preempt_mode() {
+	onsh "$1" "sed -n 's/.*(\(.*\)).*/\1/p' $PREEMPT 2>/dev/null" || true
+}
 
 cleanup() {
+	[ -z "${mode0:-}" ] || onsh a "echo $mode0 >$PREEMPT" || true
 	for vm in a b; do
-		ntbrdma_teardown "$vm"
+		# A crashed test process can keep the device: do not wait long.
+		TESTBED_TIMEOUT=60 ntbrdma_teardown "$vm"
 	done
 }
 trap cleanup EXIT
 
 # Kernel log lines of a before the test: only the ones after are checked.
 klog0=$(onsh a "dmesg | wc -l")
+mode0=$(preempt_mode a)
 
 ntbrdma_setup a 1
 ntbrdma_setup b 2
@@ -28,7 +44,8 @@ ntbrdma_wait_active b
 gid_index a ntbrdma0 192.168.200.1 >/dev/null ||
 	fail "a: no RoCE v2 GID of 192.168.200.1"
 
-# run DESCRIPTION SECONDS CMD...: CMD in a, bounded; its checks shown.
+# run DESCRIPTION SECONDS CMD...: CMD in a, bounded; its checks shown; a
+# failure is counted, not fatal.
 run() {
 	local desc=$1 secs=$2 out rc t0
 	shift 2
@@ -37,20 +54,36 @@ run() {
 		rc=0 || rc=$?
 	echo "$out"
 	echo "# $desc: $((($(now_ms) - t0) / 1000)) s"
-	[ "$rc" = 0 ] || fail "a: $desc (exit $rc)"
-	pass "a: $desc"
+	if [ "$rc" = 0 ]; then
+		pass "a: $desc"
+	else
+		echo "FAIL - a: $desc (exit $rc)"
+		failed=1
+	fi
 }
 
 run "engine starvation: victim's dereg_mr and destroy_qp stay live" 150 \
 	"$RT" starve ntbrdma0 30
 run "loopback WRITE after the attack, in a new process" 60 \
 	"$RT" write ntbrdma0
+
+if [ -n "$mode0" ]; then
+	expect_ok "a: full preemption for the races" onsh a "echo full >$PREEMPT"
+else
+	echo "# a: preemption mode not switchable; races run as they are"
+fi
 run "resize_cq racing itself, mmap racing resize and destroy" 150 \
 	"$RT" resize ntbrdma0 15
+[ -z "$mode0" ] || onsh a "echo $mode0 >$PREEMPT" || true
 
-bad=$(onsh a "dmesg | tail -n +$((klog0 + 1)) | grep -E \
+bad=$(TESTBED_TIMEOUT=30 onsh a "dmesg | tail -n +$((klog0 + 1)) | grep -E \
 	'BUG|WARNING|Oops|general protection|KASAN|hung_task|blocked for more than|soft lockup' \
 	|| true")
-[ -z "$bad" ] || echo "$bad"
-expect_eq "a: no BUG, WARNING, hung task or soft lockup in the kernel log" \
-	"" "$bad"
+if [ -z "$bad" ]; then
+	pass "a: no BUG, WARNING, hung task or soft lockup in the kernel log"
+else
+	echo "$bad"
+	echo "FAIL - a: the kernel log says BUG, WARNING, hung task or lockup"
+	failed=1
+fi
+[ -z "$failed" ] || exit 1
