@@ -88,19 +88,14 @@ echo "$out"
 pass "a: a QP reaches only the QP connected back to it; QP permissions"
 
 # --- no bulk copy with interrupts off, no quadratic page walk --------------
-# The soft-lockup detector at its most sensitive: a CPU that does not
-# schedule for 2 s is reported.  A 128 MiB loopback SEND over pages that
-# are all discontiguous takes well under that when the copy walks its
-# pages linearly and lets others run between them.
-thresh=$(on a cat /proc/sys/kernel/watchdog_thresh)
-on a sysctl -qw kernel.watchdog_thresh=1
+# A 128 MiB loopback SEND over pages that are all discontiguous (32768
+# sg entries), while another process wakes every 10 ms: with the copy
+# walking its pages linearly and letting others run between them, that
+# process is never kept off the (only) CPU for 2 s.
 out=$(TESTBED_TIMEOUT=300 on a "$IT" bigsend ntbrdma0 128 2>&1) && rc=0 || rc=$?
-on a sysctl -qw kernel.watchdog_thresh="$thresh"
 echo "$out"
 [ "$rc" = 0 ] || fail "a: 128 MiB loopback SEND over discontiguous pages (exit $rc)"
-lock=$(on a dmesg | grep -E 'soft lockup|rcu.*stall|hard LOCKUP' || true)
-[ -z "$lock" ] || fail "a: $lock"
-pass "a: a 128 MiB copy over 32768 sg entries, no CPU held for 2 s"
+pass "a: a 128 MiB copy over 32768 sg entries keeps no CPU for 2 s"
 
 # --- requests through the NTB ---------------------------------------------
 onsh b "timeout 120 $IT pserver ntbrdma0 18610 >/tmp/iso-srv 2>&1 &"

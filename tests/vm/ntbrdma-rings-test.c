@@ -23,18 +23,24 @@
  *                         attacker's QP stays in RTS and it exits by itself
  *   write DEV             a loopback RDMA WRITE, checked byte for byte
  *                         (run after starve, in a new process)
- *   resize DEV [SECONDS]  items 2 and 4: two threads resize one CQ for
- *                         SECONDS (default 15) with raw RESIZE_CQ
- *                         commands, to different sizes, while a third
- *                         maps and reads the newest ring; every answer
- *                         describes one ring of the size asked for;
- *                         afterwards only the current ring's mmap entry
- *                         exists (one (offset, size) of all handed out
- *                         still maps, and filling the offset space with
- *                         new CQs finds no page held by a stray entry);
- *                         then CQs are destroyed while a thread maps
- *                         their ring: after destroy the offset no longer
- *                         maps, a mapping made before stays readable
+ *   resize DEV [SECONDS]  item 2: two threads resize one CQ for SECONDS
+ *                         (default 15) with raw RESIZE_CQ commands, to
+ *                         different sizes; every answer describes one
+ *                         ring of the size asked for; afterwards only the
+ *                         current ring's mmap entry exists: one (offset,
+ *                         size) of all handed out still maps, and filling
+ *                         the offset space with new CQs finds no page
+ *                         held by a stray entry (ib_core would warn about
+ *                         it when the context closes); destroying the CQ
+ *                         unmaps its offset
+ *   mmap DEV [SECONDS]    items 2 and 4: the same with a third thread
+ *                         that maps and reads the newest ring, racing the
+ *                         resize that replaces and frees it; then the CQ
+ *                         is destroyed while that thread maps its ring
+ *   destroy DEV [SECONDS] item 4: for SECONDS (default 15), new CQs are
+ *                         destroyed while a thread maps their ring: after
+ *                         destroy returned the offset no longer maps, and
+ *                         a mapping made before reads as the ring
  *
  * Every ring this program maps is never written by the kernel (no
  * completions, never armed), so it must read as zeros: anything else
@@ -802,9 +808,8 @@ static long stray_pages(struct race *race, const struct ring_ref *all, size_t n,
 	return cqs == MAX_FILL ? -1 : holes;
 }
 
-/* The checks after the race; the current ring into *cur (false: none). */
 static bool resize_checks(struct race *race, struct resizer *z, size_t nz,
-			  struct ring_ref *cur)
+			  bool mapper, struct ring_ref *cur)
 {
 	size_t i, n = 0, distinct, nlive, limit;
 	struct ring_ref live[4] = { { 0 } };
@@ -823,12 +828,15 @@ static bool resize_checks(struct race *race, struct resizer *z, size_t nz,
 		      i, z[i].odd);
 		n += z[i].n;
 	}
-	printf("# mapping thread: %lu mmaps of the newest ring, %lu mapped\n",
-	       race->maps, race->mapped);
-	CHECK(!race->nonzero,
-	      "mapping thread: every ring it mapped read as zeros (%lu did "
-	      "not)",
-	      race->nonzero);
+	if (mapper) {
+		printf("# mapping thread: %lu mmaps of the newest ring, %lu "
+		       "mapped\n",
+		       race->maps, race->mapped);
+		CHECK(!race->nonzero,
+		      "mapping thread: every ring it mapped read as zeros (%lu "
+		      "did not)",
+		      race->nonzero);
+	}
 	all = malloc((n ? n : 1) * sizeof(*all));
 	for (i = 0, n = 0; all && i < nz; i++) {
 		memcpy(all + n, z[i].recs, z[i].n * sizeof(*all));
@@ -853,8 +861,12 @@ static bool resize_checks(struct race *race, struct resizer *z, size_t nz,
 	return nlive == 1;
 }
 
-/* Two resizers (different sizes) and a mapper, for secs; as above. */
-static bool resize_race(struct race *race, int secs, struct ring_ref *cur)
+/*
+ * Two resizers (different sizes) for secs, and a mapper if asked for;
+ * then the checks, the current ring into *cur (false: none).
+ */
+static bool resize_race(struct race *race, int secs, bool mapper,
+			struct ring_ref *cur)
 {
 	struct resizer z[2] = { { .cqe = 64 }, { .cqe = 256 } };
 	pthread_t tm;
@@ -868,14 +880,17 @@ static bool resize_race(struct race *race, int secs, struct ring_ref *cur)
 		if (!z[i].recs)
 			return false;
 	}
-	pthread_create(&tm, NULL, map_thread, race);
+	race->stop = 0;
+	if (mapper)
+		pthread_create(&tm, NULL, map_thread, race);
 	for (i = 0; i < 2; i++)
 		pthread_create(&z[i].t, NULL, resize_thread, &z[i]);
 	for (i = 0; i < 2; i++)
 		pthread_join(z[i].t, NULL);
 	__atomic_store_n(&race->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(tm, NULL);
-	found = resize_checks(race, z, 2, cur);
+	if (mapper)
+		pthread_join(tm, NULL);
+	found = resize_checks(race, z, 2, mapper, cur);
 	for (i = 0; i < 2; i++)
 		free(z[i].recs);
 	return found;
@@ -928,11 +943,11 @@ static int destroy_verbs(void *arg)
 }
 
 /*
- * The raced CQ (through the provider), then new CQs for secs, each
- * destroyed while the mapping thread maps its ring.
+ * cq (through the provider; cur: its ring), then new CQs for secs, each
+ * destroyed while the mapping thread (if mapper) maps its ring.
  */
 static void destroy_race(struct race *race, struct ibv_cq *cq,
-			 const struct ring_ref *cur, int secs)
+			 const struct ring_ref *cur, int secs, bool mapper)
 {
 	struct destroyed d = { 0 };
 	struct raw_cq c = { .fd = race->fd };
@@ -942,12 +957,13 @@ static void destroy_race(struct race *race, struct ibv_cq *cq,
 
 	race->stop = 0;
 	race->maps = race->mapped = race->nonzero = 0;
-	pthread_create(&tm, NULL, map_thread, race);
+	if (mapper)
+		pthread_create(&tm, NULL, map_thread, race);
 	if (cur)
 		destroy_one(race, cur, destroy_verbs, cq, &d);
 	else if (ibv_destroy_cq(cq))
 		d.errs++;
-	while (now_s() < end && d.n < 2000) {
+	while (now_s() < end) {
 		if (raw_create_cq(race->fd, 256, &c.handle, &r)) {
 			d.errs++;
 			break;
@@ -955,10 +971,9 @@ static void destroy_race(struct race *race, struct ibv_cq *cq,
 		destroy_one(race, &r, destroy_raw, &c, &d);
 	}
 	__atomic_store_n(&race->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(tm, NULL);
-	printf("# destroy race: %lu CQs destroyed; mapping thread: %lu mmaps, "
-	       "%lu mapped\n",
-	       d.n, race->maps, race->mapped);
+	if (mapper)
+		pthread_join(tm, NULL);
+	printf("# destroy: %lu CQs destroyed\n", d.n);
 	CHECK(!d.errs, "destroy: every CQ created and destroyed");
 	CHECK(!d.still_maps,
 	      "destroy: after destroy returned, the ring's offset maps no "
@@ -968,13 +983,23 @@ static void destroy_race(struct race *race, struct ibv_cq *cq,
 	      "destroy: a mapping made before destroy reads as the ring "
 	      "after it (%lu did not)",
 	      d.pre_bad);
+	if (!mapper)
+		return;
+	printf("# destroy: mapping thread: %lu mmaps, %lu mapped\n", race->maps,
+	       race->mapped);
 	CHECK(!race->nonzero,
 	      "destroy: every ring the mapping thread mapped read as zeros "
 	      "(%lu did not)",
 	      race->nonzero);
 }
 
-static int do_resize(const char *dev, int secs)
+enum ring_mode {
+	RESIZE, /* resizes racing each other */
+	MMAP, /* resizes racing each other and mmap */
+	DESTROY, /* destroy racing mmap */
+};
+
+static int do_rings(const char *dev, enum ring_mode m, int secs)
 {
 	struct race race = { 0 };
 	struct ibv_context *ctx;
@@ -991,24 +1016,36 @@ static int do_resize(const char *dev, int secs)
 		return 1;
 	race.fd = ctx->cmd_fd;
 	race.handle = cq->handle;
-	found = resize_race(&race, secs, &cur);
-	destroy_race(&race, cq, found ? &cur : NULL, secs < 10 ? secs : 10);
+	if (m == DESTROY) {
+		found = !raw_resize_cq(race.fd, race.handle, 256, &cur);
+		CHECK(found, "one raw RESIZE_CQ: the ring's place");
+	} else {
+		found = resize_race(&race, secs, m == MMAP, &cur);
+	}
+	destroy_race(&race, cq, found ? &cur : NULL, m == DESTROY ? secs : 0,
+		     m != RESIZE);
 	CHECK(!ibv_close_device(ctx), "device closed");
 	return failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
+	static const char *const modes[] = { "resize", "mmap", "destroy" };
 	int secs = argc > 3 ? atoi(argv[3]) : 0;
+	unsigned int i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "starve"))
 		return do_starve(argv[2], secs > 0 ? secs : 30);
 	if (argc == 3 && !strcmp(argv[1], "write"))
 		return do_write(argv[2]);
-	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "resize"))
-		return do_resize(argv[2], secs > 0 ? secs : 15);
-	fprintf(stderr, "usage: %s starve|resize DEV [SECONDS] | write DEV\n",
+	for (i = 0; i < 3 && (argc == 3 || argc == 4); i++)
+		if (!strcmp(argv[1], modes[i]))
+			return do_rings(argv[2], (enum ring_mode)i,
+					secs > 0 ? secs : 15);
+	fprintf(stderr,
+		"usage: %s starve|resize|mmap|destroy DEV [SECONDS] | write "
+		"DEV\n",
 		argv[0]);
 	return 2;
 }
