@@ -39,153 +39,27 @@
  * table), then answers READ_DONE {status}.  A's engine keeps the READ at
  * the head of its SQ until the answer comes: one READ in flight per QP.
  *
- * Every message is checked; one for a QP that does not exist or is not
- * connected to the sender's QP, or out of sequence, is dropped (logged).
+ * Every message is checked (ntbrdma_ib_peer_rx.c); one for a QP that
+ * does not exist or is not connected to the sender's QP, or out of
+ * sequence, is dropped (logged); one no correct peer sends resets the
+ * link.
  *
  * Handlers never take qp->mutex (the engine may hold it while it waits
  * for room in the control ring): they use rq_lock (B's receives) and
  * rrq_lock (A's copy of them; the READ answer), and hold eng_sem (read)
  * while they use a QP (destroy_qp waits for it).
  */
-#include <linux/overflow.h>
 #include <linux/slab.h>
 
-#include "ntbrdma_ib_engine.h"
+#include "ntbrdma_ib_peer.h"
 
-/* Control-message types of the QP protocol: 24..31 belong to it. */
-enum {
-	NTBR_CTRL_QP_RECV_POST = NTBR_CTRL_TYPE_IB + 8,	/* 24 */
-	NTBR_CTRL_QP_RECV_DONE,				/* 25 */
-	NTBR_CTRL_QP_RRQ_FLUSH,				/* 26 */
-	NTBR_CTRL_QP_READ_REQ,				/* 27 */
-	NTBR_CTRL_QP_READ_DONE,				/* 28 */
-	NTBR_CTRL_QP_LAST = NTBR_CTRL_TYPE_IB + 15,	/* 31: reserved */
-};
-
-/* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
-struct ntbr_wire_sge {
-	__le64 va;
-	__le32 key;
-	__le32 len;
-};
-
-/* Bits of ntbr_qp_msg_post.access: the sender QP's qp_access_flags. */
-#define NTBR_POST_A_WRITE	0x1	/* IB_ACCESS_REMOTE_WRITE */
-#define NTBR_POST_A_READ	0x2	/* IB_ACCESS_REMOTE_READ */
-#define NTBR_POST_A_ATOMIC	0x4	/* IB_ACCESS_REMOTE_ATOMIC */
-
-/*
- * RECV_POST: count receives follow, each an entry and nsge SGEs.  The
- * header also says what the requester needs to know of the responder
- * QP: its PD, access flags and timer; count 0 only updates them.
- */
-struct ntbr_qp_msg_post {
-	__le32 dst_qpn;
-	__le32 src_qpn;
-	__le32 epoch;
-	__le32 pd_id;			/* the sender QP's PD (its MRs') */
-	__le16 count;
-	u8 rnr_timer;			/* the sender QP's min_rnr_timer */
-	u8 access;			/* NTBR_POST_A_* */
-	u8 rq_order;			/* its RQ holds 1 << rq_order */
-	u8 rsvd[3];
-};
-
-#define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
-
-struct ntbr_qp_msg_rcv {
-	__le32 rq_index;
-	u8 nsge;
-	u8 flags;			/* NTBR_RCV_F_* */
-	__le16 rsvd;
-	struct ntbr_wire_sge sge[];
-};
-
-enum {
-	NTBR_RECV_OP_SEND,
-	NTBR_RECV_OP_WRITE_IMM,
-};
-
-#define NTBR_DONE_F_IMM		0x1
-#define NTBR_DONE_F_SOLICITED	0x2
-
-struct ntbr_qp_msg_done {		/* RECV_DONE */
-	__le32 dst_qpn;
-	__le32 src_qpn;
-	__le32 epoch;
-	__le32 rq_index;
-	__le32 byte_len;
-	u32 imm;			/* as in the WQE: network order */
-	u8 opcode;			/* NTBR_RECV_OP_* */
-	u8 flags;			/* NTBR_DONE_F_* */
-	u8 status;			/* enum ib_wc_status of the receive */
-	u8 rsvd[5];
-};
-
-struct ntbr_qp_msg_flush {		/* RRQ_FLUSH */
-	__le32 dst_qpn;
-	__le32 src_qpn;
-	__le32 epoch;
-	__le32 rsvd;
-};
-
-struct ntbr_qp_msg_read {		/* READ_REQ: nsge SGEs follow */
-	__le32 dst_qpn;
-	__le32 src_qpn;
-	__le32 req_id;
-	__le32 len;
-	__le64 va;
-	__le32 rkey;
-	u8 nsge;
-	u8 rsvd[3];
-	struct ntbr_wire_sge sge[];
-};
-
-struct ntbr_qp_msg_rdone {		/* READ_DONE */
-	__le32 dst_qpn;
-	__le32 src_qpn;
-	__le32 req_id;
-	__le32 status;			/* enum ib_wc_status for the requester */
-};
-
-static_assert(sizeof(struct ntbr_qp_msg_post) +
-	      struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
-			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
-static_assert(struct_size((struct ntbr_qp_msg_read *)NULL, sge,
-			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
-
-/* A receive the peer published (A's side), on qp->rrq. */
-struct ntbr_rrq_ent {
-	struct list_head entry;
-	u32 src_qpn;
-	u32 epoch;
-	u32 rq_index;
-	u8 nsge;
-	u8 flags;			/* NTBR_RCV_F_* */
-	u64 total;			/* bytes the receive holds */
-	struct ntbr_wire_sge sge[];	/* validated lengths, still LE */
-};
-
-/*
- * A responder publishes at most NTBR_PUB_AHEAD receives (and never more
- * than its RQ holds) that the requester has not completed yet; a
- * requester holds at most that many per QP, and all its QPs together
- * at most NTBR_RRQ_DEV_BYTES of them.  A peer that publishes more breaks
- * the protocol: the link is reset.
- */
-#define NTBR_PUB_AHEAD		1024U
-#define NTBR_RRQ_DEV_BYTES	(64L << 20)
-static_assert(NTBR_PUB_AHEAD <= NTBR_MAX_QP_WR);
-/* Receives published by one kick before the rest goes to rq_work. */
-#define NTBR_PUB_BUDGET		256U
-
-static bool ntbr_peer_state_rcv(enum ib_qp_state s)
+bool ntbr_peer_state_rcv(enum ib_qp_state s)
 {
 	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD ||
 	       s == IB_QPS_SQE;
 }
 
-static void ntbr_rrq_free_list(struct list_head *list)
+void ntbr_rrq_free_list(struct list_head *list)
 {
 	struct ntbr_rrq_ent *e, *tmp;
 
@@ -195,13 +69,13 @@ static void ntbr_rrq_free_list(struct list_head *list)
 	}
 }
 
-static size_t ntbr_rrq_ent_size(const struct ntbr_rrq_ent *e)
+size_t ntbr_rrq_ent_size(const struct ntbr_rrq_ent *e)
 {
 	return struct_size(e, sge, e->nsge);
 }
 
 /* Under rrq_lock: every receive qp holds moves to old (freed unlocked). */
-static void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
+void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 
@@ -215,8 +89,8 @@ static void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
  * Under rrq_lock: if epoch is newer than the peer QP's epoch qp knows,
  * adopt it; the receives of the old one move to old (to free unlocked).
  */
-static bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
-			       struct list_head *old)
+bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
+			struct list_head *old)
 {
 	if ((s32)(epoch - qp->rrq_epoch) <= 0)
 		return false;
@@ -233,7 +107,7 @@ static u8 ntbr_post_access(int access)
 	       (access & IB_ACCESS_REMOTE_ATOMIC ? NTBR_POST_A_ATOMIC : 0);
 }
 
-static u32 ntbr_post_ib_access(u8 a)
+u32 ntbr_post_ib_access(u8 a)
 {
 	return (a & NTBR_POST_A_WRITE ? IB_ACCESS_REMOTE_WRITE : 0) |
 	       (a & NTBR_POST_A_READ ? IB_ACCESS_REMOTE_READ : 0) |
@@ -241,7 +115,7 @@ static u32 ntbr_post_ib_access(u8 a)
 }
 
 /* Receives a responder may have published and not seen completed. */
-static u32 ntbr_pub_max(u32 rq_slots)
+u32 ntbr_pub_max(u32 rq_slots)
 {
 	return min(rq_slots, NTBR_PUB_AHEAD);
 }
@@ -558,10 +432,10 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
  * pieces must hold exactly len bytes.  IB_WC_SUCCESS, IB_WC_LOC_PROT_ERR
  * (a key, range or the copy failed), IB_WC_LOC_LEN_ERR, or -ENOTCONN.
  */
-static int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
-			     const struct ntbr_wire_sge *sge, u32 n,
-			     struct ntbr_rseg *rdst, struct ntbr_seg *src,
-			     u32 nsrc, const void *inl, u64 len, bool exact)
+int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
+		      const struct ntbr_wire_sge *sge, u32 n,
+		      struct ntbr_rseg *rdst, struct ntbr_seg *src,
+		      u32 nsrc, const void *inl, u64 len, bool exact)
 {
 	struct ntbr_dst d = { .dev = dev, .rseg = rdst };
 	int status = IB_WC_SUCCESS, err;
@@ -689,363 +563,6 @@ int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		return IB_WC_RETRY_EXC_ERR;
 	}
 	return -EINPROGRESS;
-}
-
-/* --- handlers ---------------------------------------------------------- */
-
-/*
- * Our QP qpn if it is connected to the peer's QP src; with pending, also
- * if it has no destination yet (RESET, INIT: the peer QP may reach RTR
- * and publish before ours is connected).  Never a loopback QP, never one
- * connected to another peer QP.  Caller holds eng_sem (read).
- */
-static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
-				    bool pending)
-{
-	struct ntbr_qp *qp = xa_load(&dev->qps, qpn);
-	enum ntbr_qp_dest dest;
-
-	if (!qp || !src)
-		return NULL;
-	dest = READ_ONCE(qp->dest);
-	if (dest == NTBR_QP_DEST_PEER)
-		return READ_ONCE(qp->attr.dest_qp_num) == src ? qp : NULL;
-	return pending && dest == NTBR_QP_DEST_NONE ? qp : NULL;
-}
-
-static void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
-{
-	ibdev_warn_ratelimited(&dev->ibdev, "peer %s for QP %u dropped\n",
-			       what, qpn);
-}
-
-/* A: receives published by the peer. */
-static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
-			     size_t len)
-{
-	const struct ntbr_qp_msg_post *h = p;
-	const struct ntbr_qp_msg_rcv *r;
-	u32 qpn, src, epoch, n, i, k, most;
-	const char *excess = NULL;
-	size_t off = sizeof(*h), bytes = 0;
-	struct ntbr_rrq_ent *e;
-	unsigned long flags;
-	LIST_HEAD(list);
-	LIST_HEAD(old);
-	struct ntbr_qp *qp;
-
-	if (len < sizeof(*h))
-		return ntbr_peer_bad(dev, "short RECV_POST", 0);
-	qpn = le32_to_cpu(h->dst_qpn);
-	src = le32_to_cpu(h->src_qpn);
-	epoch = le32_to_cpu(h->epoch);
-	n = le16_to_cpu(h->count);
-	for (i = 0; i < n; i++) {
-		r = p + off;
-		if (len - off < sizeof(*r) || r->nsge > NTBRDMA_MAX_SGE ||
-		    len - off < struct_size(r, sge, r->nsge))
-			goto bad;
-		e = kmalloc(struct_size(e, sge, r->nsge), GFP_KERNEL);
-		if (!e)
-			goto bad;
-		e->src_qpn = src;
-		e->epoch = epoch;
-		e->rq_index = le32_to_cpu(r->rq_index);
-		e->nsge = r->nsge;
-		e->flags = r->flags;
-		e->total = 0;
-		for (k = 0; k < r->nsge; k++) {
-			e->sge[k] = r->sge[k];
-			e->total += le32_to_cpu(r->sge[k].len);
-		}
-		list_add_tail(&e->entry, &list);
-		bytes += ntbr_rrq_ent_size(e);
-		off += struct_size(r, sge, r->nsge);
-	}
-	most = ntbr_pub_max(1U << min_t(u32, h->rq_order,
-					ilog2(NTBR_MAX_QP_WR)));
-
-	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, qpn, src, true);
-	if (!qp) {
-		up_read(&dev->eng_sem);
-		ntbr_rrq_free_list(&list);
-		return ntbr_peer_bad(dev, "RECV_POST", qpn);
-	}
-	spin_lock_irqsave(&qp->rrq_lock, flags);
-	if (src != qp->peer_qpn) {
-		/*
-		 * Another peer QP than the one we heard from: only while
-		 * ours is not connected yet.  We hold one peer QP's receives
-		 * at a time: the newest to publish to us.
-		 */
-		ntbr_rrq_take_all(qp, &old);
-		qp->peer_qpn = src;
-		qp->rrq_epoch = epoch;
-	} else {
-		/* A new epoch of the responder: what we hold is gone. */
-		ntbr_rrq_new_epoch(qp, epoch, &old);
-	}
-	if (epoch == qp->rrq_epoch) {
-		if (qp->rrq_count + n > most) {
-			excess = "peer published more receives than its QP may";
-		} else if (atomic_long_add_return(bytes, &dev->rrq_bytes) >
-			   NTBR_RRQ_DEV_BYTES) {
-			atomic_long_sub(bytes, &dev->rrq_bytes);
-			excess = "peer published more receives than all our QPs may hold";
-		}
-	}
-	if (epoch == qp->rrq_epoch && !excess) {
-		list_splice_tail_init(&list, &qp->rrq);
-		qp->rrq_count += n;
-		qp->rrq_bytes += bytes;
-		/* Its QP receives in this epoch: alive (see RRQ_FLUSH). */
-		if (qp->peer_dead_qpn == src)
-			WRITE_ONCE(qp->peer_dead_qpn, 0);
-		qp->peer_rnr_timer = h->rnr_timer & 31;
-		qp->peer_pd_id = le32_to_cpu(h->pd_id);
-		qp->peer_access = ntbr_post_ib_access(h->access);
-	}
-	spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	/*
-	 * Accepted: receives for an RNR wait, or a QP that answers again
-	 * for a retry wait; try now rather than after the timer.
-	 */
-	if (list_empty(&list))
-		ntbr_eng_rnr_now(qp);
-	up_read(&dev->eng_sem);
-	ntbr_rrq_free_list(&old);
-	if (excess) {
-		ibdev_err_ratelimited(&dev->ibdev, "QP %u: %s: link reset\n",
-				      qpn, excess);
-		ntbr_link_reset(dev->nd, excess);
-	} else if (!list_empty(&list)) {
-		ntbr_peer_bad(dev, "stale RECV_POST", qpn);
-	}
-	ntbr_rrq_free_list(&list);
-	return;
-bad:
-	ntbr_rrq_free_list(&list);
-	ntbr_peer_bad(dev, "malformed RECV_POST", le32_to_cpu(h->dst_qpn));
-}
-
-/* B: the peer filled (or failed) our receive. */
-static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
-			     size_t len)
-{
-	const struct ntbr_qp_msg_done *m = p;
-	struct ntbrdma_cqe cqe = { .port_num = 1 };
-	bool ok = false, stale = false, more = false, toolong = false;
-	struct ntbrdma_recv_wqe *rw;
-	unsigned long flags;
-	struct ntbr_qp *qp;
-	u32 prod;
-
-	if (len != sizeof(*m))
-		return ntbr_peer_bad(dev, "malformed RECV_DONE", 0);
-	cqe.qp_num = le32_to_cpu(m->dst_qpn);
-	cqe.byte_len = le32_to_cpu(m->byte_len);
-	cqe.status = m->status;
-	cqe.opcode = m->opcode == NTBR_RECV_OP_WRITE_IMM ?
-			     IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
-	if (m->flags & NTBR_DONE_F_IMM) {
-		cqe.ex = m->imm;
-		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
-	}
-	down_read(&dev->eng_sem);
-	/* Only the peer QP we published to completes our receives. */
-	qp = ntbr_peer_qp(dev, cqe.qp_num, le32_to_cpu(m->src_qpn), false);
-	if (qp) {
-		spin_lock_irqsave(&qp->rq_lock, flags);
-		/* An older epoch: flushed here already, quietly dropped. */
-		stale = le32_to_cpu(m->epoch) != qp->rq_epoch;
-		ok = !stale && qp->pub_any &&
-		     le32_to_cpu(m->src_qpn) == qp->pub_qpn &&
-		     ntbr_wq_prod(qp, &qp->rq, &prod) &&
-		     prod != qp->rq.cons &&
-		     le32_to_cpu(m->rq_index) == qp->rq.cons &&
-		     qp->rq_pub != qp->rq.cons &&
-		     m->status <= IB_WC_GENERAL_ERR;
-		if (ok) {
-			rw = ntbr_wq_slot(&qp->rq, qp->rq.cons);
-			/* No peer fills a receive beyond its length. */
-			toolong = cqe.status == IB_WC_SUCCESS &&
-				  m->opcode == NTBR_RECV_OP_SEND &&
-				  cqe.byte_len > ntbr_rwqe_len(rw);
-			ok = !toolong;
-		}
-		if (ok) {
-			cqe.wr_id = READ_ONCE(rw->wr_id);
-			ntbr_wq_set_cons(&qp->rq, qp->rq.cons + 1);
-			ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe,
-				     &qp->ibqp,
-				     m->flags & NTBR_DONE_F_SOLICITED);
-			/* Receives held back by NTBR_PUB_AHEAD go now. */
-			more = prod != qp->rq_pub;
-		}
-		spin_unlock_irqrestore(&qp->rq_lock, flags);
-		if (ok && cqe.status != IB_WC_SUCCESS) {
-			/* The receive failed: the QP goes to ERR (its work). */
-			WRITE_ONCE(qp->err_pending, true);
-			ntbr_eng_queue(qp);
-		}
-		if (more)
-			queue_work(ntbr_mr_wq, &qp->rq_work);
-	}
-	up_read(&dev->eng_sem);
-	if (toolong) {
-		ibdev_err_ratelimited(&dev->ibdev,
-				      "QP %u: peer filled a receive beyond its length: link reset\n",
-				      cqe.qp_num);
-		ntbr_link_reset(dev->nd, "receive completion longer than the receive");
-	} else if (!ok && !stale) {
-		ntbr_peer_bad(dev, "RECV_DONE", cqe.qp_num);
-	}
-}
-
-/* A: the responder dropped its receives (flush or reset). */
-static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
-			      size_t len)
-{
-	const struct ntbr_qp_msg_flush *m = p;
-	unsigned long flags;
-	struct ntbr_qp *qp;
-	LIST_HEAD(old);
-
-	if (len != sizeof(*m))
-		return ntbr_peer_bad(dev, "malformed RRQ_FLUSH", 0);
-	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn), true);
-	if (qp) {
-		spin_lock_irqsave(&qp->rrq_lock, flags);
-		/* Only a newer epoch of the QP we hold: ntbr_peer_send_flush */
-		if (le32_to_cpu(m->src_qpn) == qp->peer_qpn &&
-		    ntbr_rrq_new_epoch(qp, le32_to_cpu(m->epoch), &old)) {
-			/*
-			 * Its QP went to ERR or RESET, or is gone: requests
-			 * get no answer (the engine retries on the transport
-			 * timer) until a RECV_POST of this epoch says it
-			 * receives again.
-			 */
-			WRITE_ONCE(qp->peer_dead_qpn, le32_to_cpu(m->src_qpn));
-		}
-		spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	}
-	up_read(&dev->eng_sem);
-	ntbr_rrq_free_list(&old);
-}
-
-/* B: execute a READ of the peer: push our data into its pages. */
-static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
-			     const struct ntbr_qp_msg_read *m,
-			     struct ntbr_rseg *rdst)
-{
-	u32 rlen = le32_to_cpu(m->len);
-	struct ntbr_seg src;
-	struct ntbr_qp *qp;
-
-	int status;
-
-	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn), false);
-	if (!qp || !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
-		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
-	/* As an HCA's responder: the QP's own READ permissions first. */
-	status = ntbr_eng_resp_read_ok(qp);
-	if (status != IB_WC_SUCCESS)
-		return status;
-	ntbr_seg_init(&src, NULL, le64_to_cpu(m->va), rlen);
-	src.mr = ntbr_eng_mr(dev, qp->ibqp.pd, le32_to_cpu(m->rkey), src.va,
-			     rlen, IB_ACCESS_REMOTE_READ);
-	if (!src.mr)
-		return IB_WC_REM_ACCESS_ERR;
-	return ntbr_peer_copy_to(dev, m->sge, m->nsge, rdst, &src, 1, NULL,
-				 rlen, true);
-}
-
-static void ntbr_peer_h_read(struct ntbr_ib_dev *dev, const void *p,
-			     size_t len)
-{
-	const struct ntbr_qp_msg_read *m = p;
-	struct ntbr_qp_msg_rdone a;
-	struct ntbr_rseg *rdst;
-	int status;
-
-	if (len < sizeof(*m) || m->nsge > NTBRDMA_MAX_SGE ||
-	    len != struct_size(m, sge, m->nsge))
-		return ntbr_peer_bad(dev, "malformed READ_REQ", 0);
-	rdst = kmalloc_array(NTBRDMA_MAX_SGE, sizeof(*rdst), GFP_KERNEL);
-	down_read(&dev->eng_sem);
-	status = rdst ? ntbr_peer_do_read(dev, m, rdst) : IB_WC_GENERAL_ERR;
-	up_read(&dev->eng_sem);
-	kfree(rdst);
-	if (status == -ENOTCONN)
-		return;		/* the link went: the requester fails it */
-	a.dst_qpn = m->src_qpn;
-	a.src_qpn = m->dst_qpn;
-	a.req_id = m->req_id;
-	a.status = cpu_to_le32(status);
-	ntbr_mr_send(dev, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
-}
-
-/* A: the answer to our READ. */
-static void ntbr_peer_h_rdone(struct ntbr_ib_dev *dev, const void *p,
-			      size_t len)
-{
-	const struct ntbr_qp_msg_rdone *m = p;
-	unsigned long flags;
-	struct ntbr_qp *qp;
-	bool ok = false;
-	u32 status;
-
-	if (len != sizeof(*m))
-		return ntbr_peer_bad(dev, "malformed READ_DONE", 0);
-	status = le32_to_cpu(m->status);
-	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn), false);
-	if (qp) {
-		spin_lock_irqsave(&qp->rrq_lock, flags);
-		ok = qp->rd_status < 0 &&
-		     le32_to_cpu(m->req_id) == qp->rd_id &&
-		     status <= IB_WC_GENERAL_ERR;
-		if (ok)
-			qp->rd_status = status;
-		spin_unlock_irqrestore(&qp->rrq_lock, flags);
-		if (ok)
-			ntbr_eng_read_answered(qp);
-	}
-	up_read(&dev->eng_sem);
-	if (!ok)
-		ntbr_peer_bad(dev, "READ_DONE", le32_to_cpu(m->dst_qpn));
-}
-
-static void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
-			   size_t len)
-{
-	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
-
-	if (!dev)
-		return;
-	switch (type) {
-	case NTBR_CTRL_QP_RECV_POST:
-		ntbr_peer_h_post(dev, p, len);
-		break;
-	case NTBR_CTRL_QP_RECV_DONE:
-		ntbr_peer_h_done(dev, p, len);
-		break;
-	case NTBR_CTRL_QP_RRQ_FLUSH:
-		ntbr_peer_h_flush(dev, p, len);
-		break;
-	case NTBR_CTRL_QP_READ_REQ:
-		ntbr_peer_h_read(dev, p, len);
-		break;
-	case NTBR_CTRL_QP_READ_DONE:
-		ntbr_peer_h_rdone(dev, p, len);
-		break;
-	}
-	ib_device_put(&dev->ibdev);
 }
 
 /* --- QP life ---------------------------------------------------------- */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntbrdma: the QP protocol with the peer host, shared by its two halves:
+ * ntbrdma_ib_peer.c (publishing our receives, requests to the peer, QP
+ * life) and ntbrdma_ib_peer_rx.c (the handlers of the peer's messages).
+ * The wire format (little endian, exact sizes) and the bounds of the
+ * protocol are here.  Not for the rest of the driver.
+ */
+#ifndef NTBRDMA_IB_PEER_H
+#define NTBRDMA_IB_PEER_H
+
+#include <linux/overflow.h>
+
+#include "ntbrdma_ib_engine.h"
+
+/* Control-message types of the QP protocol: 24..31 belong to it. */
+enum {
+	NTBR_CTRL_QP_RECV_POST = NTBR_CTRL_TYPE_IB + 8,	/* 24 */
+	NTBR_CTRL_QP_RECV_DONE,				/* 25 */
+	NTBR_CTRL_QP_RRQ_FLUSH,				/* 26 */
+	NTBR_CTRL_QP_READ_REQ,				/* 27 */
+	NTBR_CTRL_QP_READ_DONE,				/* 28 */
+	NTBR_CTRL_QP_LAST = NTBR_CTRL_TYPE_IB + 15,	/* 31: reserved */
+};
+
+/* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
+struct ntbr_wire_sge {
+	__le64 va;
+	__le32 key;
+	__le32 len;
+};
+
+/* Bits of ntbr_qp_msg_post.access: the sender QP's qp_access_flags. */
+#define NTBR_POST_A_WRITE	0x1	/* IB_ACCESS_REMOTE_WRITE */
+#define NTBR_POST_A_READ	0x2	/* IB_ACCESS_REMOTE_READ */
+#define NTBR_POST_A_ATOMIC	0x4	/* IB_ACCESS_REMOTE_ATOMIC */
+
+/*
+ * RECV_POST: count receives follow, each an entry and nsge SGEs.  The
+ * header also says what the requester needs to know of the responder
+ * QP: its PD, access flags and timer; count 0 only updates them.
+ */
+struct ntbr_qp_msg_post {
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 pd_id;			/* the sender QP's PD (its MRs') */
+	__le16 count;
+	u8 rnr_timer;			/* the sender QP's min_rnr_timer */
+	u8 access;			/* NTBR_POST_A_* */
+	u8 rq_order;			/* its RQ holds 1 << rq_order */
+	u8 rsvd[3];
+};
+
+#define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
+
+struct ntbr_qp_msg_rcv {
+	__le32 rq_index;
+	u8 nsge;
+	u8 flags;			/* NTBR_RCV_F_* */
+	__le16 rsvd;
+	struct ntbr_wire_sge sge[];
+};
+
+enum {
+	NTBR_RECV_OP_SEND,
+	NTBR_RECV_OP_WRITE_IMM,
+};
+
+#define NTBR_DONE_F_IMM		0x1
+#define NTBR_DONE_F_SOLICITED	0x2
+
+struct ntbr_qp_msg_done {		/* RECV_DONE */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 rq_index;
+	__le32 byte_len;
+	u32 imm;			/* as in the WQE: network order */
+	u8 opcode;			/* NTBR_RECV_OP_* */
+	u8 flags;			/* NTBR_DONE_F_* */
+	u8 status;			/* enum ib_wc_status of the receive */
+	u8 rsvd[5];
+};
+
+struct ntbr_qp_msg_flush {		/* RRQ_FLUSH */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 rsvd;
+};
+
+struct ntbr_qp_msg_read {		/* READ_REQ: nsge SGEs follow */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 req_id;
+	__le32 len;
+	__le64 va;
+	__le32 rkey;
+	u8 nsge;
+	u8 rsvd[3];
+	struct ntbr_wire_sge sge[];
+};
+
+struct ntbr_qp_msg_rdone {		/* READ_DONE */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 req_id;
+	__le32 status;			/* enum ib_wc_status for the requester */
+};
+
+static_assert(sizeof(struct ntbr_qp_msg_post) +
+	      struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
+			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
+static_assert(struct_size((struct ntbr_qp_msg_read *)NULL, sge,
+			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
+
+/* A receive the peer published (A's side), on qp->rrq. */
+struct ntbr_rrq_ent {
+	struct list_head entry;
+	u32 src_qpn;
+	u32 epoch;
+	u32 rq_index;
+	u8 nsge;
+	u8 flags;			/* NTBR_RCV_F_* */
+	u64 total;			/* bytes the receive holds */
+	struct ntbr_wire_sge sge[];	/* validated lengths, still LE */
+};
+
+/*
+ * A responder publishes at most NTBR_PUB_AHEAD receives (and never more
+ * than its RQ holds) that the requester has not completed yet; a
+ * requester holds at most that many per QP, and all its QPs together
+ * at most NTBR_RRQ_DEV_BYTES of them.  A peer that publishes more breaks
+ * the protocol: the link is reset.
+ */
+#define NTBR_PUB_AHEAD		1024U
+#define NTBR_RRQ_DEV_BYTES	(64L << 20)
+static_assert(NTBR_PUB_AHEAD <= NTBR_MAX_QP_WR);
+/* Receives published by one kick before the rest goes to rq_work. */
+#define NTBR_PUB_BUDGET		256U
+
+/* ntbrdma_ib_peer.c */
+bool ntbr_peer_state_rcv(enum ib_qp_state s);
+void ntbr_rrq_free_list(struct list_head *list);
+size_t ntbr_rrq_ent_size(const struct ntbr_rrq_ent *e);
+/* Under rrq_lock: every receive qp holds moves to old (freed unlocked). */
+void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old);
+/*
+ * Under rrq_lock: if epoch is newer than the peer QP's epoch qp knows,
+ * adopt it; the receives of the old one move to old (to free unlocked).
+ */
+bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
+			struct list_head *old);
+/* NTBR_POST_A_* -> IB_ACCESS_REMOTE_* */
+u32 ntbr_post_ib_access(u8 a);
+/* Receives a responder may have published and not seen completed. */
+u32 ntbr_pub_max(u32 rq_slots);
+/*
+ * Copy len bytes, from the local segments src or the inline bytes inl,
+ * into the n pieces of the peer's memory that sge gives (keys of its
+ * LOCAL_WRITE MRs); exact: they must hold exactly len bytes.
+ * IB_WC_SUCCESS, IB_WC_LOC_PROT_ERR, IB_WC_LOC_LEN_ERR, or -ENOTCONN.
+ */
+int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
+		      const struct ntbr_wire_sge *sge, u32 n,
+		      struct ntbr_rseg *rdst, struct ntbr_seg *src,
+		      u32 nsrc, const void *inl, u64 len, bool exact);
+
+/* ntbrdma_ib_peer_rx.c: handler of the types above. */
+void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
+		    size_t len);
+
+#endif /* NTBRDMA_IB_PEER_H */
