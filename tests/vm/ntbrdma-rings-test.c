@@ -715,7 +715,7 @@ static void *map_thread(void *arg)
 		}
 		r.off = (v >> 32) * pg;
 		r.size = (v & 0xffffffffu) * pg;
-		race->maps++;
+		__atomic_fetch_add(&race->maps, 1, __ATOMIC_RELAXED);
 		if (!try_map(race->fd, &r, &zero)) {
 			race->mapped++;
 			if (!zero)
@@ -901,17 +901,25 @@ struct destroyed {
 };
 
 /*
- * r's CQ is being destroyed by destroy(): a mapping made before stays
- * readable (and zero) after, and r no longer maps.
+ * r's CQ is destroyed by destroy() once the mapping thread (if mapper)
+ * maps r: a mapping made before stays readable (and zero) after, and r
+ * no longer maps.
  */
 static void destroy_one(struct race *race, const struct ring_ref *r,
-			int (*destroy)(void *), void *arg, struct destroyed *d)
+			int (*destroy)(void *), void *arg, bool mapper,
+			struct destroyed *d)
 {
 	void *pre = mmap(NULL, r->size, PROT_READ, MAP_SHARED, race->fd,
 			 (off_t)r->off);
+	unsigned long maps = __atomic_load_n(&race->maps, __ATOMIC_RELAXED);
 	bool zero;
+	int i;
 
 	__atomic_store_n(&race->latest, pack(r), __ATOMIC_RELEASE);
+	for (i = 0; mapper && i < 1000 &&
+		    __atomic_load_n(&race->maps, __ATOMIC_RELAXED) == maps;
+	     i++)
+		usleep(100);
 	usleep((useconds_t)(d->n % 8) * 250);
 	if (destroy(arg))
 		d->errs++;
@@ -960,7 +968,7 @@ static void destroy_race(struct race *race, struct ibv_cq *cq,
 	if (mapper)
 		pthread_create(&tm, NULL, map_thread, race);
 	if (cur)
-		destroy_one(race, cur, destroy_verbs, cq, &d);
+		destroy_one(race, cur, destroy_verbs, cq, mapper, &d);
 	else if (ibv_destroy_cq(cq))
 		d.errs++;
 	while (now_s() < end) {
@@ -968,7 +976,7 @@ static void destroy_race(struct race *race, struct ibv_cq *cq,
 			d.errs++;
 			break;
 		}
-		destroy_one(race, &r, destroy_raw, &c, &d);
+		destroy_one(race, &r, destroy_raw, &c, mapper, &d);
 	}
 	__atomic_store_n(&race->stop, 1, __ATOMIC_RELEASE);
 	if (mapper)
