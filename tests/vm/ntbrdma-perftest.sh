@@ -55,7 +55,8 @@ $out"
 
 # figures: the result line(s) of perftest's table.
 figures() {
-	echo "$out" | sed -n '/^ *#bytes/{p;n;p;q}' | tr -s ' '
+	# A here-string, not a pipe from echo: sed quits early (SIGPIPE).
+	sed -n '/^ *#bytes/{p;n;p;q}' <<<"$out" | tr -s ' '
 }
 
 # Probe: one tiny ib_write_lat.  If it fails, ask the integrity program
