@@ -47,7 +47,10 @@
 #define MSG 4096
 #define LEGIT_OFF (1u << 20) /* where legitimate writes go in the MR */
 
-/* What a victim tells its attacker (a pipe or TCP, same host type). */
+/*
+ * What a victim tells its attacker (a pipe or TCP, same host type); over
+ * TCP both ends send one (a client's rkey and addr are 0).
+ */
 struct target {
 	uint32_t qpn[6];
 	uint32_t rkey;
@@ -70,21 +73,6 @@ static const struct qp_opts full_opts = {
 	.retry_cnt = 7,
 	.rnr_retry = 7,
 };
-
-static struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd)
-{
-	struct ibv_qp_init_attr ia;
-
-	memset(&ia, 0, sizeof(ia));
-	ia.send_cq = e->scq;
-	ia.recv_cq = e->rcq;
-	ia.qp_type = IBV_QPT_RC;
-	ia.cap.max_send_wr = 64;
-	ia.cap.max_recv_wr = 64;
-	ia.cap.max_send_sge = 4;
-	ia.cap.max_recv_sge = 4;
-	return ibv_create_qp(pd, &ia);
-}
 
 /* One signalled op of len bytes from (or, READ, into) buf at off. */
 static void op(struct env *e, struct ibv_qp *qp, enum ibv_wr_opcode opc,
@@ -328,16 +316,13 @@ static int mode_loop(const char *dev)
 /* --- pserver / pclient: the requester on another host ---------------- */
 
 enum { P_NOCONN, P_OTHERPD, P_NOACCESS, P_NOREAD, P_LEGIT, P_N };
+_Static_assert(P_N <= 6, "struct target holds the QPNs");
 
 static int mode_pserver(const char *dev, int port)
 {
-	struct peer_qps {
-		uint32_t qpn[P_N];
-		union ibv_gid gid;
-	} them;
 	unsigned char *orig = malloc(BUF_SIZE);
+	struct target t = { 0 }, them;
 	struct ibv_qp *q[P_N];
-	struct target t = { 0 };
 	struct qp_opts o;
 	struct ibv_pd *pd2;
 	struct env e;
@@ -356,8 +341,7 @@ static int mode_pserver(const char *dev, int port)
 	t.addr = (uintptr_t)e.dst;
 	t.gid = e.gid;
 	fd = tcp_conn(NULL, port);
-	if (fd < 0 || xchg(fd, &t, &them, sizeof(t)) ||
-	    xchg(fd, &t, &them, sizeof(them))) {
+	if (fd < 0 || xchg(fd, &t, &them, sizeof(t))) {
 		CHECK(0, "server: exchange with the client");
 		return 1;
 	}
@@ -389,12 +373,8 @@ static int mode_pserver(const char *dev, int port)
 
 static int mode_pclient(const char *dev, const char *ip, int port)
 {
-	struct peer_qps {
-		uint32_t qpn[P_N];
-		union ibv_gid gid;
-	} mine;
+	struct target mine = { 0 }, t;
 	struct ibv_qp *q[P_N], *x;
-	struct target t;
 	struct env e;
 	int fd, i;
 
@@ -407,8 +387,7 @@ static int mode_pclient(const char *dev, const char *ip, int port)
 	mine.gid = e.gid;
 	x = make_qp(&e);
 	fd = tcp_conn(ip, port);
-	if (fd < 0 || xchg(fd, &mine, &t, sizeof(t)) ||
-	    xchg(fd, &mine, &t, sizeof(mine)) || !x) {
+	if (fd < 0 || xchg(fd, &mine, &t, sizeof(t)) || !x) {
 		CHECK(0, "client: exchange with the server");
 		return 1;
 	}

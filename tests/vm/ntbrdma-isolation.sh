@@ -59,6 +59,18 @@ bg_out() {
 	onsh "$1" "p=\$(cat $W/pid); for i in \$(seq 600); do kill -0 \$p 2>/dev/null || break; sleep 0.1; done; cat $W/out"
 }
 
+# wait_dmesg VM TEXT: until VM's kernel log has TEXT (20 s); the log is
+# read whole first (a grep -q on a pipe from the VM could kill its writer).
+wait_dmesg() {
+	local i log
+	for i in $(seq 100); do
+		log=$(on "$1" dmesg)
+		grep -qF "$2" <<<"$log" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 # port_state VM: ntbrdma0's port state word (ACTIVE, DOWN).
 port_state() {
 	onsh "$1" "cat /sys/class/infiniband/ntbrdma0/ports/1/state" | awk '{print $2}'
@@ -122,11 +134,7 @@ done
 # RECV_POST (24) of 2 receives from a QP whose RQ holds 1 (rq_order 0),
 # to the spare QP in RESET: more than that QP could ever have published.
 forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)00000000$(le32 1)00000000"
-for i in $(seq 100); do
-	on a dmesg | grep -q "published more receives than its QP may" && break
-	sleep 0.2
-done
-on a dmesg | grep -q "published more receives than its QP may: link reset" ||
+wait_dmesg a "published more receives than its QP may: link reset" ||
 	fail "a: no link reset for a RECV_POST beyond the publishing QP's RQ"
 pass "a: a RECV_POST beyond what the peer QP's RQ holds resets the link"
 wait_port a ACTIVE && wait_port b ACTIVE || fail "link did not come back"
@@ -147,11 +155,7 @@ read -r aq bq < <(on a cat $W/qpns)
 on a dmesg -c >/dev/null
 # a's QP went through RESET once (connect_qp): its receives are epoch 1.
 forge b 25 "$(le32 "$aq")$(le32 "$bq")$(le32 1)$(le32 0)$(le32 4096)$(le32 0)0000000000000000"
-for i in $(seq 100); do
-	on a dmesg | grep -q "filled a receive beyond its length" && break
-	sleep 0.2
-done
-on a dmesg | grep -q "filled a receive beyond its length: link reset" ||
+wait_dmesg a "filled a receive beyond its length: link reset" ||
 	fail "a: no link reset for a RECV_DONE longer than the receive"
 onsh a "touch $W/go"
 out=$(bg_out a)

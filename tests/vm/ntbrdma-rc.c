@@ -46,7 +46,7 @@ int env_open(struct env *e, const char *name)
 	return e->smr && e->dmr ? 0 : -1;
 }
 
-struct ibv_qp *make_qp(struct env *e)
+struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd)
 {
 	struct ibv_qp_init_attr ia;
 
@@ -58,7 +58,12 @@ struct ibv_qp *make_qp(struct env *e)
 	ia.cap.max_recv_wr = 64;
 	ia.cap.max_send_sge = 4;
 	ia.cap.max_recv_sge = 4;
-	return ibv_create_qp(e->pd, &ia);
+	return ibv_create_qp(pd, &ia);
+}
+
+struct ibv_qp *make_qp(struct env *e)
+{
+	return make_qp_pd(e, e->pd);
 }
 
 int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,

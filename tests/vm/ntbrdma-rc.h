@@ -43,6 +43,8 @@ struct conn {
 int env_open(struct env *e, const char *name);
 /* An RC QP on e's CQs: 64 WRs and 4 SGEs each way. */
 struct ibv_qp *make_qp(struct env *e);
+/* The same in another PD than e's. */
+struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd);
 /* What connect_qp_opts() sets besides the address. */
 struct qp_opts {
 	int access; /* qp_access_flags */
