@@ -160,15 +160,18 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 	return 0;
 }
 
+/* Pages a copy moves between two chances for others to run (1 MiB). */
+#define NTBR_COPY_RESCHED_PAGES	256
+
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d)
 {
+	u32 i, pages = 0;
 	size_t pgoff, n;
 	struct page *pg;
 	u64 off;
 	void *p;
 	int err;
-	u32 i;
 
 	if (inl)
 		return ntbr_dst_write(d, inl, inl_len);
@@ -183,8 +186,13 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 			kunmap_local(p);
 			if (err)
 				return err;
-			/* A message may be 2 GiB: let others run meanwhile. */
-			cond_resched();
+			/*
+			 * A message may be 2 GiB: let others run meanwhile,
+			 * but not within every small copy (a READ answered
+			 * in the control work would wait for a timeslice).
+			 */
+			if (!(++pages % NTBR_COPY_RESCHED_PAGES))
+				cond_resched();
 		}
 	}
 	return 0;
