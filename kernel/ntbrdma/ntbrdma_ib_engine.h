@@ -83,7 +83,7 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 /*
  * Copy the local segments (or the inline bytes) to the destination.
  * -ENOTCONN when the link went down, other errors for a bad destination.
- * Process context, no spinlock held: it reschedules between pages.
+ * Process context, no spinlock held: it reschedules every 1 MiB.
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);
