@@ -195,16 +195,14 @@ static int loop_attacker(const char *dev, int rfd, int wfd)
 static void loop_victim(struct env *e, int wfd, int rfd)
 {
 	unsigned char *orig = malloc(BUF_SIZE);
-	struct ibv_qp *v1 = make_qp(e), *v2 = make_qp(e);
 	struct ibv_sge rsge = { (uintptr_t)e->dst, MSG, e->dmr->lkey };
 	struct target t = { 0 };
+	struct ibv_qp *v1, *v2;
 	char c;
 
 	fill(e->dst, BUF_SIZE, 7);
 	memcpy(orig, e->dst, BUF_SIZE);
-	CHECK(v1 && v2 && !connect_qp(e, v1, &e->gid, v2->qp_num, 7) &&
-		      !connect_qp(e, v2, &e->gid, v1->qp_num, 7) &&
-		      !post_recv(v1, 100, &rsge, 1),
+	CHECK(!loop_pair(e, &v1, &v2) && !post_recv(v1, 100, &rsge, 1),
 	      "victim: QPs connected to each other, a receive posted");
 	t.qpn[0] = v1->qp_num;
 	t.rkey = e->dmr->rkey;
@@ -466,12 +464,9 @@ static int mode_fvictim(const char *dev, const char *dir)
 
 	if (env_open(&e, dev))
 		return 1;
-	v1 = make_qp(&e);
-	v2 = make_qp(&e);
 	spare = make_qp(&e);
 	rsge = (struct ibv_sge){ (uintptr_t)e.dst, 64, e.dmr->lkey };
-	CHECK(v1 && v2 && spare && !connect_qp(&e, v1, &e.gid, v2->qp_num, 7) &&
-		      !connect_qp(&e, v2, &e.gid, v1->qp_num, 7) &&
+	CHECK(spare && !loop_pair(&e, &v1, &v2) &&
 		      !post_recv(v1, 200, &rsge, 1),
 	      "fvictim: loopback QPs with a receive, a spare QP in RESET");
 	snprintf(text, sizeof(text), "%u %u\n", v1->qp_num, spare->qp_num);
@@ -632,11 +627,7 @@ static int mode_bigsend(const char *dev, size_t mib)
 	memset(dst, 0, len);
 	smr = ibv_reg_mr(e.pd, src, len, IBV_ACCESS_LOCAL_WRITE);
 	dmr = ibv_reg_mr(e.pd, dst, len, IBV_ACCESS_LOCAL_WRITE);
-	q = make_qp(&e);
-	r = make_qp(&e);
-	CHECK(smr && dmr && q && r &&
-		      !connect_qp(&e, q, &e.gid, r->qp_num, 7) &&
-		      !connect_qp(&e, r, &e.gid, q->qp_num, 7),
+	CHECK(smr && dmr && !loop_pair(&e, &q, &r),
 	      "bigsend: two %zu MiB MRs of interleaved pages, QPs connected",
 	      mib);
 	if (failures)

@@ -125,6 +125,16 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	return connect_qp_opts(e, qp, dgid, dqpn, &o);
 }
 
+int loop_pair(struct env *e, struct ibv_qp **a, struct ibv_qp **b)
+{
+	*a = make_qp(e);
+	*b = make_qp(e);
+	if (!*a || !*b || connect_qp(e, *a, &e->gid, (*b)->qp_num, 7) ||
+	    connect_qp(e, *b, &e->gid, (*a)->qp_num, 7))
+		return -1;
+	return 0;
+}
+
 enum ibv_qp_state query_state(struct ibv_qp *qp)
 {
 	struct ibv_qp_init_attr ia;

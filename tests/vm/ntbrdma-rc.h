@@ -60,6 +60,11 @@ int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 /* The same with REMOTE_WRITE|READ, 4 READs, timeout 14, retry_cnt 7. */
 int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	       uint32_t dqpn, int rnr_retry);
+/*
+ * Two new QPs of e connected to each other by e's GID (loopback,
+ * rnr_retry 7); 0, or -1 (what was made is in *a and *b, or NULL).
+ */
+int loop_pair(struct env *e, struct ibv_qp **a, struct ibv_qp **b);
 enum ibv_qp_state query_state(struct ibv_qp *qp);
 /*
  * The state within 2 s: a responder's QP goes to ERR by its own work

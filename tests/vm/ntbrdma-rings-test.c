@@ -599,10 +599,7 @@ static int do_write(const char *dev)
 		CHECK(0, "device, PD, CQs, MRs, GID");
 		return 1;
 	}
-	qa = make_qp(&e);
-	qb = make_qp(&e);
-	CHECK(qa && qb && !connect_qp(&e, qa, &e.gid, qb->qp_num, 7) &&
-		      !connect_qp(&e, qb, &e.gid, qa->qp_num, 7),
+	CHECK(!loop_pair(&e, &qa, &qb),
 	      "two QPs connected to each other (loopback)");
 	if (!qa || !qb)
 		return 1;
