@@ -542,8 +542,8 @@ static void ntbr_mr_ctrl_nodev(struct ntbr_dev *nd, u16 type,
  * waits for these before it unpins (the device no longer takes
  * references, but its structure lives until dealloc_driver returned).
  */
-static void ntbr_mr_ctrl_unreg(struct ntbr_dev *nd, u16 type,
-			       const void *payload, size_t len)
+static void ntbr_mr_del_ack_unreg(struct ntbr_dev *nd, const void *payload,
+				  size_t len)
 {
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get_unreg(nd);
 
@@ -559,7 +559,7 @@ static void ntbr_mr_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
 
 	if (!dev && type == NTBR_CTRL_MR_DEL_ACK) {
-		ntbr_mr_ctrl_unreg(nd, type, payload, len);
+		ntbr_mr_del_ack_unreg(nd, payload, len);
 		return;
 	}
 	if (!dev) {
@@ -749,7 +749,7 @@ void ntbr_mr_dev_registered(struct ntbr_ib_dev *dev)
 
 /*
  * Unregistered (no verbs; of the control handlers only MR_DEL_ACK still
- * comes, ntbr_mr_ctrl_unreg): free what is left, once the peer answered
+ * comes, ntbr_mr_del_ack_unreg): free what is left, once the peer answered
  * for what it may still write into.
  */
 void ntbr_mr_dev_fini(struct ntbr_ib_dev *dev)

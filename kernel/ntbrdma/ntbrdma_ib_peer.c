@@ -39,15 +39,9 @@
  * table), then answers READ_DONE {status}.  A's engine keeps the READ at
  * the head of its SQ until the answer comes: one READ in flight per QP.
  *
- * Every message is checked (ntbrdma_ib_peer_rx.c); one for a QP that
- * does not exist or is not connected to the sender's QP, or out of
- * sequence, is dropped (logged); one no correct peer sends resets the
- * link.
- *
- * Handlers never take qp->mutex (the engine may hold it while it waits
- * for room in the control ring): they use rq_lock (B's receives) and
- * rrq_lock (A's copy of them; the READ answer), and hold eng_sem (read)
- * while they use a QP (destroy_qp waits for it).
+ * The handlers of the peer's messages, which check every message and
+ * say what they lock, are in ntbrdma_ib_peer_rx.c; the wire format and
+ * the bounds in ntbrdma_ib_peer.h.
  */
 #include <linux/slab.h>
 
@@ -74,7 +68,6 @@ size_t ntbr_rrq_ent_size(const struct ntbr_rrq_ent *e)
 	return struct_size(e, sge, e->nsge);
 }
 
-/* Under rrq_lock: every receive qp holds moves to old (freed unlocked). */
 void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
@@ -85,10 +78,6 @@ void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
 	qp->rrq_count = 0;
 }
 
-/*
- * Under rrq_lock: if epoch is newer than the peer QP's epoch qp knows,
- * adopt it; the receives of the old one move to old (to free unlocked).
- */
 bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
 			struct list_head *old)
 {
@@ -114,7 +103,6 @@ u32 ntbr_post_ib_access(u8 a)
 	       (a & NTBR_POST_A_ATOMIC ? IB_ACCESS_REMOTE_ATOMIC : 0);
 }
 
-/* Receives a responder may have published and not seen completed. */
 u32 ntbr_pub_max(u32 rq_slots)
 {
 	return min(rq_slots, NTBR_PUB_AHEAD);
