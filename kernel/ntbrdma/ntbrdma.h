@@ -39,6 +39,12 @@ struct ntb_dev;
 void ntbr_ib_link_up(struct ntbr_dev *nd);
 void ntbr_ib_link_down(struct ntbr_dev *nd);
 void ntbr_ib_remove(struct ntbr_dev *nd);
+/*
+ * The control queue has room again after ntbr_ctrl_congested() said it
+ * had none, or it was emptied with the link: what held back may go on.
+ * Process context, no transport lock held.
+ */
+void ntbr_ib_ctrl_room(struct ntbr_dev *nd);
 
 /* Module init/exit of the RDMA half (rdma_link_ops registration etc.). */
 int ntbr_ib_init(void);
@@ -88,10 +94,22 @@ void *ntbr_get_ib(struct ntbr_dev *nd);
 
 /*
  * Control channel: small messages to the peer's transport, delivered in
- * order, at most once, while the link stays ready; each is handed to the
- * handler registered for its type on the peer, in process context.
- * Types below NTBR_CTRL_TYPE_IB are the transport's own.
+ * order, exactly once while the link stays ready (a link that goes down
+ * takes what was not delivered with it); each is handed to the handler
+ * registered for its type on the peer, in process context.  Types below
+ * NTBR_CTRL_TYPE_IB are the transport's own.
+ *
+ * Flow control (Documentation/control-channel.md): a message that finds
+ * the peer's ring full waits in a per-link queue, in order; the sender
+ * never waits.  Senders whose messages can wait at their source (new
+ * requests, publications) ask ntbr_ctrl_congested() first and hold back
+ * while it says so; they are called back by ntbr_ib_ctrl_room().  Answers
+ * and completions are always queued.  A queue of NTBR_CTRL_Q_MAX
+ * messages (a peer that stopped consuming, or one that floods us with
+ * requests) resets the link: every QP on it flushes.
  */
+#define NTBR_CTRL_Q_SOFT	256	/* ntbr_ctrl_congested() from here */
+#define NTBR_CTRL_Q_MAX		32768	/* link reset */
 #define NTBR_CTRL_MAX_PAYLOAD 496
 enum ntbr_ctrl_type {
 	NTBR_CTRL_TYPE_IB = 16,	/* first type the RDMA half may use */
@@ -102,9 +120,19 @@ typedef void (*ntbr_ctrl_handler_t)(struct ntbr_dev *nd, u16 type,
 				    const void *payload, size_t len);
 int ntbr_ctrl_register(u16 type, ntbr_ctrl_handler_t handler);
 void ntbr_ctrl_unregister(u16 type);
-/* 0, -ENOTCONN (link not ready), -EMSGSIZE, or -EAGAIN (ring full). */
+/*
+ * 0 (written into the ring or queued behind what waits), -ENOTCONN (link
+ * not ready, or reset now: queue overflow, no memory), -EMSGSIZE or
+ * -EINVAL.  Process context; never waits for the peer.
+ */
 int ntbr_ctrl_send(struct ntbr_dev *nd, u16 type, const void *payload,
 		   size_t len);
+/*
+ * True when NTBR_CTRL_Q_SOFT messages wait: hold back what can wait and
+ * expect ntbr_ib_ctrl_room().  Set what ntbr_ib_ctrl_room() looks at
+ * before calling this (the callback may run as soon as it returns).
+ */
+bool ntbr_ctrl_congested(struct ntbr_dev *nd);
 
 /*
  * Data path: copy len bytes from src (kernel virtual) to the peer's memory

@@ -3,6 +3,9 @@
  * ntbrdma transport: debugfs, /sys/kernel/debug/ntbrdma/<ntb device>/
  *
  *   state      link state, sessions, ring indices, self-test counters
+ *   ctrl_stats control channel flow control: messages sent, queued (and
+ *              how long they waited), queue depth and peak, full ring,
+ *              requests for room; link downs by cause
  *   ctrl_ping  write N: send N numbered control messages of varying length;
  *              the peer checks order and contents and answers each with a
  *              pong, which we check in turn (counters in state)
@@ -17,7 +20,6 @@
  */
 
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
@@ -59,21 +61,42 @@ static int ntbr_state_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ntbr_state);
 
-/* Send, waiting (bounded) while the ring is full. */
-static int ntbr_dbg_send(struct ntbr_dev *nd, u16 type, const void *p,
-			 size_t len)
+/* Control channel flow control (ntbrdma_ctrl.c); link downs by cause. */
+static int ntbr_ctrl_stats_show(struct seq_file *s, void *unused)
 {
-	int i, ret;
+	struct ntbr_dev *nd = s->private;
+	struct ntbr_ctrl_stats st;
+	unsigned long flags;
+	u32 depth, count;
+	const char *why;
+	int i;
 
-	for (i = 0; i < 1000; i++) {
-		ret = ntbr_ctrl_xmit(nd, type, p, len);
-		if (ret != -EAGAIN)
-			return ret;
-		usleep_range(1000, 2000);
+	spin_lock_irqsave(&nd->ctrl_lock, flags);
+	st = nd->ctrl_stats;
+	depth = nd->ctrl_q_len;
+	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
+	seq_printf(s, "sent %llu\nqueued %llu\ndepth %u\npeak %u\nfull %llu\n",
+		   st.sent, st.queued, depth, st.peak, st.full);
+	seq_printf(s, "wait_us %llu\nwait_max_us %llu\n",
+		   div_u64(st.wait_ns, NSEC_PER_USEC),
+		   div_u64(st.wait_max_ns, NSEC_PER_USEC));
+	seq_printf(s, "arms %llu\nroom_doorbells %llu\n", st.arms,
+		   READ_ONCE(nd->ctrl_stats.room_doorbells));
+	seq_printf(s, "discarded %llu\noverflows %llu\n", st.discarded,
+		   st.overflows);
+	for (i = 0; i < NTBR_DOWN_CAUSES; i++) {
+		spin_lock_irqsave(&nd->lock, flags);
+		why = nd->down_causes[i].why;
+		count = nd->down_causes[i].count;
+		spin_unlock_irqrestore(&nd->lock, flags);
+		if (!why)
+			break;
+		seq_printf(s, "link_down %u %s\n", count, why);
 	}
 
-	return -ETIMEDOUT;
+	return 0;
 }
+DEFINE_SHOW_ATTRIBUTE(ntbr_ctrl_stats);
 
 static void ntbr_ping_fill(u8 *buf, u32 seq, size_t len)
 {
@@ -107,7 +130,10 @@ static ssize_t ntbr_ping_write(struct file *file, const char __user *ubuf,
 		len = ntbr_ping_len(nd->ping_seq);
 		memcpy(buf, &seq, sizeof(seq));
 		ntbr_ping_fill(buf, nd->ping_seq, len);
-		ret = ntbr_dbg_send(nd, NTBR_CTRL_PING, buf, len);
+		/* Our own initiative: hold back while the queue is long. */
+		ret = ntbr_ctrl_wait_room(nd);
+		if (!ret)
+			ret = ntbr_ctrl_xmit(nd, NTBR_CTRL_PING, buf, len);
 		if (ret)
 			break;
 		nd->ping_seq++;
@@ -184,7 +210,7 @@ static ssize_t ntbr_ctrl_send_write(struct file *file,
 	if (!ret && hex2bin(msg, hex, len))
 		ret = -EINVAL;
 	if (!ret)
-		ret = ntbr_dbg_send(nd, type, msg, len);
+		ret = ntbr_ctrl_xmit(nd, type, msg, len);
 	kfree(msg);
 	kfree(buf);
 	return ret ? ret : count;
@@ -227,7 +253,8 @@ void ntbr_dbg_ctrl(struct ntbr_dev *nd, u16 type, const void *payload,
 		else
 			nd->ping_bad++;
 		nd->ping_next = seq + 1;
-		ntbr_dbg_send(nd, NTBR_CTRL_PONG, &raw, sizeof(raw));
+		/* An answer: queued if need be, never waited for. */
+		ntbr_ctrl_xmit(nd, NTBR_CTRL_PONG, &raw, sizeof(raw));
 	} else if (type == NTBR_CTRL_PONG) {
 		if (seq == nd->pong_next)
 			nd->pong_ok++;
@@ -241,6 +268,8 @@ void ntbr_debugfs_add(struct ntbr_dev *nd)
 {
 	nd->dbg = debugfs_create_dir(dev_name(&nd->ntb->dev), ntbr_dbg_root);
 	debugfs_create_file("state", 0400, nd->dbg, nd, &ntbr_state_fops);
+	debugfs_create_file("ctrl_stats", 0400, nd->dbg, nd,
+			    &ntbr_ctrl_stats_fops);
 	debugfs_create_file("ctrl_ping", 0200, nd->dbg, nd, &ntbr_ping_fops);
 	debugfs_create_file("inject", 0200, nd->dbg, nd, &ntbr_inject_fops);
 	debugfs_create_file("ctrl_send", 0200, nd->dbg, nd,

@@ -354,6 +354,21 @@ void ntbr_ib_link_down(struct ntbr_dev *nd)
 	ntbr_ib_port_event(nd, false);
 }
 
+/*
+ * The control queue has room again: MR announcements and removals, and
+ * the QPs that held back for it (ntbr_eng_ctrl_wait), go on.
+ */
+void ntbr_ib_ctrl_room(struct ntbr_dev *nd)
+{
+	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
+
+	if (!dev)
+		return;
+	queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
+	ntbr_eng_ctrl_room(dev);
+	ib_device_put(&dev->ibdev);
+}
+
 int ntbr_ib_init(void)
 {
 	int err;

@@ -146,6 +146,8 @@ struct ntbr_qp {
 	int retry_left;			/* transport retries left, likewise */
 	bool err_pending;		/* a responder's receive failed: ERR */
 	bool rd_wait;			/* a READ to the peer is in flight */
+	/* NTBR_QP_WAIT_* bits: held back for the control queue (atomic). */
+	unsigned long ctrl_wait;
 	/*
 	 * Peer protocol (ntbrdma_ib_peer.c).  As responder: our receives
 	 * published to the peer QP, under rq_lock (pub_mutex serializes
@@ -288,6 +290,14 @@ void ntbr_eng_kick(struct ntbr_qp *qp);
 void ntbr_eng_kick_user(struct ntbr_qp *qp);
 void ntbr_eng_sync(struct ntbr_ib_dev *dev);
 void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
+/* What of a QP waits for room in the control queue (qp->ctrl_wait). */
+enum {
+	NTBR_QP_WAIT_SQ,	/* the engine: a SEND's RECV_DONE, a READ_REQ */
+	NTBR_QP_WAIT_RQ,	/* publishing: RECV_POST, RRQ_FLUSH */
+};
+
+bool ntbr_eng_ctrl_wait(struct ntbr_qp *qp, int what);
+void ntbr_eng_ctrl_room(struct ntbr_ib_dev *dev);
 
 /* ntbrdma_ib_peer.c: the protocol with a QP of the peer host. */
 int ntbr_peer_init(void);

@@ -23,7 +23,9 @@
  * flags and PD, as an HCA's responder checks.  One run executes at most
  * NTBR_ENG_BUDGET WQEs, then the QP's work item goes on: a process that
  * refills its SQ as fast as it drains holds neither eng_sem nor a CPU.
- * No copy runs with interrupts off or under a spinlock.
+ * No copy runs with interrupts off or under a spinlock.  A WQE that
+ * sends a control message waits, before it starts, while the control
+ * queue is long (ntbr_eng_ctrl_wait; Documentation/control-channel.md).
  *
  * Lifetimes: the work holds dev->eng_sem for reading while it uses local
  * MRs and other QPs found in the device's xarrays; ntbr_mr_free() and
@@ -586,6 +588,46 @@ rnr:
 	return ntbr_eng_rnr(qp, r->attr.min_rnr_timer, delay);
 }
 
+/*
+ * Before a message of the QP's own initiative to the peer: true when the
+ * control queue is long (ntbr_ctrl_congested) and @what of the QP must
+ * hold back; ntbr_eng_ctrl_room() runs it again.  The bit is set before
+ * the question: the callback may come as soon as it is answered.
+ */
+bool ntbr_eng_ctrl_wait(struct ntbr_qp *qp, int what)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+
+	set_bit(what, &qp->ctrl_wait);
+	if (ntbr_ctrl_congested(dev->nd))
+		return true;
+	clear_bit(what, &qp->ctrl_wait);
+	return false;
+}
+
+/* The control queue has room: the QPs that held back go on. */
+void ntbr_eng_ctrl_room(struct ntbr_ib_dev *dev)
+{
+	struct ntbr_qp *qp;
+	unsigned long idx;
+
+	down_read(&dev->eng_sem);
+	xa_for_each(&dev->qps, idx, qp) {
+		if (test_and_clear_bit(NTBR_QP_WAIT_SQ, &qp->ctrl_wait))
+			ntbr_eng_queue(qp);
+		if (test_and_clear_bit(NTBR_QP_WAIT_RQ, &qp->ctrl_wait))
+			queue_work(ntbr_mr_wq, &qp->rq_work);
+	}
+	up_read(&dev->eng_sem);
+}
+
+/* The WQE sends a control message to the peer (all but a plain WRITE). */
+static bool ntbr_eng_needs_ctrl(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+{
+	return qp->dest == NTBR_QP_DEST_PEER &&
+	       c->wqe.opcode != IB_UVERBS_WR_RDMA_WRITE;
+}
+
 /* Next WQE into c->wqe; false when the SQ is empty (or broken). */
 static bool ntbr_eng_next(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 {
@@ -706,6 +748,13 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			ntbr_eng_queue(qp);
 			break;
 		}
+		/*
+		 * The control queue is long: the WQE waits for room (the
+		 * flag stays set; ntbr_eng_ctrl_room() queues the work).
+		 */
+		if (ntbr_eng_needs_ctrl(qp, c) &&
+		    ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_SQ))
+			break;
 		status = ntbr_eng_exec(dev, qp, c, &delay);
 		if (status == -EAGAIN) {
 			/* RNR: the flag stays set, the timer runs us again. */
@@ -752,8 +801,7 @@ void ntbr_eng_queue(struct ntbr_qp *qp)
 /*
  * The answer to our READ arrived (control handler, eng_sem held): post
  * its completion now if the QP is free, the SQ goes on in the work.
- * Only a trylock: the engine may hold the mutex while it waits for room
- * in the control ring that this handler's channel must drain.
+ * Only a trylock: a handler never waits for a QP's engine.
  */
 void ntbr_eng_read_answered(struct ntbr_qp *qp)
 {

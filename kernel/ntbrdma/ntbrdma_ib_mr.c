@@ -25,8 +25,12 @@
  * does not fill the control ring.  Every announcement has a sequence
  * number; answers to an older one are ignored.
  *
- * Deregistration: MR_DEL -> peer unlinks the entry, waits for copies in
- * flight, MR_DEL_ACK -> we unpin.  Until then the MR waits on mr_dying
+ * Deregistration: MR_DEL -> peer unlinks the entry, MR_DEL_ACK once the
+ * copies in flight ended -> we unpin.  At most NTBR_MR_DEL_WINDOW MR_DELs
+ * are unanswered: every one costs the peer an answer it may have to
+ * queue, so the window bounds that queue however fast we deregister
+ * (Documentation/control-channel.md); the others wait in state DEL_WAIT
+ * for the announcing work.  Until the answer the MR waits on mr_dying
  * with its key still allocated (a new MR cannot take it).  A peer that
  * held an entry may write into the pages until one of these proves it
  * cannot any more, and only then are they unpinned:
@@ -53,6 +57,7 @@
 #include "ntbrdma_ib.h"
 
 #define NTBR_MR_ANN_WINDOW	8
+#define NTBR_MR_DEL_WINDOW	32
 #define NTBR_MR_TIMEOUT		(5 * HZ)
 
 struct workqueue_struct *ntbr_mr_wq;
@@ -77,20 +82,11 @@ static bool ntbr_mr_is_remote(int access)
 int ntbr_mr_send(struct ntbr_ib_dev *dev, u16 type, const void *msg,
 		 size_t len)
 {
-	int ret, tries;
+	int ret = ntbr_ctrl_send(dev->nd, type, msg, len);
 
-	/* -EAGAIN: the ring is full; the peer drains it within ms. */
-	for (tries = 0; tries < 1000; tries++) {
-		ret = ntbr_ctrl_send(dev->nd, type, msg, len);
-		if (ret != -EAGAIN)
-			break;
-		usleep_range(1000, 2000);
-	}
-	if (ret && ret != -ENOTCONN)
-		ibdev_warn_ratelimited(&dev->ibdev,
-				       "control message %u not sent: %d\n",
-				       type, ret);
-	return ret;
+	/* Anything but "the link went" is a bug of ours (size, type). */
+	WARN_ON_ONCE(ret && ret != -ENOTCONN);
+	return ret ? -ENOTCONN : 0;
 }
 
 /* Allocate a key for mr: index (1 .. 2^24 - 1, cyclic) << 8 | random. */
@@ -277,6 +273,35 @@ static bool ntbr_mr_peer_holds(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
 	       ntbr_peer_can_write(dev->nd);
 }
 
+/* Wait on mr_dying for the peer (under mr_mutex). */
+static void ntbr_mr_dying_add(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
+{
+	mr->del_deadline = jiffies + NTBR_MR_TIMEOUT;
+	list_add_tail(&mr->entry, &dev->mrd.mr_dying);
+	queue_delayed_work(ntbr_mr_wq, &dev->mrd.late_work,
+			   NTBR_MR_TIMEOUT + HZ / 10);
+}
+
+/* Off mr_dying (under mr_mutex). */
+static void ntbr_mr_dying_del(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
+{
+	if (mr->ann == NTBR_MR_DEL_WAIT)
+		dev->mrd.del_wait--;
+	list_del_init(&mr->entry);
+}
+
+/*
+ * MR_DEL may go now (under mr_mutex): fewer than NTBR_MR_DEL_WINDOW
+ * unanswered and a short control queue.  Every MR_DEL gets an answer, so
+ * the window bounds what the peer must queue for us however fast we
+ * deregister; the rest waits in state DEL_WAIT for ann_work.
+ */
+static bool ntbr_mr_del_may_send(struct ntbr_ib_dev *dev)
+{
+	return dev->mrd.del_out < NTBR_MR_DEL_WINDOW &&
+	       !ntbr_ctrl_congested(dev->nd);
+}
+
 int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct ntbr_mr *mr = to_ntbr_mr(ibmr);
@@ -296,6 +321,16 @@ int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 		      mr->ann != NTBR_MR_REFUSED;
 		if (held)
 			mr->ann = NTBR_MR_DEL_SENT;
+		if (del && !ntbr_mr_del_may_send(dev)) {
+			/* ann_work sends it (DEL_ACK or room calls it). */
+			mr->ann = NTBR_MR_DEL_WAIT;
+			dev->mrd.del_wait++;
+			ntbr_mr_dying_add(dev, mr);
+			mutex_unlock(&dev->mrd.mr_mutex);
+			return 0;
+		}
+		if (del)
+			dev->mrd.del_out++;
 		mutex_unlock(&dev->mrd.mr_mutex);
 	}
 	if (!held) {
@@ -318,10 +353,7 @@ int ntbr_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 		ntbr_mr_free(mr);
 		return 0;
 	}
-	mr->del_deadline = jiffies + NTBR_MR_TIMEOUT;
-	list_add_tail(&mr->entry, &dev->mrd.mr_dying);
-	queue_delayed_work(ntbr_mr_wq, &dev->mrd.late_work,
-			   NTBR_MR_TIMEOUT + HZ / 10);
+	ntbr_mr_dying_add(dev, mr);
 	mutex_unlock(&dev->mrd.mr_mutex);
 	return 0;
 }
@@ -336,16 +368,49 @@ static struct ntbr_mr *ntbr_mr_find(struct ntbr_ib_dev *dev, u32 rkey)
 	return mr;
 }
 
-/* Announce MRs in state IDLE, at most NTBR_MR_ANN_WINDOW at a time. */
+/* MR_DELs that waited (DEL_WAIT), as the window allows (under mr_mutex). */
+static int ntbr_mr_take_dels(struct ntbr_ib_dev *dev,
+			     struct ntbr_mr_msg_key *d)
+{
+	struct ntbr_mr *mr;
+	int n = 0;
+
+	list_for_each_entry(mr, &dev->mrd.mr_dying, entry) {
+		if (!dev->mrd.del_wait ||
+		    dev->mrd.del_out >= NTBR_MR_DEL_WINDOW ||
+		    !dev->mrd.up || !ntbr_link_ready(dev->nd))
+			break;
+		if (mr->ann != NTBR_MR_DEL_WAIT)
+			continue;
+		mr->ann = NTBR_MR_DEL_SENT;
+		mr->del_deadline = jiffies + NTBR_MR_TIMEOUT;
+		dev->mrd.del_wait--;
+		dev->mrd.del_out++;
+		d[n].rkey = cpu_to_le32(mr->ibmr.rkey);
+		d[n].seq = cpu_to_le32(mr->seq);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Announce MRs in state IDLE, at most NTBR_MR_ANN_WINDOW at a time, and
+ * send the MR_DELs that waited; nothing while the control queue is long
+ * (ntbr_ib_ctrl_room() queues us again).
+ */
 static void ntbr_mr_ann_work(struct work_struct *work)
 {
 	struct ntbr_ib_dev *dev = container_of(work, struct ntbr_ib_dev,
 					       mrd.ann_work);
 	struct ntbr_mr_msg_add m[NTBR_MR_ANN_WINDOW];
+	struct ntbr_mr_msg_key d[NTBR_MR_DEL_WINDOW];
 	struct ntbr_mr *mr;
-	int busy = 0, n = 0, i;
+	int busy = 0, n = 0, ndel, i;
 
+	if (ntbr_ctrl_congested(dev->nd))
+		return;
 	mutex_lock(&dev->mrd.mr_mutex);
+	ndel = ntbr_mr_take_dels(dev, d);
 	list_for_each_entry(mr, &dev->mrd.mr_remote, entry)
 		if (mr->ann == NTBR_MR_ADD_SENT ||
 		    mr->ann == NTBR_MR_READY_SENT)
@@ -377,6 +442,9 @@ static void ntbr_mr_ann_work(struct work_struct *work)
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
 
+	/* Not sent (link down): the next link-up frees the MR. */
+	for (i = 0; i < ndel; i++)
+		ntbr_mr_send(dev, NTBR_CTRL_MR_DEL, &d[i], sizeof(d[i]));
 	/* Not under mr_mutex: the control work needs it to drain our ring. */
 	for (i = 0; i < n; i++) {
 		if (!ntbr_mr_send(dev, NTBR_CTRL_MR_ADD, &m[i], sizeof(m[i])))
@@ -480,12 +548,19 @@ static void ntbr_mr_handle_del_ack(struct ntbr_ib_dev *dev, const void *p,
 	if (mr && (mr->ann != NTBR_MR_DEL_SENT || mr->acked ||
 		   mr->seq != le32_to_cpu(m->seq)))
 		mr = NULL;
+	if (mr) {
+		/* One less unanswered: an MR_DEL that waited may go. */
+		if (dev->mrd.del_out)
+			dev->mrd.del_out--;
+		if (dev->mrd.del_wait)
+			queue_work(ntbr_mr_wq, &dev->mrd.ann_work);
+	}
 	if (mr && list_empty(&mr->entry)) {
 		/* ntbr_dereg_mr is still sending: it frees the MR. */
 		mr->acked = true;
 		mr = NULL;
 	} else if (mr) {
-		list_del_init(&mr->entry);
+		ntbr_mr_dying_del(dev, mr);
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
 	if (mr) {
@@ -626,9 +701,10 @@ static void ntbr_mr_free_dying(struct ntbr_ib_dev *dev, bool leak)
 	mutex_lock(&dev->mrd.mr_mutex);
 	list_for_each_entry_safe(mr, tmp, &dev->mrd.mr_dying, entry) {
 		if (!ntbr_mr_peer_holds(dev, mr)) {
-			list_move_tail(&mr->entry, &list);
+			ntbr_mr_dying_del(dev, mr);
+			list_add_tail(&mr->entry, &list);
 		} else if (leak) {
-			list_del_init(&mr->entry);
+			ntbr_mr_dying_del(dev, mr);
 			/* Its key goes; the MR and its pinned umem stay. */
 			xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
 			ibdev_err(&dev->ibdev,
@@ -654,6 +730,7 @@ void ntbr_mr_link_up(struct ntbr_ib_dev *dev)
 	if (!dev->mrd.up) {
 		dev->mrd.ups++;
 		dev->mrd.up = true;
+		dev->mrd.del_out = 0;	/* answers of that session are gone */
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
 	ntbr_mr_free_dying(dev, false);
@@ -722,7 +799,6 @@ void ntbr_mr_dev_init(struct ntbr_ib_dev *dev)
 	INIT_WORK(&d->ann_work, ntbr_mr_ann_work);
 	INIT_DELAYED_WORK(&d->late_work, ntbr_mr_late_work);
 	xa_init_flags(&d->rmr_xa, XA_FLAGS_LOCK_IRQ);
-	init_waitqueue_head(&d->rmr_wq);
 	mutex_init(&d->xlate_mutex);
 	strscpy(d->xlate_res, "none\n", sizeof(d->xlate_res));
 }
@@ -741,6 +817,7 @@ void ntbr_mr_dev_registered(struct ntbr_ib_dev *dev)
 	if (ready && !dev->mrd.up) {
 		dev->mrd.ups++;
 		dev->mrd.up = true;
+		dev->mrd.del_out = 0;
 	}
 	mutex_unlock(&dev->mrd.mr_mutex);
 	if (ready)

@@ -91,6 +91,7 @@ enum ntbr_mr_ann {
 	NTBR_MR_ANNOUNCED,	/* the peer's entry is READY */
 	NTBR_MR_REFUSED,	/* peer refused; again at next link up/resync */
 	NTBR_MR_DEL_SENT,	/* deregistered, waiting for MR_DEL_ACK */
+	NTBR_MR_DEL_WAIT,	/* deregistered, MR_DEL not sent yet */
 };
 
 struct ntbr_mr {
@@ -147,6 +148,10 @@ struct ntbr_rmr {
 	__le64 *list_buf;		/* ADDING: coherent, the peer writes */
 	dma_addr_t list_dma;
 	struct work_struct free_work;	/* frees in process context */
+	/* MR_DEL unlinked it: MR_DEL_ACK when the last user left. */
+	bool del_ack;
+	u32 del_ups;			/* in this link session (mrd.ups) */
+	struct ntbr_mr_msg_key del_msg;
 };
 
 struct ntbr_mr_dev {
@@ -161,13 +166,14 @@ struct ntbr_mr_dev {
 	u32 ups;			/* link-ups seen (sessions), mr_mutex */
 	bool up;			/* between our link_up and link_down */
 	bool closed;			/* dev_fini: no handler touches MRs */
-	struct work_struct ann_work;	/* sends MR_ADDs, paced */
+	struct work_struct ann_work;	/* sends MR_ADDs and MR_DELs, paced */
+	u32 del_out;			/* MR_DELs unanswered, this session */
+	u32 del_wait;			/* MRs in state DEL_WAIT */
 	struct delayed_work late_work;	/* logs unanswered MR_DELs */
 	/* The peer's MRs: rkey -> ntbr_rmr, XA_FLAGS_LOCK_IRQ. */
 	struct xarray rmr_xa;
 	u32 rmr_pages;			/* sum of npages, under xa lock */
 	u32 rmr_count;			/* entries (<= NTBR_MAX_MR), likewise */
-	wait_queue_head_t rmr_wq;	/* a user dropped its reference */
 	/* debugfs rmr_xlate: last result, under xlate_mutex */
 	struct mutex xlate_mutex;
 	char xlate_res[64];
@@ -188,7 +194,10 @@ void ntbr_mr_link_down(struct ntbr_ib_dev *dev);
 int ntbr_mr_init(void);
 void ntbr_mr_exit(void);
 
-/* Control message to the peer, retrying for a while when the ring is full. */
+/*
+ * Control message to the peer (ntbr_ctrl_send: never waits; queued when
+ * the ring is full): 0 or -ENOTCONN.
+ */
 int ntbr_mr_send(struct ntbr_ib_dev *dev, u16 type, const void *msg,
 		 size_t len);
 

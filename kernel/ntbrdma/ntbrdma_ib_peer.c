@@ -148,12 +148,14 @@ enum ntbr_pub {
 	NTBR_PUB_IDLE,		/* the QP does not publish (not connected) */
 	NTBR_PUB_DONE,		/* everything posted is published */
 	NTBR_PUB_HELD,		/* more posted: NTBR_PUB_AHEAD or *budget */
+	NTBR_PUB_WAIT,		/* the control queue is long: called back */
 };
 
 /*
  * Publish the receives posted since the last time, at most *budget of
- * them, and never more than NTBR_PUB_AHEAD beyond the last completed
- * one.  Caller holds eng_sem (read) and qp->pub_mutex.
+ * them, never more than NTBR_PUB_AHEAD beyond the last completed one,
+ * and no new message while the control queue is long (NTBR_PUB_WAIT).
+ * Caller holds eng_sem (read) and qp->pub_mutex.
  */
 static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 				  struct ntbr_qp *qp, u32 *budget)
@@ -168,6 +170,9 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 	size_t len = 0;		/* 0: no message started */
 
 	for (;;) {
+		/* Before a message: hold back while the control queue is long. */
+		if (!len && ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_RQ))
+			return NTBR_PUB_WAIT;
 		spin_lock_irqsave(&qp->rq_lock, flags);
 		ok = READ_ONCE(qp->dest) == NTBR_QP_DEST_PEER &&
 		     ntbr_peer_state_rcv(READ_ONCE(qp->state)) &&
@@ -235,7 +240,9 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
  * was cleared.  Process context, no QP lock held.  Bounded: after
  * NTBR_PUB_BUDGET receives the rest goes on in rq_work, and a QP with
  * NTBR_PUB_AHEAD receives published goes on when RECV_DONE frees one
- * (ntbr_peer_h_done); the engine word stays set meanwhile.
+ * (ntbr_peer_h_done), one that waited for the control queue when
+ * ntbr_eng_ctrl_room() queues rq_work; the engine word stays set
+ * meanwhile.
  */
 void ntbr_peer_rq_kick(struct ntbr_qp *qp)
 {
@@ -251,8 +258,8 @@ void ntbr_peer_rq_kick(struct ntbr_qp *qp)
 		/* Owner: kernel.  Set while we will see new receives. */
 		WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
 		pub = ntbr_pub_run(dev, qp, &budget);
-		if (pub == NTBR_PUB_IDLE)
-			break;		/* nothing to publish: stays set */
+		if (pub == NTBR_PUB_IDLE || pub == NTBR_PUB_WAIT)
+			break;		/* nothing to publish, or called back */
 		if (pub == NTBR_PUB_HELD) {
 			if (!budget)
 				queue_work(ntbr_mr_wq, &qp->rq_work);
@@ -298,7 +305,9 @@ static void ntbr_peer_rq_work(struct work_struct *work)
 {
 	struct ntbr_qp *qp = container_of(work, struct ntbr_qp, rq_work);
 
-	ntbr_peer_send_flush(qp);
+	/* Held back while the control queue is long (it stays pending). */
+	if (!ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_RQ))
+		ntbr_peer_send_flush(qp);
 	ntbr_peer_rq_kick(qp);
 }
 
@@ -346,8 +355,8 @@ static bool ntbr_peer_new_epoch(struct ntbr_qp *qp)
 
 /*
  * Our receive ring was flushed or emptied (any context but hard irq):
- * a new epoch; the peer is told to drop what it holds (from a work item:
- * the control channel may sleep).
+ * a new epoch; the peer is told to drop what it holds (from a work item,
+ * which holds back while the control queue is long).
  */
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp)
 {

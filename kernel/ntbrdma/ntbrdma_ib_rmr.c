@@ -12,7 +12,8 @@
  * taken with interrupts off: lookups may come from any context); the
  * table holds one reference, every user one more; the last put frees the
  * entry from a work item (coherent memory and vmalloc'd lists cannot be
- * freed from every context).
+ * freed from every context), which first answers the peer's MR_DEL when
+ * one unlinked the entry.
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
@@ -22,9 +23,31 @@
 
 #include "ntbrdma_ib.h"
 
+/*
+ * Acknowledge an MR_DEL once the last user of the entry left (from
+ * ntbr_rmr_free_work), to the link session that asked: a later session
+ * has forgotten the MR (a new link-up proves we write no more into it).
+ */
+static void ntbr_rmr_ack_del(struct ntbr_rmr *rmr)
+{
+	struct ntbr_ib_dev *dev = rmr->dev;
+	bool same;
+
+	mutex_lock(&dev->mrd.mr_mutex);
+	same = dev->mrd.up && dev->mrd.ups == rmr->del_ups;
+	mutex_unlock(&dev->mrd.mr_mutex);
+	if (same)
+		ntbr_mr_send(dev, NTBR_CTRL_MR_DEL_ACK, &rmr->del_msg,
+			     sizeof(rmr->del_msg));
+}
+
 static void ntbr_rmr_free_work(struct work_struct *work)
 {
 	struct ntbr_rmr *rmr = container_of(work, struct ntbr_rmr, free_work);
+
+	/* The last reference went (refcount_dec_and_test orders del_ack). */
+	if (rmr->del_ack)
+		ntbr_rmr_ack_del(rmr);
 
 	if (rmr->list_buf)
 		dma_free_coherent(ntbr_dma_device(rmr->dev->nd),
@@ -36,15 +59,9 @@ static void ntbr_rmr_free_work(struct work_struct *work)
 
 void ntbr_rmr_put(struct ntbr_rmr *rmr)
 {
-	struct ntbr_ib_dev *dev = rmr->dev;
-
-	if (refcount_dec_and_test(&rmr->ref)) {
-		/* ntbr_mr_exit() drains ntbr_mr_wq before the module goes. */
+	/* ntbr_mr_exit() drains ntbr_mr_wq before the module goes. */
+	if (refcount_dec_and_test(&rmr->ref))
 		queue_work(ntbr_mr_wq, &rmr->free_work);
-		return;
-	}
-	/* MR_DEL may be waiting for the last user to leave. */
-	wake_up_all(&dev->mrd.rmr_wq);
 }
 
 /* Unlink rmr from the table (xa lock held); the caller puts its ref. */
@@ -332,42 +349,37 @@ void ntbr_rmr_handle_del(struct ntbr_ib_dev *dev, const void *p, size_t len)
 	const struct ntbr_mr_msg_key *m = p;
 	struct ntbr_rmr *rmr;
 	unsigned long flags;
-	long left;
-	u32 rkey;
+	u32 ups;
 
 	if (len != sizeof(*m)) {
 		ibdev_warn_ratelimited(&dev->ibdev, "bad MR_DEL size %zu\n",
 				       len);
 		return;
 	}
+	mutex_lock(&dev->mrd.mr_mutex);
+	ups = dev->mrd.ups;
+	mutex_unlock(&dev->mrd.mr_mutex);
+
 	/* Any announcement of the key: the MR is gone. */
-	rkey = le32_to_cpu(m->rkey);
-
 	xa_lock_irqsave(&dev->mrd.rmr_xa, flags);
-	rmr = xa_load(&dev->mrd.rmr_xa, rkey);
-	if (rmr)
-		ntbr_rmr_unlink_locked(dev, rmr);
-	xa_unlock_irqrestore(&dev->mrd.rmr_xa, flags);
-
+	rmr = xa_load(&dev->mrd.rmr_xa, le32_to_cpu(m->rkey));
 	if (rmr) {
+		ntbr_rmr_unlink_locked(dev, rmr);
 		/*
-		 * Unlinked: no new user.  Wait for copies in flight (each
-		 * holds a reference for one copy); only then may the peer
-		 * unpin the pages.
+		 * No new user.  The answer goes when the last copy in flight
+		 * (each holds a reference) dropped its reference: only then
+		 * may the peer unpin the pages.  Never waited for here: the
+		 * control work does not wait for anything but its handlers.
 		 */
-		left = wait_event_timeout(dev->mrd.rmr_wq,
-					  refcount_read(&rmr->ref) == 1,
-					  5 * HZ);
-		if (!left) {
-			ibdev_err(&dev->ibdev,
-				  "MR rkey %#x still in use, not acknowledging its removal\n",
-				  rkey);
-			ntbr_rmr_put(rmr);
-			return;
-		}
-		ntbr_rmr_put(rmr);
+		rmr->del_msg = *m;
+		rmr->del_ups = ups;
+		rmr->del_ack = true;
 	}
-	ntbr_mr_send(dev, NTBR_CTRL_MR_DEL_ACK, m, sizeof(*m));
+	xa_unlock_irqrestore(&dev->mrd.rmr_xa, flags);
+	if (rmr)
+		ntbr_rmr_put(rmr);	/* the table's reference */
+	else
+		ntbr_mr_send(dev, NTBR_CTRL_MR_DEL_ACK, m, sizeof(*m));
 }
 
 /* Link down or device gone: the peer announces again at link up. */

@@ -173,6 +173,24 @@ static bool ntbr_peer_info(struct ntbr_dev *nd, u32 *info)
 
 /* --- state changes ---------------------------------------------------------- */
 
+/* debugfs ctrl_stats: link downs by cause (string literals). */
+static void ntbr_count_down(struct ntbr_dev *nd, const char *why)
+{
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&nd->lock, flags);
+	for (i = 0; i < NTBR_DOWN_CAUSES; i++) {
+		if (!nd->down_causes[i].why)
+			nd->down_causes[i].why = why;
+		if (nd->down_causes[i].why == why) {
+			nd->down_causes[i].count++;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&nd->lock, flags);
+}
+
 static void ntbr_teardown(struct ntbr_dev *nd, const char *why)
 {
 	bool was_ready = nd->state == NTBR_READY;
@@ -183,8 +201,11 @@ static void ntbr_teardown(struct ntbr_dev *nd, const char *why)
 
 	nd->state = NTBR_DOWN;
 	nd->hello_sent = false;
+	/* Messages still waiting were for that session. */
+	ntbr_ctrl_discard(nd);
 	if (!was_ready)
 		return;
+	ntbr_count_down(nd, why);
 	dev_info(&nd->ntb->dev, "link down: %s\n", why);
 	ntbr_net_down(nd);
 	ntbr_ib_link_down(nd);

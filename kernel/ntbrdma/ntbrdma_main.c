@@ -334,6 +334,7 @@ static void ntbr_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	ntb_clear_ctx(ntb);
 	/* Control handlers still queued see the link down and return. */
 	drain_workqueue(nd->wq);
+	ntbr_ctrl_stop(nd);
 	/*
 	 * No more writes of the peer into our memory either: the RDMA half
 	 * may unpin pages the peer never acknowledged letting go of.

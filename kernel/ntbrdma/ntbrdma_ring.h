@@ -35,9 +35,10 @@
 /*
  * 2: 496-byte control messages; 3: RECV_POST says the QP's access flags
  * and RQ size, and a peer publishes at most NTBR_PUB_AHEAD receives ahead
- * (ntbrdma_ib_peer.c).
+ * (ntbrdma_ib_peer.c); 4: control channel flow control (ctrl_in_wait,
+ * Documentation/control-channel.md).
  */
-#define NTBR_PROTO_VERSION	3
+#define NTBR_PROTO_VERSION	4
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */
@@ -92,6 +93,12 @@ struct ntbr_area {
 
 	/* Control channel, peer -> us: we consume. */
 	struct ntbr_word ctrl_in_prod;		/* peer (producer) writes */
+	/*
+	 * Peer (producer) writes a new value when it has messages waiting
+	 * for room in ctrl_in[]; we answer with doorbell NTBR_DB_CTRL once
+	 * we have consumed past a full ring (ntbrdma_ctrl.c).
+	 */
+	struct ntbr_word ctrl_in_wait;
 	struct ntbr_ctrl_entry ctrl_in[NTBR_CTRL_RING]; /* peer writes */
 	/* Control channel, us -> peer: the peer consumes. */
 	struct ntbr_word ctrl_out_cons;		/* peer (consumer) writes */

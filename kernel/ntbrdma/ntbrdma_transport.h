@@ -11,6 +11,7 @@
 #include <linux/ntb.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "ntbrdma.h"
@@ -47,6 +48,22 @@ enum ntbr_state {
 };
 
 struct ntbr_net;
+
+/* debugfs ctrl_stats: what the control channel's flow control did. */
+struct ntbr_ctrl_stats {
+	u64 sent;		/* messages written into the peer's ring */
+	u64 queued;		/* of those, messages that waited in ctrl_q */
+	u32 peak;		/* deepest ctrl_q */
+	u64 full;		/* times a message found the ring full */
+	u64 wait_ns;		/* total time queued messages waited */
+	u64 wait_max_ns;	/* longest wait of one message */
+	u64 arms;		/* times we asked the peer for room */
+	u64 room_doorbells;	/* doorbells we rang to say "room" */
+	u64 discarded;		/* queued messages dropped with the link */
+	u64 overflows;		/* link resets: ctrl_q at NTBR_CTRL_Q_MAX */
+};
+
+#define NTBR_DOWN_CAUSES	16
 
 struct ntbr_dev {
 	struct kref ref;
@@ -90,16 +107,36 @@ struct ntbr_dev {
 	u32 info_out[NTBR_INFO_WORDS];	/* what we publish */
 	unsigned long out_pending;	/* msg mode: words still to send */
 	u32 info_in[NTBR_INFO_WORDS];	/* msg mode: what we received */
-	spinlock_t lock;		/* removing, reset_why */
+	spinlock_t lock;		/* removing, reset_why, down_causes */
 	bool removing;
 	const char *reset_why;		/* set: tear down and start over */
 
-	/* Control channel. */
-	struct work_struct ctrl_work;
-	spinlock_t ctrl_lock;		/* our producer side */
+	/*
+	 * Control channel (ntbrdma_ctrl.c, Documentation/control-channel.md).
+	 * Consumer side: ctrl_work only.  Producer side and the queue of
+	 * messages waiting for room: under ctrl_lock.
+	 */
+	struct work_struct ctrl_work;	/* consumes ctrl_in[], runs handlers */
+	struct delayed_work ctrl_tx_work; /* moves ctrl_q into the ring */
+	spinlock_t ctrl_lock;
 	u32 ctrl_out_prod;		/* ours: messages we sent */
 	u32 ctrl_out_cons;		/* last valid value the peer wrote */
 	u32 ctrl_in_cons;		/* ours: messages we consumed */
+	u32 ctrl_in_wait_seen;		/* consumer: peer's wait value answered */
+	u32 ctrl_wait_seq;		/* ours: last value of peer's ctrl_in_wait */
+	bool ctrl_armed;		/* we asked for room, no progress since */
+	unsigned long ctrl_arm_at;	/* jiffies of the last request */
+	bool ctrl_room_wanted;		/* a sender held back: call it back */
+	struct list_head ctrl_q;	/* messages waiting for room, in order */
+	u32 ctrl_q_len;			/* written under ctrl_lock */
+	wait_queue_head_t ctrl_room_wq;	/* ntbr_ctrl_wait_room() */
+	/* Under ctrl_lock, but room_doorbells: ctrl_work's (consumer). */
+	struct ntbr_ctrl_stats ctrl_stats;
+	/* Link downs by cause (under lock): the causes are string literals. */
+	struct {
+		const char *why;
+		u32 count;
+	} down_causes[NTBR_DOWN_CAUSES];
 
 	/* debugfs: control channel self-test counters (ordered wq). */
 	struct dentry *dbg;
@@ -136,8 +173,11 @@ void ntbr_ctrl_init(struct ntbr_dev *nd);
 void ntbr_ctrl_ready(struct ntbr_dev *nd);
 void ntbr_ctrl_db(struct ntbr_dev *nd);
 void ntbr_ctrl_work(struct work_struct *work);
+void ntbr_ctrl_discard(struct ntbr_dev *nd);
+void ntbr_ctrl_stop(struct ntbr_dev *nd);
 int ntbr_ctrl_xmit(struct ntbr_dev *nd, u16 type, const void *payload,
 		   size_t len);
+int ntbr_ctrl_wait_room(struct ntbr_dev *nd);
 
 /* ntbrdma_debugfs.c */
 void ntbr_debugfs_init(void);
