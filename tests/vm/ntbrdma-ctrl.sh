@@ -1,7 +1,8 @@
 #!/bin/bash
 # ntbrdma's control channel and its defence against a broken peer:
 # numbered control messages of every length, in order, both ways (debugfs
-# ctrl_ping, answered by pongs); then a peer that writes a producer index
+# ctrl_ping, answered by pongs), then both ways at once until both rings
+# fill (flow control: answers queue, nothing is lost); then a peer that writes a producer index
 # out of range (debugfs inject) makes the other side reset the link, which
 # comes back by itself, with no oops.
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +57,47 @@ ping_test() {
 }
 ping_test a "$A" b "$B" 500
 ping_test b "$B" a "$A" 300
+
+# stat VM DIR NAME: a counter of ctrl_stats (flow control).
+stat() { onsh "$1" "sed -n 's/^$3 //p' $2/ctrl_stats"; }
+
+# Both ways at once: each side's control work answers pings with pongs
+# while its own pings fill the other's ring, so both rings fill and both
+# sides must queue answers rather than wait for room (flow control).
+flood_test() {
+	local n=$1 vm d pong0 ping0 q0 f0
+	declare -A dir=([a]=$A [b]=$B) pongs pings queued full
+	for vm in a b; do
+		d=${dir[$vm]}
+		pongs[$vm]=$(field "$vm" "$d" pong_ok)
+		pings[$vm]=$(field "$vm" "$d" ping_ok)
+		queued[$vm]=$(stat "$vm" "$d" queued)
+		full[$vm]=$(stat "$vm" "$d" full)
+	done
+	onsh a "echo $n > $A/ctrl_ping" &
+	onsh b "echo $n > $B/ctrl_ping" &
+	wait %1 || fail "a: ctrl_ping $n failed"
+	wait %2 || fail "b: ctrl_ping $n failed"
+	for vm in a b; do
+		d=${dir[$vm]}
+		expect_ok "$vm: $n pongs back under the flood" \
+			wait_field "$vm" "$d" pong_ok $((pongs[$vm] + n)) 120
+		expect_eq "$vm: every ping in order and intact" \
+			"$((pings[$vm] + n)) 0 0" \
+			"$(field "$vm" "$d" ping_ok) $(field "$vm" "$d" ping_bad) $(field "$vm" "$d" pong_bad)"
+		expect_eq "$vm: nothing left waiting, no overflow" "0 0" \
+			"$(stat "$vm" "$d" depth) $(stat "$vm" "$d" overflows)"
+		onsh "$vm" "sed 's/^/$vm: /' $d/ctrl_stats"
+	done
+	# The ring was full and messages waited in the queue (one side at
+	# least: the faster one may never find the other's ring full).
+	[ $(($(stat a "$A" full) - full[a] + $(stat b "$B" full) - full[b])) -gt 0 ] ||
+		fail "the flood never found a ring full"
+	[ $(($(stat a "$A" queued) - queued[a] + $(stat b "$B" queued) - queued[b])) -gt 0 ] ||
+		fail "the flood never queued a message"
+	pass "both ways at once: the rings filled, messages queued, none lost"
+}
+flood_test 3000
 
 # inject FROM FROMDIR TO TODIR WHAT MESSAGE
 inject() {
