@@ -18,10 +18,10 @@
  * NTBR_CTRL_BACKSTOP while messages wait.  While messages wait we write a
  * new value into the peer's ctrl_in_wait (once per stall, again after each
  * progress or backstop) and ring the peer; the peer answers with a doorbell
- * as soon as its ring is no longer full, after it wrote its consumer
- * index.  Sources that can hold back ask ntbr_ctrl_congested() and are
- * called back through ntbr_ib_ctrl_room(); a queue of NTBR_CTRL_Q_MAX
- * resets the link.  Queued messages go with the link (ntbr_ctrl_discard).
+ * once its ring is at most half full, after it wrote its consumer index.
+ * Sources that can hold back ask ntbr_ctrl_congested() and are called
+ * back through ntbr_ib_ctrl_room(); a queue of NTBR_CTRL_Q_MAX resets the
+ * link.  Queued messages go with the link (ntbr_ctrl_discard).
  */
 
 #include <linux/ktime.h>
@@ -412,7 +412,9 @@ static void ntbr_ctrl_tx_work(struct work_struct *work)
 	spin_lock_irqsave(&nd->ctrl_lock, flags);
 	if (READ_ONCE(nd->ready)) {
 		bad = ntbr_ctrl_push_locked(nd, &moved) < 0;
-		db = !bad && (moved || ntbr_ctrl_arm_locked(nd));
+		/* Ask again if messages still wait (progress re-arms). */
+		if (!bad)
+			db = ntbr_ctrl_arm_locked(nd) || moved;
 	}
 	waiting = !list_empty(&nd->ctrl_q);
 	room_call = ntbr_ctrl_room_call_locked(nd);
@@ -465,13 +467,15 @@ static int ntbr_ctrl_next(struct ntbr_dev *nd, struct ntbr_ctrl_entry *e)
 	}
 	/*
 	 * The peer has messages waiting for room (a wait value we have not
-	 * answered): ring it as soon as the ring is not full.  The doorbell
-	 * follows our consumer index (ntb_peer_db_set() orders them).  A
-	 * peer that rewrites the word gets one doorbell per message or
-	 * doorbell of its own: no amplification.
+	 * answered): ring it once the ring is at most half full (not one
+	 * doorbell per freed slot; the ring only drains while the peer
+	 * waits, so it gets there).  The doorbell follows our consumer
+	 * index (ntb_peer_db_set() orders them).  A peer that rewrites the
+	 * word gets one doorbell per message or doorbell of its own: no
+	 * amplification.
 	 */
 	if (wait != nd->ctrl_in_wait_seen &&
-	    ntbr_ring_used(prod, nd->ctrl_in_cons) < NTBR_CTRL_RING) {
+	    ntbr_ring_used(prod, nd->ctrl_in_cons) <= NTBR_CTRL_RING / 2) {
 		nd->ctrl_in_wait_seen = wait;
 		ntbr_peer_db(nd, NTBR_DB_CTRL);
 		/* Consumer-side counter: only ctrl_work writes it. */
