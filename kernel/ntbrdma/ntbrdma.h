@@ -109,7 +109,7 @@ void *ntbr_get_ib(struct ntbr_dev *nd);
  * requests) resets the link: every QP on it flushes.
  */
 #define NTBR_CTRL_Q_SOFT	256	/* ntbr_ctrl_congested() from here */
-#define NTBR_CTRL_Q_MAX		32768	/* link reset */
+#define NTBR_CTRL_Q_MAX		16384	/* link reset */
 #define NTBR_CTRL_MAX_PAYLOAD 496
 enum ntbr_ctrl_type {
 	NTBR_CTRL_TYPE_IB = 16,	/* first type the RDMA half may use */

@@ -99,6 +99,7 @@ void ntbr_ctrl_ready(struct ntbr_dev *nd)
 	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
 	nd->ctrl_in_cons = 0;
 	nd->ctrl_in_wait_seen = 0;
+	WRITE_ONCE(nd->ctrl_stalled, false);
 	nd->ping_seq = 0;
 	nd->ping_next = 0;
 	nd->pong_next = 0;
@@ -443,7 +444,7 @@ static int ntbr_ctrl_next(struct ntbr_dev *nd, struct ntbr_ctrl_entry *e)
 	int idx, ret = 0;
 
 	idx = srcu_read_lock(&nd->srcu);
-	if (!READ_ONCE(nd->ready))
+	if (!READ_ONCE(nd->ready) || READ_ONCE(nd->ctrl_stalled))
 		goto out;
 	/* ctrl_in_wait and ctrl_in_prod: the peer (producer) writes them. */
 	wait = le32_to_cpu(READ_ONCE(nd->area->ctrl_in_wait.val));

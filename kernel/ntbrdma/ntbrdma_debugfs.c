@@ -11,7 +11,10 @@
  *              pong, which we check in turn (counters in state)
  *   inject     write "ctrl" or "net": write a producer index no valid
  *              peer writes into the peer's area, as a broken peer would; the
- *              peer must reset the link (and recover), never crash
+ *              peer must reset the link (and recover), never crash.  Write
+ *              "ctrl-stall": stop consuming control messages until the next
+ *              session, as a stuck or hostile peer would (the peer's queue
+ *              of answers must reach its bound and reset the link)
  *   ctrl_send  write "TYPE HEX": send one control message of TYPE with the
  *              payload HEX (two digits a byte, at most NTBR_CTRL_MAX_PAYLOAD
  *              bytes) as a hostile or corrupt peer would: whatever the
@@ -154,13 +157,16 @@ static ssize_t ntbr_inject_write(struct file *file, const char __user *ubuf,
 				 size_t count, loff_t *ppos)
 {
 	struct ntbr_dev *nd = file->private_data;
-	char cmd[8] = {};
+	char cmd[16] = {};
 	int idx;
 
 	if (copy_from_user(cmd, ubuf, min(count, sizeof(cmd) - 1)))
 		return -EFAULT;
 	if (sysfs_streq(cmd, "net")) {
 		ntbr_net_inject(nd);
+	} else if (sysfs_streq(cmd, "ctrl-stall")) {
+		/* Until the next session, as a peer that stopped consuming. */
+		WRITE_ONCE(nd->ctrl_stalled, true);
 	} else if (sysfs_streq(cmd, "ctrl")) {
 		idx = srcu_read_lock(&nd->srcu);
 		if (READ_ONCE(nd->ready)) {

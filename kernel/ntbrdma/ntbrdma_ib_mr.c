@@ -58,6 +58,16 @@
 
 #define NTBR_MR_ANN_WINDOW	8
 #define NTBR_MR_DEL_WINDOW	32
+
+/*
+ * A correct peer never makes the control queue overflow: past the soft
+ * bound it holds at most our answers to its windows (MR_LIST and
+ * MR_READY_ACK per announcement, MR_DEL_ACKs, a READ_DONE per QP) and one
+ * message per QP's engine or publisher that passed the check
+ * (Documentation/control-channel.md).
+ */
+static_assert(NTBR_CTRL_Q_SOFT + 2 * NTBR_MR_ANN_WINDOW +
+	      NTBR_MR_DEL_WINDOW + 3 * NTBR_MAX_QP <= NTBR_CTRL_Q_MAX);
 #define NTBR_MR_TIMEOUT		(5 * HZ)
 
 struct workqueue_struct *ntbr_mr_wq;

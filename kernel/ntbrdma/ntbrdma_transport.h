@@ -123,6 +123,7 @@ struct ntbr_dev {
 	u32 ctrl_out_cons;		/* last valid value the peer wrote */
 	u32 ctrl_in_cons;		/* ours: messages we consumed */
 	u32 ctrl_in_wait_seen;		/* consumer: peer's wait value answered */
+	bool ctrl_stalled;		/* debugfs inject: consume nothing */
 	u32 ctrl_wait_seq;		/* ours: last value of peer's ctrl_in_wait */
 	bool ctrl_armed;		/* we asked for room, no progress since */
 	unsigned long ctrl_arm_at;	/* jiffies of the last request */

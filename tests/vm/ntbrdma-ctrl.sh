@@ -2,9 +2,10 @@
 # ntbrdma's control channel and its defence against a broken peer:
 # numbered control messages of every length, in order, both ways (debugfs
 # ctrl_ping, answered by pongs), then both ways at once until both rings
-# fill (flow control: answers queue, nothing is lost); then a peer that writes a producer index
-# out of range (debugfs inject) makes the other side reset the link, which
-# comes back by itself, with no oops.
+# fill (flow control: answers queue, nothing is lost); a peer that stops
+# consuming makes the other's queue reach its bound: link reset; then a
+# peer that writes a producer index out of range (debugfs inject) makes
+# the other side reset the link, which comes back by itself, with no oops.
 . "$(dirname "$0")/lib.sh"
 
 IP4=(192.168.200.1 192.168.200.2)
@@ -98,6 +99,33 @@ flood_test() {
 	pass "both ways at once: the rings filled, messages queued, none lost"
 }
 flood_test 3000
+
+# A peer that stops consuming (b, debugfs inject ctrl-stall) while its
+# pings reach a: a's pongs fill b's ring, then wait in a's queue until
+# it holds NTBR_CTRL_Q_MAX (16384) messages; then a resets the link with
+# a clear cause, and both come back.
+overflow_test() {
+	local o0 n0
+	o0=$(stat a "$A" overflows)
+	n0=$(onsh a "dmesg | grep -c 'control queue overflow' || true")
+	expect_ok "b: stops consuming" onsh b "echo ctrl-stall > $B/inject"
+	# The write fails once the link is reset: expected.
+	onsh b "echo 17000 > $B/ctrl_ping" 2>/dev/null || true
+	expect_ok "a: resets the link (control queue overflow)" onsh a \
+		"for i in \$(seq 300); do
+		[ \$(dmesg | grep -c 'control queue overflow') -gt $n0 ] &&
+		exit 0; sleep 0.1; done; exit 1"
+	expect_eq "a: the overflow is counted" $((o0 + 1)) \
+		"$(stat a "$A" overflows)"
+	expect_ok "a: ready again" wait_field a "$A" state ready 30
+	expect_ok "b: ready again" wait_field b "$B" state ready 30
+	onsh a "grep '^link_down' $A/ctrl_stats | sed 's/^/a: /'"
+	expect_ok "a: link down counted by cause" \
+		onsh a "grep -q '^link_down 1 control queue overflow' $A/ctrl_stats"
+	expect_eq "a: queue empty again" 0 "$(stat a "$A" depth)"
+	ping_test a "$A" b "$B" 50
+}
+overflow_test
 
 # inject FROM FROMDIR TO TODIR WHAT MESSAGE
 inject() {
