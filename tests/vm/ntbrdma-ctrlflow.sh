@@ -25,6 +25,8 @@ LOST='not sent|peer did not answer|did not acknowledge its removal'
 port=18560
 failed=
 declare -A klog0=([a]=0 [b]=0)
+# overflows counted before the flood (the kill may overflow a's queue)
+declare -A ov0=([a]=0 [b]=0)
 
 flunk() {
 	echo "FAIL - $*"
@@ -105,8 +107,8 @@ stats_check() {
 			[ "$(counter full "$s")" -gt 0 ] 2>/dev/null && used=$vm
 		check "$vm: $1: nothing queued at the end (depth 0)" \
 			test "$(counter depth "$s")" = 0
-		check "$vm: $1: no queue overflow (overflows 0)" \
-			test "$(counter overflows "$s")" = 0
+		check "$vm: $1: no queue overflow (overflows ${ov0[$vm]} before)" \
+			test "$(counter overflows "$s")" -le "${ov0[$vm]}"
 	done
 	if [ -n "$used" ]; then
 		pass "$used: $1: the ring was full and messages were queued"
@@ -177,14 +179,14 @@ kill_flood() {
 		pass "a: b killed under the flood: nothing hung, every WR completed"
 	fi
 	klog0[b]=0
-	klog_read a # lost messages to a dead peer are no failure here
-	klog_check a kill "$BAD" "BUG, WARNING or Oops"
+	ov0[b]=0
 	s=$(settled a)
 	if [ -z "$s" ]; then
-		flunk "a: kill: no ctrl_stats (a kernel without control channel counters)"
+		flunk "a: kill: no ctrl_stats (a kernel without the counters)"
 		return
 	fi
 	sed 's/^/a: ctrl_stats: /' <<<"$s"
+	ov0[a]=$(counter overflows "$s")
 	check "a: kill: nothing queued after the link went (depth 0)" \
 		test "$(counter depth "$s")" = 0
 	check "a: kill: ctrl_stats counts the link down" \
@@ -205,6 +207,10 @@ kill_flood
 ntbrdma_setup b 2
 ntbrdma_wait_active a
 ntbrdma_wait_active b
+# a's log of the kill, read only now: MRs deregistered while the peer was
+# dead are logged as unacknowledged 5 s later (no failure here).
+klog_read a
+klog_check a "kill and restart" "$BAD" "BUG, WARNING or Oops"
 gid_index b ntbrdma0 192.168.200.2 >/dev/null ||
 	fail "b: no RoCE v2 GID of 192.168.200.2 after the restart"
 flood "flood after b came back"
