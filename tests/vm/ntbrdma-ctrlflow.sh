@@ -19,7 +19,11 @@
 
 CT=$BUILD_DIR/tests/vm/ntbrdma-ctrlflow-test
 [ -x "$CT" ] || fail "$CT not built"
-RUN=420 # bound of one run of the program (s, TCG)
+# Bound of one run of the program (s, TCG).  A quiet machine needs about
+# 60 s; one loaded by other VMs and builds needed 540 s (the MR threads
+# set the length).  Hangs are caught sooner: the program's own 60 s
+# watchdog on every verb, round and drain.
+RUN=900
 BAD='BUG|WARNING|Oops|general protection'
 LOST='not sent|peer did not answer|did not acknowledge its removal'
 port=18560
