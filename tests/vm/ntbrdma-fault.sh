@@ -25,7 +25,7 @@ for what in dereg destroy; do
 	out=$(on a timeout 120 "$FT" client ntbrdma0 192.168.200.2 $port \
 		$what 2>&1) && rc=0 || rc=$?
 	echo "$out"
-	srv=$(onsh b "timeout 30 sh -c 'while pgrep -f ntbrdma-fault-test \
+	srv=$(onsh b "timeout 30 sh -c 'while pgrep -f \"ntbrdma-fault-tes[t]\" \
 		>/dev/null; do sleep 0.2; done'; cat /tmp/ntbrdma-fault-srv")
 	echo "$srv" | sed 's/^/b: /'
 	[ "$rc" = 0 ] || fail "a: client under b's $what failed (exit $rc)"
