@@ -66,6 +66,37 @@ struct ntb_dev *ntbr_ntb(struct ntbr_dev *nd);
 /* The device to DMA-map memory for (ib_umem, dma_map_*): the NTB's PCI. */
 struct device *ntbr_dma_device(struct ntbr_dev *nd);
 
+/*
+ * What the peer reaches (Documentation/memory-windows.md).  Our inbound
+ * window translates to DMA addresses [0, coverage) of ntbr_dma_device();
+ * the peer's writes reach a buffer only if its DMA addresses lie there
+ * and are the buffer itself: a streaming mapping that swiotlb bounced
+ * gives the bounce slot's address, and the peer would write the slot,
+ * never the buffer (silent loss).  Every buffer the peer writes into is
+ * checked with these before its address is handed out.
+ *
+ * ntbr_inbound_coverage(): the bytes covered from DMA address 0; 0 until
+ * the first NTB link-up set the window up (nothing is reachable then).
+ * ntbr_dma_reachable(): [dma, dma + len) lies inside the coverage.
+ * ntbr_page_reachable(): before mapping: page can be mapped as itself
+ * inside the coverage.  With an IOMMU translating for the NTB device
+ * (a DMA-API domain) true (the IOVA is checked after mapping); without,
+ * false when swiotlb bounces every mapping (swiotlb=force) or the page's
+ * own DMA address is outside the coverage (the DMA API would bounce it).
+ * ntbr_page_mapped_ok(): after mapping: dma is page's own address (the
+ * IOMMU translates it to the page; without an IOMMU it is the page's
+ * direct DMA address, not a bounce slot) and is inside the coverage.
+ * ntbr_reach_why(): for a log line, why page (mapped at dma, or not yet
+ * mapped: DMA_MAPPING_ERROR) is not reachable.
+ */
+u64 ntbr_inbound_coverage(struct ntbr_dev *nd);
+bool ntbr_dma_reachable(struct ntbr_dev *nd, dma_addr_t dma, size_t len);
+bool ntbr_page_reachable(struct ntbr_dev *nd, struct page *page);
+bool ntbr_page_mapped_ok(struct ntbr_dev *nd, struct page *page,
+			 dma_addr_t dma);
+const char *ntbr_reach_why(struct ntbr_dev *nd, struct page *page,
+			   dma_addr_t dma);
+
 /* True while the link is ready (between link_up and link_down). */
 bool ntbr_link_ready(struct ntbr_dev *nd);
 

@@ -15,6 +15,11 @@
  *              "ctrl-stall": stop consuming control messages until the next
  *              session, as a stuck or hostile peer would (the peer's queue
  *              of answers must reach its bound and reset the link)
+ *   coverage   what the peer's writes reach (Documentation/memory-windows.md):
+ *              the inbound coverage in DMA addresses, whether an IOMMU
+ *              translates for the NTB device, whether swiotlb bounces every
+ *              mapping, the highest physical address registrable without
+ *              an IOMMU, the end of RAM
  *   ctrl_send  write "TYPE HEX": send one control message of TYPE with the
  *              payload HEX (two digits a byte, at most NTBR_CTRL_MAX_PAYLOAD
  *              bytes) as a hostile or corrupt peer would: whatever the
@@ -63,6 +68,33 @@ static int ntbr_state_show(struct seq_file *s, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ntbr_state);
+
+static int ntbr_coverage_show(struct seq_file *s, void *unused)
+{
+	struct ntbr_dev *nd = s->private;
+	struct ntbr_reach r;
+
+	ntbr_reach_info(nd, &r);
+	if (r.coverage)
+		seq_printf(s, "coverage 0x0-%#llx (%llu bytes)\n",
+			   r.coverage - 1, r.coverage);
+	else
+		seq_puts(s, "coverage none (no NTB link yet)\n");
+	seq_printf(s, "iommu_translates %s\nswiotlb_force_bounce %s\n",
+		   r.iommu ? "yes" : "no", r.force_bounce ? "yes" : "no");
+	if (r.coverage && !r.force_bounce)
+		seq_printf(s, "max_phys_without_iommu %pa\n", &r.max_phys);
+	else
+		seq_puts(s, "max_phys_without_iommu none\n");
+	seq_printf(s, "ram_end %pa\n", &r.ram_end);
+	seq_printf(s, "all_ram_reachable %s\n",
+		   r.coverage && (r.iommu || (!r.force_bounce &&
+					      r.ram_end <= r.max_phys + 1)) ?
+		   "yes" : "no");
+
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ntbr_coverage);
 
 /* Control channel flow control (ntbrdma_ctrl.c); link downs by cause. */
 static int ntbr_ctrl_stats_show(struct seq_file *s, void *unused)
@@ -276,6 +308,7 @@ void ntbr_debugfs_add(struct ntbr_dev *nd)
 	debugfs_create_file("state", 0400, nd->dbg, nd, &ntbr_state_fops);
 	debugfs_create_file("ctrl_stats", 0400, nd->dbg, nd,
 			    &ntbr_ctrl_stats_fops);
+	debugfs_create_file("coverage", 0400, nd->dbg, nd, &ntbr_coverage_fops);
 	debugfs_create_file("ctrl_ping", 0200, nd->dbg, nd, &ntbr_ping_fops);
 	debugfs_create_file("inject", 0200, nd->dbg, nd, &ntbr_inject_fops);
 	debugfs_create_file("ctrl_send", 0200, nd->dbg, nd,

@@ -180,17 +180,52 @@ struct ib_mr *ntbr_get_dma_mr(struct ib_pd *ibpd, int access)
 	return &mr->ibmr;
 }
 
-/* The NTB DMA address of every page of the umem, in order. */
+/*
+ * A page the peer could not write as itself: refuse the MR, say why and
+ * what to change (Documentation/memory-windows.md).  -ERANGE: the page
+ * lies outside the range of memory the NTB reaches; -EAGAIN before the
+ * first NTB link-up, when that range is not known yet.
+ */
+static int ntbr_mr_unreachable(struct ntbr_ib_dev *dev, struct page *page,
+			       dma_addr_t dma)
+{
+	struct device *dma_dev = ntbr_dma_device(dev->nd);
+	phys_addr_t phys = page_to_phys(page);
+	u64 cov = ntbr_inbound_coverage(dev->nd);
+
+	ibdev_warn_ratelimited(&dev->ibdev,
+			       "reg_mr refused (%s): the page at %pa cannot be written by the peer as itself: %s. The NTB window reaches DMA addresses below %#llx; enable the IOMMU in translation mode for %s (intel_iommu=on or amd_iommu=on, not iommu=pt), or use an NTB window covering all RAM\n",
+			       cov ? "ERANGE" : "EAGAIN", &phys,
+			       ntbr_reach_why(dev->nd, page, dma), cov,
+			       dev_name(dma_dev));
+	return cov ? -ERANGE : -EAGAIN;
+}
+
+/*
+ * The NTB DMA address of every page of the umem, in order; each must be
+ * the page itself inside the inbound coverage, never a swiotlb bounce
+ * slot: the peer would write the slot, and the application would see
+ * nothing (or, with the copy back at unmap, stale data over its own
+ * writes).  Checked before mapping where the answer is known (no IOMMU:
+ * the page's own DMA address), so that a refused MR never takes the
+ * bounce pool, and after mapping for every page.
+ */
 static int ntbr_mr_map(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
 {
 	struct sg_table *sgt = &mr->umem->sgt_append.sgt;
 	struct sg_dma_page_iter iter;
+	struct sg_page_iter piter;
 	u32 i = 0;
 	int err;
 
 	mr->dma = kvmalloc_array(mr->npages, sizeof(u64), GFP_KERNEL);
 	if (!mr->dma)
 		return -ENOMEM;
+	for_each_sgtable_page(sgt, &piter, 0)
+		if (!ntbr_page_reachable(dev->nd, sg_page_iter_page(&piter)))
+			return ntbr_mr_unreachable(dev,
+						   sg_page_iter_page(&piter),
+						   DMA_MAPPING_ERROR);
 	err = dma_map_sgtable(ntbr_dma_device(dev->nd), sgt,
 			      DMA_BIDIRECTIONAL, 0);
 	if (err)
@@ -201,7 +236,31 @@ static int ntbr_mr_map(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
 			return -EIO;
 		mr->dma[i++] = sg_page_iter_dma_address(&iter);
 	}
-	return i == mr->npages ? 0 : -EIO;
+	if (i != mr->npages)
+		return -EIO;
+	i = 0;
+	for_each_sgtable_page(sgt, &piter, 0) {
+		if (WARN_ON_ONCE(i >= mr->npages))
+			return -EIO;
+		if (!ntbr_page_mapped_ok(dev->nd, sg_page_iter_page(&piter),
+					 mr->dma[i])) {
+			err = ntbr_mr_unreachable(dev,
+						  sg_page_iter_page(&piter),
+						  mr->dma[i]);
+			/*
+			 * No copy back from bounce slots: it would write what
+			 * the pages held at mapping over what the application
+			 * wrote since.
+			 */
+			dma_unmap_sgtable(ntbr_dma_device(dev->nd), sgt,
+					  DMA_BIDIRECTIONAL,
+					  DMA_ATTR_SKIP_CPU_SYNC);
+			mr->mapped = false;
+			return err;
+		}
+		i++;
+	}
+	return 0;
 }
 
 struct ib_mr *ntbr_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,

@@ -8,13 +8,24 @@
  * restricted to the window size.  We reach the peer's pages the same way
  * through its window, mapped write-combining.  We never read through the
  * window: the peer pushes what we need into our memory (ntbrdma_ring.h).
+ *
+ * The window reaches DMA addresses below its size (the coverage) and
+ * nothing else, so every buffer the peer writes into is checked to lie
+ * there as itself, never as a swiotlb bounce slot (ntbr_page_mapped_ok(),
+ * Documentation/memory-windows.md).
  */
 
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/module.h>
+#include <linux/nodemask.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 
 #include "ntbrdma_transport.h"
 
@@ -171,12 +182,118 @@ void ntbr_dev_put(struct ntbr_dev *nd)
 	kref_put(&nd->ref, ntbr_dev_free);
 }
 
+/* --- what the peer reaches ------------------------------------------------- */
+
+u64 ntbr_inbound_coverage(struct ntbr_dev *nd)
+{
+	return READ_ONCE(nd->coverage);
+}
+
+bool ntbr_dma_reachable(struct ntbr_dev *nd, dma_addr_t dma, size_t len)
+{
+	u64 cov = ntbr_inbound_coverage(nd);
+
+	return dma < cov && len <= cov - dma;
+}
+
+/*
+ * The IOMMU domain that translates for the NTB's DMA device, or NULL:
+ * none, or an identity one (iommu=pt), where DMA addresses are physical
+ * and the DMA API bounces what the mask does not reach.
+ */
+static struct iommu_domain *ntbr_iommu_domain(struct ntbr_dev *nd)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(nd->dma_dev);
+
+	return dom && iommu_is_dma_domain(dom) ? dom : NULL;
+}
+
+bool ntbr_page_reachable(struct ntbr_dev *nd, struct page *page)
+{
+	dma_addr_t dma;
+
+	if (ntbr_iommu_domain(nd))
+		return true;
+	dma = phys_to_dma(nd->dma_dev, page_to_phys(page));
+	return !is_swiotlb_force_bounce(nd->dma_dev) &&
+	       ntbr_dma_reachable(nd, dma, PAGE_SIZE);
+}
+
+bool ntbr_page_mapped_ok(struct ntbr_dev *nd, struct page *page,
+			 dma_addr_t dma)
+{
+	struct iommu_domain *dom = ntbr_iommu_domain(nd);
+	phys_addr_t phys = page_to_phys(page);
+
+	if (!ntbr_dma_reachable(nd, dma, PAGE_SIZE))
+		return false;
+	if (dom)
+		return iommu_iova_to_phys(dom, dma) == phys;
+	return dma == phys_to_dma(nd->dma_dev, phys);
+}
+
+const char *ntbr_reach_why(struct ntbr_dev *nd, struct page *page,
+			   dma_addr_t dma)
+{
+	struct iommu_domain *dom = ntbr_iommu_domain(nd);
+
+	if (!ntbr_inbound_coverage(nd))
+		return "the inbound window is not set up yet (no NTB link since the driver loaded)";
+	if (!dom && is_swiotlb_force_bounce(nd->dma_dev))
+		return "swiotlb=force: every mapping is a bounce buffer, not the page itself";
+	if (dma == DMA_MAPPING_ERROR)
+		dma = phys_to_dma(nd->dma_dev, page_to_phys(page));
+	if (!ntbr_dma_reachable(nd, dma, PAGE_SIZE) && dom)
+		return "its IOVA is outside the inbound window's coverage";
+	if (!ntbr_dma_reachable(nd, dma, PAGE_SIZE))
+		return "outside the window: it would be bounced, not the page itself";
+	return "its DMA address is a bounce buffer, not the page itself";
+}
+
+void ntbr_reach_info(struct ntbr_dev *nd, struct ntbr_reach *r)
+{
+	unsigned long end_pfn = 0;
+	int nid;
+
+	r->coverage = ntbr_inbound_coverage(nd);
+	r->iommu = ntbr_iommu_domain(nd);
+	r->force_bounce = is_swiotlb_force_bounce(nd->dma_dev);
+	r->max_phys = r->coverage && !r->force_bounce ?
+		      dma_to_phys(nd->dma_dev, r->coverage - 1) : 0;
+	for_each_online_node(nid)
+		end_pfn = max(end_pfn, pgdat_end_pfn(NODE_DATA(nid)));
+	r->ram_end = PFN_PHYS(end_pfn);
+}
+
+/* Once, at the first inbound setup: say what the peer can reach. */
+static void ntbr_reach_report(struct ntbr_dev *nd)
+{
+	struct device *dev = &nd->ntb->dev;
+	struct ntbr_reach r;
+
+	ntbr_reach_info(nd, &r);
+	dev_info(dev, "inbound coverage: DMA addresses 0x0-%#llx (window %d); IOMMU translating for %s: %s; highest physical address registrable without one: %pa; RAM ends at %pa\n",
+		 r.coverage - 1, NTBR_MW, dev_name(nd->dma_dev),
+		 r.iommu ? "yes" : "no", &r.max_phys, &r.ram_end);
+	if (r.iommu)
+		return;
+	if (r.force_bounce)
+		dev_warn(dev, "swiotlb bounces every DMA mapping of %s (swiotlb=force): every memory registration will be refused (ERANGE); enable the IOMMU in translation mode for it\n",
+			 dev_name(nd->dma_dev));
+	else if (r.ram_end > r.max_phys + 1)
+		dev_warn(dev, "inbound coverage (%#llx bytes) is below the end of RAM (%pa) and no IOMMU translates for %s: memory registrations with pages above %pa will be refused (ERANGE); enable the IOMMU in translation mode for the NTB device, or use an NTB window covering all RAM\n",
+			 r.coverage, &r.ram_end, dev_name(nd->dma_dev),
+			 &r.max_phys);
+}
+
 /* --- probe and remove ------------------------------------------------------ */
 
 /*
  * Inbound (at every NTB link-up; ntb_mw_get_align() needs the link):
  * translation base 0 over the whole window; the first time also the DMA mask
- * restricted to the window and our area, allocated inside it.
+ * restricted to the window, the coverage (what MRs are checked against) and
+ * our area, allocated inside it.  A window that shrank below the coverage
+ * later is refused: buffers handed out before may be outside it.
  */
 int ntbr_inbound_setup(struct ntbr_dev *nd)
 {
@@ -201,9 +318,9 @@ int ntbr_inbound_setup(struct ntbr_dev *nd)
 		return ret;
 	}
 	if (nd->area) {
-		if (nd->area_dma + area_size > size_max) {
-			dev_err(dev, "inbound window shrank to %pa bytes: our area at %pad is outside\n",
-				&size_max, &nd->area_dma);
+		if (size_max < nd->coverage) {
+			dev_err(dev, "inbound window shrank to %pa bytes from %#llx: buffers the peer writes may be outside\n",
+				&size_max, nd->coverage);
 			return -ENOSPC;
 		}
 		return 0;
@@ -217,11 +334,16 @@ int ntbr_inbound_setup(struct ntbr_dev *nd)
 			bits, ret);
 		return ret;
 	}
+	/*
+	 * The coverage is what both the window and the mask reach: the DMA
+	 * API bounces what is above the mask even inside the window.
+	 */
+	WRITE_ONCE(nd->coverage, bits < 64 ? BIT_ULL(bits) : size_max);
 	nd->area = dma_alloc_coherent(nd->dma_dev, area_size, &nd->area_dma,
 				      GFP_KERNEL);
 	if (!nd->area)
 		return -ENOMEM;
-	if (nd->area_dma + area_size > size_max) {
+	if (!ntbr_dma_reachable(nd, nd->area_dma, area_size)) {
 		dev_err(dev, "area at %pad is outside the inbound window\n",
 			&nd->area_dma);
 		dma_free_coherent(nd->dma_dev, area_size, nd->area,
@@ -231,6 +353,7 @@ int ntbr_inbound_setup(struct ntbr_dev *nd)
 	}
 	dev_info(dev, "inbound window %pa bytes (DMA mask %u bits), peer window %pa bytes\n",
 		 &size_max, bits, &nd->peer_mw_size);
+	ntbr_reach_report(nd);
 
 	return 0;
 }

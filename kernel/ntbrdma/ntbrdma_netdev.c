@@ -224,6 +224,20 @@ static bool ntbr_rx_alloc(struct ntbr_net *net, struct ntbr_rxbuf *b)
 		b->va = NULL;
 		return false;
 	}
+	/*
+	 * The peer writes the frame at b->dma: it must be inside what the
+	 * window reaches.  A bounce slot is fine here (unlike an MR): the
+	 * frame is read only after dma_unmap_single() copied it back.
+	 */
+	if (!ntbr_dma_reachable(net->nd, b->dma, NTBR_RX_LEN)) {
+		net_warn_ratelimited("%s: receive buffer at DMA %pad is outside the inbound window's coverage (%#llx bytes); enable the IOMMU in translation mode for the NTB device, or use an NTB window covering all RAM\n",
+				     netdev_name(net->netdev), &b->dma,
+				     ntbr_inbound_coverage(net->nd));
+		dma_unmap_single(dma, b->dma, NTBR_RX_LEN, DMA_FROM_DEVICE);
+		skb_free_frag(b->va);
+		b->va = NULL;
+		return false;
+	}
 
 	return true;
 }

@@ -78,6 +78,12 @@ struct ntbr_dev {
 	void __iomem *peer_mw;
 	resource_size_t peer_mw_size;
 
+	/*
+	 * Inbound coverage: DMA addresses [0, coverage) reach our memory;
+	 * 0 until the first link-up (ntbr_inbound_setup()).
+	 */
+	u64 coverage;
+
 	/* Our area (the peer writes it); allocated at the first link-up. */
 	struct ntbr_area *area;
 	dma_addr_t area_dma;
@@ -147,8 +153,18 @@ struct ntbr_dev {
 	u32 ping_ok, ping_bad, pong_ok, pong_bad;
 };
 
+/* What the inbound window reaches (ntbr_reach_info(), debugfs coverage). */
+struct ntbr_reach {
+	u64 coverage;		/* bytes from DMA address 0; 0: not known yet */
+	bool iommu;		/* an IOMMU translates for the NTB device */
+	bool force_bounce;	/* swiotlb bounces every streaming mapping */
+	phys_addr_t max_phys;	/* highest registrable without an IOMMU */
+	phys_addr_t ram_end;	/* end of the highest node's memory */
+};
+
 /* ntbrdma_main.c */
 void ntbr_dev_free(struct kref *ref);
+void ntbr_reach_info(struct ntbr_dev *nd, struct ntbr_reach *r);
 int ntbr_inbound_setup(struct ntbr_dev *nd);
 void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val);
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,

@@ -10,6 +10,10 @@
  *                                     the REMOTE_WRITE one when FILE.1
  *                                     exists ("dereg1"), the others when
  *                                     FILE exists ("released")
+ *   ntbrdma-mr-test every DEV EXPECT  register buffers of many sizes and
+ *                                     places with every access: EXPECT
+ *                                     ok (each registers) or an errno
+ *                                     name (each fails with it)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <infiniband/verbs.h>
 
@@ -176,6 +181,118 @@ static int do_hold(const char *name, const char *file)
 	return failures ? 1 : 0;
 }
 
+/* The errno names "every" takes. */
+static const struct {
+	const char *name;
+	int err;
+} errnames[] = {
+	{ "ERANGE", ERANGE }, { "EFAULT", EFAULT }, { "EIO", EIO },
+	{ "ENOMEM", ENOMEM }, { "EINVAL", EINVAL },
+};
+
+#define NERRNAMES (sizeof(errnames) / sizeof(errnames[0]))
+
+/*
+ * Buffers of several sizes, from malloc, aligned_alloc and mmap (touched,
+ * so the pages exist), each registered with every access: all must
+ * register (expect 0) or all fail with expect.
+ */
+static int do_every(const char *name, const char *expect_name)
+{
+	static const size_t sizes[] = {
+		1, 100, 4096, 65536 + 7, (1 << 20) + 123, 64 << 20
+	};
+	static const int accesses[] = {
+		0,
+		IBV_ACCESS_LOCAL_WRITE,
+		IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
+		IBV_ACCESS_REMOTE_READ,
+		IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+			IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC,
+	};
+	struct ibv_context *ctx;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	int expect = -1, accepted = 0, refused = 0;
+	size_t i, s, a;
+	char *buf;
+
+	if (strcmp(expect_name, "ok")) {
+		for (i = 0; i < NERRNAMES; i++)
+			if (!strcmp(errnames[i].name, expect_name))
+				expect = errnames[i].err;
+		if (expect < 0) {
+			fprintf(stderr, "unknown errno name %s\n", expect_name);
+			return 2;
+		}
+	}
+	ctx = open_dev(name);
+	if (!ctx)
+		return 1;
+	pd = ibv_alloc_pd(ctx);
+	if (!pd) {
+		printf("FAIL - PD\n");
+		return 1;
+	}
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (i = 0; i < 3; i++) {
+			if (i == 0)
+				buf = malloc(sizes[s]);
+			else if (i == 1)
+				buf = aligned_alloc(4096,
+						    (sizes[s] + 4095) &
+							    ~(size_t)4095);
+			else
+				buf = mmap(NULL, sizes[s],
+					   PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (!buf || buf == MAP_FAILED) {
+				printf("FAIL - buffer of %zu bytes\n",
+				       sizes[s]);
+				return 1;
+			}
+			memset(buf, 0x5a, sizes[s]);
+			for (a = 0; a < sizeof(accesses) / sizeof(accesses[0]);
+			     a++) {
+				errno = 0;
+				mr = ibv_reg_mr(pd, buf, sizes[s], accesses[a]);
+				if (mr) {
+					accepted++;
+					ibv_dereg_mr(mr);
+				} else {
+					refused++;
+				}
+				if (expect < 0)
+					CHECK(mr,
+					      "%zu bytes (%s) access %#x registers (%s)",
+					      sizes[s],
+					      i == 0 ? "malloc" :
+					      i == 1 ? "aligned" :
+						       "mmap",
+					      accesses[a],
+					      mr ? "ok" : strerror(errno));
+				else
+					CHECK(!mr && errno == expect,
+					      "%zu bytes (%s) access %#x refused with %s (got %s)",
+					      sizes[s],
+					      i == 0 ? "malloc" :
+					      i == 1 ? "aligned" :
+						       "mmap",
+					      accesses[a], expect_name,
+					      mr ? "success" : strerror(errno));
+			}
+			if (i == 2)
+				munmap(buf, sizes[s]);
+			else
+				free(buf);
+		}
+	}
+	printf("registered %d, refused %d\n", accepted, refused);
+	CHECK(!ibv_dealloc_pd(pd), "dealloc_pd");
+	ibv_close_device(ctx);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -183,6 +300,10 @@ int main(int argc, char **argv)
 		return do_errors(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "hold"))
 		return do_hold(argv[2], argv[3]);
-	fprintf(stderr, "usage: %s errors DEV | hold DEV FILE\n", argv[0]);
+	if (argc == 4 && !strcmp(argv[1], "every"))
+		return do_every(argv[2], argv[3]);
+	fprintf(stderr,
+		"usage: %s errors DEV | hold DEV FILE | every DEV ok|ERRNO\n",
+		argv[0]);
 	return 2;
 }
