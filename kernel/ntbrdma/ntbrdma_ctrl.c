@@ -134,8 +134,8 @@ void ntbr_ctrl_discard(struct ntbr_dev *nd)
 /* Device removal, after the last doorbell and the last session. */
 void ntbr_ctrl_stop(struct ntbr_dev *nd)
 {
-	cancel_delayed_work_sync(&nd->ctrl_tx_work);
 	ntbr_ctrl_discard(nd);
+	/* Also the run the discard may have asked for (it requeues none). */
 	cancel_delayed_work_sync(&nd->ctrl_tx_work);
 }
 
@@ -153,7 +153,10 @@ void ntbr_ctrl_db(struct ntbr_dev *nd)
 
 /* --- producer: ctrl_lock held, in an SRCU section that saw ->ready ------- */
 
-/* Free slots in the peer's ring; <0: its consumer index is impossible. */
+/*
+ * Free slots in the peer's ring; -EIO (and the link reset) when its
+ * consumer index is impossible.
+ */
 static int ntbr_ctrl_room_locked(struct ntbr_dev *nd)
 {
 	u32 cons;
@@ -161,8 +164,10 @@ static int ntbr_ctrl_room_locked(struct ntbr_dev *nd)
 	/* ctrl_out_cons: the peer (consumer) writes it; untrusted. */
 	cons = le32_to_cpu(READ_ONCE(nd->area->ctrl_out_cons.val));
 	if (!ntbr_index_ok(nd->ctrl_out_cons, cons,
-			   nd->ctrl_out_prod - nd->ctrl_out_cons))
+			   nd->ctrl_out_prod - nd->ctrl_out_cons)) {
+		ntbr_link_reset(nd, "bad control consumer index");
 		return -EIO;
+	}
 	nd->ctrl_out_cons = cons;
 	return NTBR_CTRL_RING - ntbr_ring_used(nd->ctrl_out_prod, cons);
 }
@@ -192,7 +197,8 @@ static void ntbr_ctrl_put_locked(struct ntbr_dev *nd, u16 type,
 
 /*
  * Move waiting messages into the ring, oldest first, while it has room.
- * Returns the room left (<0: bad consumer index); *moved counts.
+ * Returns the room left (<0: bad consumer index, link reset); *moved
+ * counts.
  */
 static int ntbr_ctrl_push_locked(struct ntbr_dev *nd, u32 *moved)
 {
@@ -248,13 +254,10 @@ static bool ntbr_ctrl_arm_locked(struct ntbr_dev *nd)
 	return true;
 }
 
-/* Holding back helps when the queue is this short again (ctrl_lock held). */
-static bool ntbr_ctrl_room_call_locked(struct ntbr_dev *nd)
+/* Who held back is due its callback: the queue is short again. */
+static bool ntbr_ctrl_room_due_locked(struct ntbr_dev *nd)
 {
-	if (!nd->ctrl_room_wanted || nd->ctrl_q_len >= NTBR_CTRL_Q_LOW)
-		return false;
-	nd->ctrl_room_wanted = false;
-	return true;
+	return nd->ctrl_room_wanted && nd->ctrl_q_len < NTBR_CTRL_Q_LOW;
 }
 
 /* --- producer: senders ---------------------------------------------------- */
@@ -266,8 +269,7 @@ static bool ntbr_ctrl_room_call_locked(struct ntbr_dev *nd)
 static int ntbr_ctrl_try(struct ntbr_dev *nd, u16 type, const void *payload,
 			 u16 len, struct ntbr_ctrl_msg **mp)
 {
-	bool db = false, room_call = false, waiting = false;
-	const char *reset = NULL;
+	bool db = false, room_call = false, waiting = false, overflow = false;
 	unsigned long flags;
 	u32 moved = 0;
 	int idx, room, ret = 0;
@@ -280,7 +282,6 @@ static int ntbr_ctrl_try(struct ntbr_dev *nd, u16 type, const void *payload,
 	spin_lock_irqsave(&nd->ctrl_lock, flags);
 	room = ntbr_ctrl_push_locked(nd, &moved);
 	if (room < 0) {
-		reset = "bad control consumer index";
 		ret = -ENOTCONN;
 	} else if (room && list_empty(&nd->ctrl_q)) {
 		ntbr_ctrl_put_locked(nd, type, payload, len);
@@ -289,7 +290,7 @@ static int ntbr_ctrl_try(struct ntbr_dev *nd, u16 type, const void *payload,
 		ret = -EAGAIN;
 	} else if (nd->ctrl_q_len >= NTBR_CTRL_Q_MAX) {
 		nd->ctrl_stats.overflows++;
-		reset = "control queue overflow: the peer does not consume";
+		overflow = true;
 		ret = -ENOTCONN;
 	} else {
 		if (!room)
@@ -301,20 +302,20 @@ static int ntbr_ctrl_try(struct ntbr_dev *nd, u16 type, const void *payload,
 		nd->ctrl_stats.queued++;
 		nd->ctrl_stats.peak = max(nd->ctrl_stats.peak, nd->ctrl_q_len);
 	}
-	if (!reset && ntbr_ctrl_arm_locked(nd))
+	if (ret != -ENOTCONN && ntbr_ctrl_arm_locked(nd))
 		db = true;
 	waiting = !list_empty(&nd->ctrl_q);
-	/* ntbr_ctrl_tx_work() decides and makes the call. */
-	room_call = moved && nd->ctrl_room_wanted &&
-		    nd->ctrl_q_len < NTBR_CTRL_Q_LOW;
+	/* ntbr_ctrl_tx_work() makes the call. */
+	room_call = moved && ntbr_ctrl_room_due_locked(nd);
 	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
 	/* ntb_peer_db_set() orders our window stores before the doorbell. */
 	if (moved || db)
 		ntbr_peer_db(nd, NTBR_DB_CTRL);
 out:
 	srcu_read_unlock(&nd->srcu, idx);
-	if (reset)
-		ntbr_link_reset(nd, reset);
+	if (overflow)
+		ntbr_link_reset(nd,
+				"control queue overflow: the peer does not consume");
 	/* The backstop while messages wait; the callback out of our caller. */
 	if (room_call)
 		mod_delayed_work(system_highpri_wq, &nd->ctrl_tx_work, 0);
@@ -418,15 +419,15 @@ static void ntbr_ctrl_tx_work(struct work_struct *work)
 			db = ntbr_ctrl_arm_locked(nd) || moved;
 	}
 	waiting = !list_empty(&nd->ctrl_q);
-	room_call = ntbr_ctrl_room_call_locked(nd);
+	room_call = ntbr_ctrl_room_due_locked(nd);
+	if (room_call)
+		nd->ctrl_room_wanted = false;
 	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
 	if (db)
 		ntbr_peer_db(nd, NTBR_DB_CTRL);
 	srcu_read_unlock(&nd->srcu, idx);
 
-	if (bad)
-		ntbr_link_reset(nd, "bad control consumer index");
-	else if (waiting)
+	if (!bad && waiting)
 		queue_delayed_work(system_highpri_wq, &nd->ctrl_tx_work,
 				   NTBR_CTRL_BACKSTOP);
 	if (wq_has_sleeper(&nd->ctrl_room_wq))
