@@ -87,10 +87,7 @@ static int ntbr_coverage_show(struct seq_file *s, void *unused)
 	else
 		seq_puts(s, "max_phys_without_iommu none\n");
 	seq_printf(s, "ram_end %pa\n", &r.ram_end);
-	seq_printf(s, "all_ram_reachable %s\n",
-		   r.coverage && (r.iommu || (!r.force_bounce &&
-					      r.ram_end <= r.max_phys + 1)) ?
-		   "yes" : "no");
+	seq_printf(s, "all_ram_reachable %s\n", r.all_ram ? "yes" : "no");
 
 	return 0;
 }

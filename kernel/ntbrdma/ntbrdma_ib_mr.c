@@ -444,10 +444,11 @@ static int ntbr_mr_take_dels(struct ntbr_ib_dev *dev,
 	struct ntbr_mr *mr;
 	int n = 0;
 
+	if (!dev->mrd.up || !ntbr_link_ready(dev->nd))
+		return 0;
 	list_for_each_entry(mr, &dev->mrd.mr_dying, entry) {
 		if (!dev->mrd.del_wait ||
-		    dev->mrd.del_out >= NTBR_MR_DEL_WINDOW ||
-		    !dev->mrd.up || !ntbr_link_ready(dev->nd))
+		    dev->mrd.del_out >= NTBR_MR_DEL_WINDOW)
 			break;
 		if (mr->ann != NTBR_MR_DEL_WAIT)
 			continue;

@@ -243,10 +243,9 @@ const char *ntbr_reach_why(struct ntbr_dev *nd, struct page *page,
 		return "swiotlb=force: every mapping is a bounce buffer, not the page itself";
 	if (dma == DMA_MAPPING_ERROR)
 		dma = phys_to_dma(nd->dma_dev, page_to_phys(page));
-	if (!ntbr_dma_reachable(nd, dma, PAGE_SIZE) && dom)
-		return "its IOVA is outside the inbound window's coverage";
 	if (!ntbr_dma_reachable(nd, dma, PAGE_SIZE))
-		return "outside the window: it would be bounced, not the page itself";
+		return dom ? "its IOVA is outside the inbound window's coverage" :
+			     "outside the window: it would be bounced, not the page itself";
 	return "its DMA address is a bounce buffer, not the page itself";
 }
 
@@ -263,6 +262,9 @@ void ntbr_reach_info(struct ntbr_dev *nd, struct ntbr_reach *r)
 	for_each_online_node(nid)
 		end_pfn = max(end_pfn, pgdat_end_pfn(NODE_DATA(nid)));
 	r->ram_end = PFN_PHYS(end_pfn);
+	r->all_ram = r->coverage &&
+		     (r->iommu || (!r->force_bounce &&
+				   r->ram_end <= r->max_phys + 1));
 }
 
 /* Once, at the first inbound setup: say what the peer can reach. */
@@ -275,12 +277,12 @@ static void ntbr_reach_report(struct ntbr_dev *nd)
 	dev_info(dev, "inbound coverage: DMA addresses 0x0-%#llx (window %d); IOMMU translating for %s: %s; highest physical address registrable without one: %pa; RAM ends at %pa\n",
 		 r.coverage - 1, NTBR_MW, dev_name(nd->dma_dev),
 		 r.iommu ? "yes" : "no", &r.max_phys, &r.ram_end);
-	if (r.iommu)
+	if (r.all_ram)
 		return;
 	if (r.force_bounce)
 		dev_warn(dev, "swiotlb bounces every DMA mapping of %s (swiotlb=force): every memory registration will be refused (ERANGE); enable the IOMMU in translation mode for it\n",
 			 dev_name(nd->dma_dev));
-	else if (r.ram_end > r.max_phys + 1)
+	else
 		dev_warn(dev, "inbound coverage (%#llx bytes) is below the end of RAM (%pa) and no IOMMU translates for %s: memory registrations with pages above %pa will be refused (ERANGE); enable the IOMMU in translation mode for the NTB device, or use an NTB window covering all RAM\n",
 			 r.coverage, &r.ram_end, dev_name(nd->dma_dev),
 			 &r.max_phys);

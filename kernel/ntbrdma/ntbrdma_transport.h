@@ -160,6 +160,7 @@ struct ntbr_reach {
 	bool force_bounce;	/* swiotlb bounces every streaming mapping */
 	phys_addr_t max_phys;	/* highest registrable without an IOMMU */
 	phys_addr_t ram_end;	/* end of the highest node's memory */
+	bool all_ram;		/* every page of RAM can be registered */
 };
 
 /* ntbrdma_main.c */
