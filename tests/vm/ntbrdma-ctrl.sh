@@ -14,8 +14,8 @@ BAD='BUG|WARNING|Oops|general protection'
 cleanup() { for vm in a b; do on "$vm" modprobe -r ntbrdma || true; done; }
 trap cleanup EXIT
 
-# field VM DIR NAME: a line of the state file.
-field() { onsh "$1" "sed -n 's/^$3 //p' $2/state"; }
+# field VM DIR NAME [FILE]: a line of DIR/FILE (the state file).
+field() { onsh "$1" "sed -n 's/^$3 //p' $2/${4:-state}"; }
 
 # wait_field VM DIR NAME VALUE SECONDS
 wait_field() {
@@ -59,8 +59,8 @@ ping_test() {
 ping_test a "$A" b "$B" 500
 ping_test b "$B" a "$A" 300
 
-# stat VM DIR NAME: a counter of ctrl_stats (flow control).
-stat() { onsh "$1" "sed -n 's/^$3 //p' $2/ctrl_stats"; }
+# counter VM DIR NAME: a counter of ctrl_stats (flow control).
+counter() { field "$1" "$2" "$3" ctrl_stats; }
 
 # Both ways at once: each side's control work answers pings with pongs
 # while its own pings fill the other's ring, so both rings fill and both
@@ -72,8 +72,8 @@ flood_test() {
 		d=${dir[$vm]}
 		pongs[$vm]=$(field "$vm" "$d" pong_ok)
 		pings[$vm]=$(field "$vm" "$d" ping_ok)
-		queued[$vm]=$(stat "$vm" "$d" queued)
-		full[$vm]=$(stat "$vm" "$d" full)
+		queued[$vm]=$(counter "$vm" "$d" queued)
+		full[$vm]=$(counter "$vm" "$d" full)
 	done
 	onsh a "echo $n > $A/ctrl_ping" &
 	onsh b "echo $n > $B/ctrl_ping" &
@@ -87,14 +87,14 @@ flood_test() {
 			"$((pings[$vm] + n)) 0 0" \
 			"$(field "$vm" "$d" ping_ok) $(field "$vm" "$d" ping_bad) $(field "$vm" "$d" pong_bad)"
 		expect_eq "$vm: nothing left waiting, no overflow" "0 0" \
-			"$(stat "$vm" "$d" depth) $(stat "$vm" "$d" overflows)"
+			"$(counter "$vm" "$d" depth) $(counter "$vm" "$d" overflows)"
 		onsh "$vm" "sed 's/^/$vm: /' $d/ctrl_stats"
 	done
 	# The ring was full and messages waited in the queue (one side at
 	# least: the faster one may never find the other's ring full).
-	[ $(($(stat a "$A" full) - full[a] + $(stat b "$B" full) - full[b])) -gt 0 ] ||
+	[ $(($(counter a "$A" full) - full[a] + $(counter b "$B" full) - full[b])) -gt 0 ] ||
 		fail "the flood never found a ring full"
-	[ $(($(stat a "$A" queued) - queued[a] + $(stat b "$B" queued) - queued[b])) -gt 0 ] ||
+	[ $(($(counter a "$A" queued) - queued[a] + $(counter b "$B" queued) - queued[b])) -gt 0 ] ||
 		fail "the flood never queued a message"
 	pass "both ways at once: the rings filled, messages queued, none lost"
 }
@@ -106,7 +106,7 @@ flood_test 3000
 # a clear cause, and both come back.
 overflow_test() {
 	local o0 n0
-	o0=$(stat a "$A" overflows)
+	o0=$(counter a "$A" overflows)
 	n0=$(onsh a "dmesg | grep -c 'control queue overflow' || true")
 	expect_ok "b: stops consuming" onsh b "echo ctrl-stall > $B/inject"
 	# The write fails once the link is reset: expected.
@@ -116,13 +116,13 @@ overflow_test() {
 		[ \$(dmesg | grep -c 'control queue overflow') -gt $n0 ] &&
 		exit 0; sleep 0.1; done; exit 1"
 	expect_eq "a: the overflow is counted" $((o0 + 1)) \
-		"$(stat a "$A" overflows)"
+		"$(counter a "$A" overflows)"
 	expect_ok "a: ready again" wait_field a "$A" state ready 30
 	expect_ok "b: ready again" wait_field b "$B" state ready 30
 	onsh a "grep '^link_down' $A/ctrl_stats | sed 's/^/a: /'"
 	expect_ok "a: link down counted by cause" \
 		onsh a "grep -q '^link_down 1 control queue overflow' $A/ctrl_stats"
-	expect_eq "a: queue empty again" 0 "$(stat a "$A" depth)"
+	expect_eq "a: queue empty again" 0 "$(counter a "$A" depth)"
 	ping_test a "$A" b "$B" 50
 }
 overflow_test

@@ -95,24 +95,38 @@ settled() {
 	echo "$s"
 }
 
+# stats VM WHEN: S = VM's settled counters, shown; false (a failure
+# counted) on a kernel without them.
+stats() {
+	S=$(settled "$1")
+	if [ -z "$S" ]; then
+		flunk "$1: $2: no ctrl_stats in $(ntb_dbgfs "$1" ntbrdma)" \
+			"(a kernel without control channel counters)"
+		return 1
+	fi
+	sed "s/^/$1: ctrl_stats: /" <<<"$S"
+}
+
+# server [kill]: the program's server on b, on a new port, listening.
+server() {
+	port=$((port + 1))
+	onsh b "timeout $RUN $CT server ntbrdma0 $port $* >/tmp/ntbrdma-cf \
+		2>&1 &"
+	wait_listen b $port
+}
+
 # stats_check WHEN: both sides' counters shown; the queue used and the
 # ring full on one side at least; depth 0 and no overflow on both.
 stats_check() {
-	local vm s used=
+	local vm used=
 	for vm in a b; do
-		s=$(settled "$vm")
-		if [ -z "$s" ]; then
-			flunk "$vm: $1: no ctrl_stats in $(ntb_dbgfs "$vm" ntbrdma)" \
-				"(a kernel without control channel counters)"
-			continue
-		fi
-		sed "s/^/$vm: ctrl_stats: /" <<<"$s"
-		[ "$(counter queued "$s")" -gt 0 ] 2>/dev/null &&
-			[ "$(counter full "$s")" -gt 0 ] 2>/dev/null && used=$vm
+		stats "$vm" "$1" || continue
+		[ "$(counter queued "$S")" -gt 0 ] 2>/dev/null &&
+			[ "$(counter full "$S")" -gt 0 ] 2>/dev/null && used=$vm
 		check "$vm: $1: nothing queued at the end (depth 0)" \
-			test "$(counter depth "$s")" = 0
+			test "$(counter depth "$S")" = 0
 		check "$vm: $1: no queue overflow (overflows ${ov0[$vm]} before)" \
-			test "$(counter overflows "$s")" -le "${ov0[$vm]}"
+			test "$(counter overflows "$S")" -le "${ov0[$vm]}"
 	done
 	if [ -n "$used" ]; then
 		pass "$used: $1: the ring was full and messages were queued"
@@ -125,11 +139,8 @@ stats_check() {
 # must pass every check.
 flood() {
 	local out rc srv t0
-	port=$((port + 1))
 	t0=$(now_ms)
-	onsh b "timeout $RUN $CT server ntbrdma0 $port >/tmp/ntbrdma-cf \
-		2>&1 &"
-	wait_listen b $port
+	server
 	out=$(TESTBED_TIMEOUT=$((RUN + 30)) on a timeout $RUN "$CT" client \
 		ntbrdma0 192.168.200.2 $port 2>&1) && rc=0 || rc=$?
 	echo "$out"
@@ -156,12 +167,9 @@ flood() {
 
 # kill_flood: the flood in kill mode; b killed once a says "flooding".
 kill_flood() {
-	local out s t0 pid
-	port=$((port + 1))
+	local out t0 pid
 	t0=$(now_ms)
-	onsh b "timeout $RUN $CT server ntbrdma0 $port kill \
-		>/tmp/ntbrdma-cf 2>&1 &"
-	wait_listen b $port
+	server kill
 	onsh a "rm -f /tmp/ntbrdma-cf-kill"
 	TESTBED_TIMEOUT=$((RUN + 30)) onsh a "timeout $RUN $CT client \
 		ntbrdma0 192.168.200.2 $port kill >/tmp/ntbrdma-cf-kill 2>&1;
@@ -184,17 +192,12 @@ kill_flood() {
 	fi
 	klog0[b]=0
 	ov0[b]=0
-	s=$(settled a)
-	if [ -z "$s" ]; then
-		flunk "a: kill: no ctrl_stats (a kernel without the counters)"
-		return
-	fi
-	sed 's/^/a: ctrl_stats: /' <<<"$s"
-	ov0[a]=$(counter overflows "$s")
+	stats a kill || return
+	ov0[a]=$(counter overflows "$S")
 	check "a: kill: nothing queued after the link went (depth 0)" \
-		test "$(counter depth "$s")" = 0
+		test "$(counter depth "$S")" = 0
 	check "a: kill: ctrl_stats counts the link down" \
-		grep -qE '^link_down [1-9][0-9]* ' <<<"$s"
+		grep -qE '^link_down [1-9][0-9]* ' <<<"$S"
 }
 
 test_dev_start
