@@ -192,16 +192,61 @@ static const struct {
 
 #define NERRNAMES (sizeof(errnames) / sizeof(errnames[0]))
 
-/*
- * Buffers of several sizes, from malloc, aligned_alloc and mmap (touched,
- * so the pages exist), each registered with every access: all must
- * register (expect 0) or all fail with expect.
- */
-static int do_every(const char *name, const char *expect_name)
+/* Where "every" takes its buffers from. */
+static const char *const buf_kinds[] = { "malloc", "aligned", "mmap" };
+
+#define NKINDS (sizeof(buf_kinds) / sizeof(buf_kinds[0]))
+
+/* A buffer of len bytes of kind k (touched, so the pages exist), or NULL. */
+static char *buf_alloc(size_t k, size_t len)
 {
-	static const size_t sizes[] = {
-		1, 100, 4096, 65536 + 7, (1 << 20) + 123, 64 << 20
-	};
+	char *buf;
+
+	if (k == 0)
+		buf = malloc(len);
+	else if (k == 1)
+		buf = aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	else
+		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		buf = NULL;
+	if (buf)
+		memset(buf, 0x5a, len);
+	return buf;
+}
+
+static void buf_free(size_t k, char *buf, size_t len)
+{
+	if (k == 2)
+		munmap(buf, len);
+	else
+		free(buf);
+}
+
+/* The errno of name ("ERANGE", ...), 0 for "ok", -1 if unknown. */
+static int errno_of(const char *name)
+{
+	size_t i;
+
+	if (!strcmp(name, "ok"))
+		return 0;
+	for (i = 0; i < NERRNAMES; i++)
+		if (!strcmp(errnames[i].name, name))
+			return errnames[i].err;
+	return -1;
+}
+
+/*
+ * buf (len bytes, from kind) registered with every access: each must
+ * register (expect 0) or fail with expect; counted in *accepted and
+ * *refused.
+ */
+static void reg_every_access(struct ibv_pd *pd, char *buf, size_t len,
+			     const char *kind, int expect,
+			     const char *expect_name, int *accepted,
+			     int *refused)
+{
 	static const int accesses[] = {
 		0,
 		IBV_ACCESS_LOCAL_WRITE,
@@ -210,21 +255,49 @@ static int do_every(const char *name, const char *expect_name)
 		IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 			IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC,
 	};
+	struct ibv_mr *mr;
+	size_t a;
+
+	for (a = 0; a < sizeof(accesses) / sizeof(accesses[0]); a++) {
+		errno = 0;
+		mr = ibv_reg_mr(pd, buf, len, accesses[a]);
+		if (mr) {
+			(*accepted)++;
+			ibv_dereg_mr(mr);
+		} else {
+			(*refused)++;
+		}
+		if (!expect)
+			CHECK(mr, "%zu bytes (%s) access %#x registers (%s)",
+			      len, kind, accesses[a],
+			      mr ? "ok" : strerror(errno));
+		else
+			CHECK(!mr && errno == expect,
+			      "%zu bytes (%s) access %#x refused with %s (got %s)",
+			      len, kind, accesses[a], expect_name,
+			      mr ? "success" : strerror(errno));
+	}
+}
+
+/*
+ * Buffers of several sizes, from malloc, aligned_alloc and mmap (touched,
+ * so the pages exist), each registered with every access: all must
+ * register (expect "ok") or all fail with the errno expect_name.
+ */
+static int do_every(const char *name, const char *expect_name)
+{
+	static const size_t sizes[] = {
+		1, 100, 4096, 65536 + 7, (1 << 20) + 123, 64 << 20
+	};
+	int expect = errno_of(expect_name), accepted = 0, refused = 0;
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
-	struct ibv_mr *mr;
-	int expect = -1, accepted = 0, refused = 0;
-	size_t i, s, a;
+	size_t k, s;
 	char *buf;
 
-	if (strcmp(expect_name, "ok")) {
-		for (i = 0; i < NERRNAMES; i++)
-			if (!strcmp(errnames[i].name, expect_name))
-				expect = errnames[i].err;
-		if (expect < 0) {
-			fprintf(stderr, "unknown errno name %s\n", expect_name);
-			return 2;
-		}
+	if (expect < 0) {
+		fprintf(stderr, "unknown errno name %s\n", expect_name);
+		return 2;
 	}
 	ctx = open_dev(name);
 	if (!ctx)
@@ -235,56 +308,17 @@ static int do_every(const char *name, const char *expect_name)
 		return 1;
 	}
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		for (i = 0; i < 3; i++) {
-			if (i == 0)
-				buf = malloc(sizes[s]);
-			else if (i == 1)
-				buf = aligned_alloc(4096,
-						    (sizes[s] + 4095) &
-							    ~(size_t)4095);
-			else
-				buf = mmap(NULL, sizes[s],
-					   PROT_READ | PROT_WRITE,
-					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (!buf || buf == MAP_FAILED) {
+		for (k = 0; k < NKINDS; k++) {
+			buf = buf_alloc(k, sizes[s]);
+			if (!buf) {
 				printf("FAIL - buffer of %zu bytes\n",
 				       sizes[s]);
 				return 1;
 			}
-			memset(buf, 0x5a, sizes[s]);
-			for (a = 0; a < sizeof(accesses) / sizeof(accesses[0]);
-			     a++) {
-				errno = 0;
-				mr = ibv_reg_mr(pd, buf, sizes[s], accesses[a]);
-				if (mr) {
-					accepted++;
-					ibv_dereg_mr(mr);
-				} else {
-					refused++;
-				}
-				if (expect < 0)
-					CHECK(mr,
-					      "%zu bytes (%s) access %#x registers (%s)",
-					      sizes[s],
-					      i == 0 ? "malloc" :
-					      i == 1 ? "aligned" :
-						       "mmap",
-					      accesses[a],
-					      mr ? "ok" : strerror(errno));
-				else
-					CHECK(!mr && errno == expect,
-					      "%zu bytes (%s) access %#x refused with %s (got %s)",
-					      sizes[s],
-					      i == 0 ? "malloc" :
-					      i == 1 ? "aligned" :
-						       "mmap",
-					      accesses[a], expect_name,
-					      mr ? "success" : strerror(errno));
-			}
-			if (i == 2)
-				munmap(buf, sizes[s]);
-			else
-				free(buf);
+			reg_every_access(pd, buf, sizes[s], buf_kinds[k],
+					 expect, expect_name, &accepted,
+					 &refused);
+			buf_free(k, buf, sizes[s]);
 		}
 	}
 	printf("registered %d, refused %d\n", accepted, refused);
