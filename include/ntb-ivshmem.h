@@ -3,9 +3,10 @@
  * Layout of the shared memory region of the emulated NTB.
  *
  * The emulated NTB (kernel/ntb_hw_ivshmem) uses two QEMU ivshmem devices per
- * VM: an ivshmem-plain device whose BAR2 maps the peer VM's RAM (memory
- * window 0) and an ivshmem-doorbell device whose BAR2 maps one region shared
- * by all VMs of the testbed.  That region is created by tools/ivshmem-server
+ * VM: an ivshmem-plain device whose BAR2 maps the peer VM's RAM (the memory
+ * windows: all of BAR2, or sub-ranges of it set by a module parameter) and
+ * an ivshmem-doorbell device whose BAR2 maps one region shared by all VMs
+ * of the testbed.  That region is created by tools/ivshmem-server
  * and starts with struct ntb_ivshmem_hdr; the server writes the header once,
  * before the first client connects, and nobody writes it afterwards.
  *
@@ -87,14 +88,24 @@ struct ntb_ivshmem_hdr {
  * A's counters restart at 0 in every session, so no message is lost.
  */
 #define NTB_IVSHMEM_SIDE_MAGIC 0x45444953	/* "SIDE" read as __le32 */
-#define NTB_IVSHMEM_SIDE_VERSION 1
+#define NTB_IVSHMEM_SIDE_VERSION 2
 #define NTB_IVSHMEM_SPAD_COUNT 16	/* scratchpads per side area */
 #define NTB_IVSHMEM_MSG_COUNT 4		/* message registers per direction */
+#define NTB_IVSHMEM_MW_MAX 4		/* memory windows (module parameter mw=) */
 
 /* Bits of ntb_ivshmem_side.state */
 #define NTB_IVSHMEM_STATE_LOADED 0x1	/* driver bound, heartbeat running */
 /* Link enabled: set at load, cleared by ntb_link_disable() */
 #define NTB_IVSHMEM_STATE_LINK_EN 0x2
+
+/*
+ * One memory window: a sub-range of the ivshmem-plain BAR2 that maps the
+ * peer's RAM, so its inbound translation is fixed at DMA address = offset.
+ */
+struct ntb_ivshmem_mw_desc {
+	__le64 offset;		/* byte offset in BAR2 = peer DMA address */
+	__le64 size;		/* bytes */
+};
 
 /* One message register in the sending VM's side area. */
 struct ntb_ivshmem_msg {
@@ -159,7 +170,21 @@ struct ntb_ivshmem_side {
 	 */
 	__le32 spad[NTB_IVSHMEM_SPAD_COUNT];
 
-	/* 0x100: end; the rest of the side area is unused. */
+	/* 0x100: the owner's memory windows (its module parameter mw=). */
+
+	/*
+	 * Owner writes the number of windows it was given, 0 for the default
+	 * (one window: all of BAR2); peer reads.  Window i of one side is the
+	 * outbound end of window i of the other, so the link comes up only
+	 * when both sides publish the same windows.
+	 */
+	__le32 mw_count;
+	/* Nobody writes (zero). */
+	__le32 pad5[3];
+	/* Owner writes mw[0 .. mw_count - 1]; peer reads. */
+	struct ntb_ivshmem_mw_desc mw[NTB_IVSHMEM_MW_MAX];
+
+	/* 0x150: end; the rest of the side area is unused. */
 };
 
 #endif /* NTB_IVSHMEM_H */

@@ -60,11 +60,22 @@ struct ntb_ivshmem_dbdev {
 	u32 peer_id;
 };
 
-/* The ivshmem-plain device: BAR2 maps the peer's RAM (memory window 0). */
+/* The ivshmem-plain device: BAR2 maps the peer's RAM (the memory windows). */
 struct ntb_ivshmem_windev {
 	struct pci_dev *pdev;
 	phys_addr_t phys;
 	resource_size_t size;
+};
+
+/*
+ * One memory window (ntb_hw_ivshmem_mw.c): BAR2 [offset, offset + size) of
+ * the ivshmem-plain device outbound; inbound, the peer's same range of its
+ * BAR2 reaches our RAM from DMA address offset (fixed translation).
+ */
+struct ntb_ivshmem_mw {
+	u64 offset;
+	u64 size;
+	u64 trans;	/* inbound translation size set, 0: none; under lock */
 };
 
 struct ntb_ivshmem_dev;
@@ -90,6 +101,11 @@ struct ntb_ivshmem_dev {
 	struct ntb_ivshmem_side __iomem *peer;
 	int spad_count;
 	int msg_count;
+	/* Memory windows: fixed at pairing, but for mw[].trans. */
+	struct ntb_ivshmem_mw mw[NTB_IVSHMEM_MW_MAX];
+	int mw_count;
+	bool mw_whole;	/* default: one window, all of BAR2 */
+	u32 mw_warned;	/* poll work: peer session told "other windows" */
 
 	/* Heartbeat value; only the heartbeat timer touches it. */
 	u32 heartbeat;
@@ -116,8 +132,8 @@ struct ntb_ivshmem_dev {
 	u32 peer_hb;
 	unsigned long peer_hb_time;
 	bool peer_alive;
+	/* Size of the peer's BAR2: our RAM it reaches from DMA address 0. */
 	resource_size_t inbound_size;
-	resource_size_t trans_size;
 
 	/* Doorbells: local state only. */
 	u64 db_bits;
@@ -203,6 +219,10 @@ int ntb_ivshmem_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
 				u32 val);
 
 /* ntb_hw_ivshmem_mw.c */
+int ntb_ivshmem_mw_parse(void);
+int ntb_ivshmem_mw_init(struct ntb_ivshmem_dev *nd);
+void ntb_ivshmem_mw_publish(struct ntb_ivshmem_dev *nd);
+bool ntb_ivshmem_mw_match(struct ntb_ivshmem_dev *nd);
 resource_size_t ntb_ivshmem_check_inbound(struct ntb_ivshmem_dev *nd,
 					  u64 size);
 int ntb_ivshmem_mw_count(struct ntb_dev *ntb, int pidx);

@@ -32,6 +32,7 @@ struct ntb_ivshmem_snap {
 	u32 spad_count;
 	u32 msg_count;
 	u64 plain_bar_size;
+	bool mw_match;	/* it published the same memory windows as ours */
 };
 
 static unsigned long ntb_ivshmem_period(void)
@@ -99,6 +100,7 @@ void ntb_ivshmem_side_init(struct ntb_ivshmem_dev *nd)
 	iowrite32(nd->spad_count, &own->spad_count);
 	iowrite32(nd->msg_count, &own->msg_count);
 	lo_hi_writeq(nd->win->size, &own->plain_bar_size);
+	ntb_ivshmem_mw_publish(nd);
 	ntb_ivshmem_msg_init(nd);
 
 	do {
@@ -140,6 +142,7 @@ static void ntb_ivshmem_read_peer(struct ntb_ivshmem_dev *nd,
 	p->spad_count = ioread32(&peer->spad_count);
 	p->msg_count = ioread32(&peer->msg_count);
 	p->plain_bar_size = lo_hi_readq(&peer->plain_bar_size);
+	p->mw_match = ntb_ivshmem_mw_match(nd);
 	/* ... and again after them: a peer restart in between changes it. */
 	rmb();
 	if (ioread32(&peer->session) != p->session)
@@ -193,6 +196,8 @@ static void ntb_ivshmem_link_update(struct ntb_ivshmem_dev *nd)
 		why = gone ? gone : "peer not running";
 	else if (!(p.state & NTB_IVSHMEM_STATE_LINK_EN))
 		why = "disabled on the peer side";
+	else if (!p.mw_match)
+		why = "the peer has other memory windows (mw=)";
 	up = !why;
 
 	if (up != nd->link_up) {
@@ -206,6 +211,11 @@ static void ntb_ivshmem_link_update(struct ntb_ivshmem_dev *nd)
 	}
 	spin_unlock_irqrestore(&nd->lock, flags);
 
+	if (present && !p.mw_match && p.session != nd->mw_warned) {
+		nd->mw_warned = p.session;
+		dev_warn(dev, "the link stays down: peer %u has other memory windows (mw=) than ours\n",
+			 nd->db->peer_id);
+	}
 	if (alive_now)
 		dev_info(dev, "peer %u running (session %#010x)\n",
 			 nd->db->peer_id, p.session);

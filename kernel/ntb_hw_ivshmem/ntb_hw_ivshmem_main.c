@@ -3,8 +3,9 @@
  * ntb_hw_ivshmem: an NTB hardware driver emulated on QEMU ivshmem devices.
  *
  * Every VM of the testbed has two ivshmem devices (PCI 1af4:1110):
- *  - ivshmem-plain, without MSI-X: BAR2 maps the peer VM's RAM.  It is
- *    memory window 0 (see ntb_hw_ivshmem_mw.c).
+ *  - ivshmem-plain, without MSI-X: BAR2 maps the peer VM's RAM.  It holds
+ *    the memory windows: all of it, or the parts that the module
+ *    parameter mw= names (see ntb_hw_ivshmem_mw.c).
  *  - ivshmem-doorbell, with MSI-X: BAR0 holds the ivshmem registers (our
  *    peer id, the Doorbell register that raises an MSI-X vector in another
  *    VM), BAR2 a region shared by all VMs, created by tools/ivshmem-server
@@ -165,7 +166,7 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 {
 	struct device *dev = &db->pdev->dev;
 	struct ntb_ivshmem_dev *nd;
-	int ret;
+	int ret, i;
 
 	nd = kzalloc(sizeof(*nd), GFP_KERNEL);
 	if (!nd)
@@ -180,6 +181,11 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 	nd->spad_count = hide_spads ? 0 : NTB_IVSHMEM_SPAD_COUNT;
 	nd->msg_count = hide_msgs ? 0 : NTB_IVSHMEM_MSG_COUNT;
 	nd->inbound_size = win->size;
+	ret = ntb_ivshmem_mw_init(nd);
+	if (ret) {
+		kfree(nd);
+		return ERR_PTR(ret);
+	}
 	/*
 	 * The link starts enabled, as a hardware link trains at power-up:
 	 * clients that never call ntb_link_enable() (ntb_tool) see it come
@@ -232,10 +238,13 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 			 ret);
 	}
 
-	dev_info(dev, "NTB %s registered: port %u, peer port %u, memory window %pa bytes at %pa (%s), %d scratchpads, %d message registers, %d doorbells\n",
-		 dev_name(&nd->ntb.dev), db->own_id, db->peer_id, &win->size,
-		 &win->phys, pci_name(win->pdev), nd->spad_count,
+	dev_info(dev, "NTB %s registered: port %u, peer port %u, %d memory window(s) in %pa bytes at %pa (%s), %d scratchpads, %d message registers, %d doorbells\n",
+		 dev_name(&nd->ntb.dev), db->own_id, db->peer_id, nd->mw_count,
+		 &win->size, &win->phys, pci_name(win->pdev), nd->spad_count,
 		 nd->msg_count, NTB_IVSHMEM_DB_COUNT);
+	for (i = 0; i < nd->mw_count; i++)
+		dev_info(dev, "memory window %d: %#llx bytes at BAR2 offset %#llx\n",
+			 i, nd->mw[i].size, nd->mw[i].offset);
 
 	return nd;
 }
@@ -527,13 +536,17 @@ static int __init ntb_ivshmem_init(void)
 		     0x80);
 	BUILD_BUG_ON(offsetof(struct ntb_ivshmem_side, msg_ack) != 0x90);
 	BUILD_BUG_ON(offsetof(struct ntb_ivshmem_side, spad) != 0xc0);
-	BUILD_BUG_ON(sizeof(struct ntb_ivshmem_side) != 0x100);
+	BUILD_BUG_ON(offsetof(struct ntb_ivshmem_side, mw_count) != 0x100);
+	BUILD_BUG_ON(offsetof(struct ntb_ivshmem_side, mw) != 0x110);
+	BUILD_BUG_ON(sizeof(struct ntb_ivshmem_side) != 0x150);
 	BUILD_BUG_ON(sizeof(struct ntb_ivshmem_side) > NTB_IVSHMEM_SIDE_SIZE);
 
 	if (hide_spads && hide_msgs) {
 		pr_err("hide_spads=1 and hide_msgs=1 together leave clients no way to exchange setup data: refusing to load\n");
 		return -EINVAL;
 	}
+	if (ntb_ivshmem_mw_parse())
+		return -EINVAL;
 
 	return pci_register_driver(&ntb_ivshmem_pci_driver);
 }
