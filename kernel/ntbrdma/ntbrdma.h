@@ -68,7 +68,7 @@ struct device *ntbr_dma_device(struct ntbr_dev *nd);
 
 /*
  * What the peer reaches (Documentation/memory-windows.md).  Our inbound
- * window translates to DMA addresses [0, coverage) of ntbr_dma_device();
+ * windows translate to DMA addresses [0, coverage) of ntbr_dma_device();
  * the peer's writes reach a buffer only if its DMA addresses lie there
  * and are the buffer itself: a streaming mapping that swiotlb bounced
  * gives the bounce slot's address, and the peer would write the slot,

@@ -19,7 +19,9 @@
  *              the inbound coverage in DMA addresses, whether an IOMMU
  *              translates for the NTB device, whether swiotlb bounces every
  *              mapping, the highest physical address registrable without
- *              an IOMMU, the end of RAM
+ *              an IOMMU, the end of RAM; then one line per inbound window
+ *              (its DMA range) and, while the link is ready, one per peer
+ *              window (the peer's DMA range it reaches, from its hello)
  *   ctrl_send  write "TYPE HEX": send one control message of TYPE with the
  *              payload HEX (two digits a byte, at most NTBR_CTRL_MAX_PAYLOAD
  *              bytes) as a hostile or corrupt peer would: whatever the
@@ -69,6 +71,26 @@ static int ntbr_state_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ntbr_state);
 
+/* The window layouts: fixed once covered; the peer's only while ready. */
+static void ntbr_windows_show(struct seq_file *s, struct ntbr_dev *nd,
+			      u64 coverage)
+{
+	const struct ntbr_out_win *o;
+	int i, idx;
+
+	for (i = 0; coverage && i < nd->in_count; i++)
+		seq_printf(s, "window %d 0x%llx-0x%llx\n", nd->in_win[i].widx,
+			   nd->in_win[i].base,
+			   nd->in_win[i].base + nd->in_win[i].size - 1);
+	idx = srcu_read_lock(&nd->srcu);
+	for (i = 0; READ_ONCE(nd->ready) && i < nd->out_count; i++) {
+		o = &nd->out_win[i];
+		seq_printf(s, "peer_window %d 0x%llx-0x%llx\n", o->widx,
+			   o->base, o->base + o->size - 1);
+	}
+	srcu_read_unlock(&nd->srcu, idx);
+}
+
 static int ntbr_coverage_show(struct seq_file *s, void *unused)
 {
 	struct ntbr_dev *nd = s->private;
@@ -88,6 +110,7 @@ static int ntbr_coverage_show(struct seq_file *s, void *unused)
 		seq_puts(s, "max_phys_without_iommu none\n");
 	seq_printf(s, "ram_end %pa\n", &r.ram_end);
 	seq_printf(s, "all_ram_reachable %s\n", r.all_ram ? "yes" : "no");
+	ntbr_windows_show(s, nd, r.coverage);
 
 	return 0;
 }

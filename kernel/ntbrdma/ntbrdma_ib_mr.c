@@ -194,7 +194,7 @@ static int ntbr_mr_unreachable(struct ntbr_ib_dev *dev, struct page *page,
 	u64 cov = ntbr_inbound_coverage(dev->nd);
 
 	ibdev_warn_ratelimited(&dev->ibdev,
-			       "reg_mr refused (%s): the page at %pa cannot be written by the peer as itself: %s. The NTB window reaches DMA addresses below %#llx; enable the IOMMU in translation mode for %s (intel_iommu=on or amd_iommu=on, not iommu=pt), or use an NTB window covering all RAM\n",
+			       "reg_mr refused (%s): the page at %pa cannot be written by the peer as itself: %s. The NTB windows reach DMA addresses below %#llx; enable the IOMMU in translation mode for %s (intel_iommu=on or amd_iommu=on, not iommu=pt), or use NTB windows covering all RAM\n",
 			       cov ? "ERANGE" : "EAGAIN", &phys,
 			       ntbr_reach_why(dev->nd, page, dma), cov,
 			       dev_name(dma_dev));

@@ -245,7 +245,7 @@ void ntbr_rmr_handle_add(struct ntbr_ib_dev *dev, const void *p, size_t len)
 	/* The peer writes the list: only into what the window reaches. */
 	if (!ntbr_dma_reachable(dev->nd, rmr->list_dma, bytes)) {
 		ibdev_warn_ratelimited(&dev->ibdev,
-				       "page list of the peer's MR %#x at DMA %pad is outside the inbound window's coverage (%#llx bytes): refused; enable the IOMMU in translation mode for the NTB device, or use an NTB window covering all RAM\n",
+				       "page list of the peer's MR %#x at DMA %pad is outside the inbound windows' coverage (%#llx bytes): refused; enable the IOMMU in translation mode for the NTB device, or use NTB windows covering all RAM\n",
 				       rmr->rkey, &rmr->list_dma,
 				       ntbr_inbound_coverage(dev->nd));
 		err = -ERANGE;

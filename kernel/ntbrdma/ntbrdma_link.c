@@ -7,16 +7,18 @@
  *
  * Bring-up (every time the NTB link comes up):
  *  1. pick a new random session S; zero our area; publish the words
- *     {S, area address, version and area size, ack = 0} (NTBR_INFO_*) in
+ *     {S, area (window, offset), version and area size, ack = 0}
+ *     (NTBR_INFO_*) in
  *     the peer's scratchpads 0..3, or, without enough scratchpads, send them
  *     through message registers 0..3 (area, version/size, then session);
  *  2. when the peer's words are valid (session P), publish ack = P;
  *  3. when the peer acknowledges S (its ack == S), the peer has seen this
  *     bring-up of ours and stopped writing anything of an older one: zero our
- *     area again (except the hello), write a hello {S, P} into the peer's
- *     area and ring doorbell NTBR_DB_CTRL;
- *  4. when our area holds the peer's hello {P, S} (and ours is sent), the
- *     link is READY: rings start, carrier on, ntbr_ib_link_up().
+ *     area again (except the hello), write a hello {S, P, our inbound
+ *     windows} into the peer's area and ring doorbell NTBR_DB_CTRL;
+ *  4. when our area holds the peer's hello {P, S, its windows} (and ours is
+ *     sent), we take its windows as our outbound layout (ntbrdma_window.c)
+ *     and the link is READY: rings start, carrier on, ntbr_ib_link_up().
  * A stale word of the peer's previous life can never carry ack == S, so we
  * never write into an area the peer published in an earlier life.
  *
@@ -226,7 +228,7 @@ static void ntbr_handshake_start(struct ntbr_dev *nd)
 	memset(nd->area, 0, sizeof(*nd->area));
 
 	nd->info_out[NTBR_INFO_SESSION] = s;
-	nd->info_out[NTBR_INFO_AREA] = nd->area_dma >> PAGE_SHIFT;
+	nd->info_out[NTBR_INFO_AREA] = nd->area_word;
 	nd->info_out[NTBR_INFO_VERSIZE] = NTBR_VERSIZE(NTBR_PROTO_VERSION,
 						       size >> PAGE_SHIFT);
 	nd->info_out[NTBR_INFO_ACK] = 0;
@@ -254,7 +256,7 @@ static void ntbr_handshake_step(struct ntbr_dev *nd, const u32 *info)
 	struct ntbr_hello *h = &nd->area->hello;
 	size_t size = PAGE_ALIGN(sizeof(struct ntbr_area));
 	u32 p = info[NTBR_INFO_SESSION];
-	u64 addr;
+	u32 area;
 
 	if (p != nd->peer_session) {
 		/* A new peer bring-up: it may have missed our words. */
@@ -266,14 +268,16 @@ static void ntbr_handshake_step(struct ntbr_dev *nd, const u32 *info)
 	if (info[NTBR_INFO_ACK] != nd->session)
 		return;	/* the peer has not seen this bring-up of ours yet */
 
-	addr = (u64)info[NTBR_INFO_AREA] << PAGE_SHIFT;
+	area = info[NTBR_INFO_AREA];
 	if (info[NTBR_INFO_VERSIZE] !=
 	    NTBR_VERSIZE(NTBR_PROTO_VERSION, size >> PAGE_SHIFT) ||
-	    !addr || !ntbr_win_range_ok(nd, addr, size)) {
-		dev_err_ratelimited(&nd->ntb->dev, "peer published version/size %#x, area %#llx: expected version %u, %zu bytes inside the %pa byte window\n",
-				    info[NTBR_INFO_VERSIZE], addr,
+	    !ntbr_hello_target_ok(nd, area)) {
+		dev_err_ratelimited(&nd->ntb->dev, "peer published version/size %#x, area %#x (window %u, offset %#llx): expected version %u, %zu bytes, inside one of our %d windows into it\n",
+				    info[NTBR_INFO_VERSIZE], area,
+				    NTBR_AREA_WORD_WIN(area),
+				    NTBR_AREA_WORD_OFF(area),
 				    NTBR_PROTO_VERSION, size,
-				    &nd->peer_mw_size);
+				    nd->peer_mw_count);
 		return;
 	}
 
@@ -284,13 +288,8 @@ static void ntbr_handshake_step(struct ntbr_dev *nd, const u32 *info)
 		nd->zeroed = true;
 	}
 	if (!nd->hello_sent) {
-		nd->peer_area = addr;
-		ntbr_win_write32(nd, ntbr_peer_field(nd, hello.from),
-				 nd->session);
-		ntbr_win_write32(nd, ntbr_peer_field(nd, hello.to), p);
-		wmb(); /* sessions before the magic that validates them */
-		ntbr_win_write32(nd, ntbr_peer_field(nd, hello.magic),
-				 NTBR_HELLO_MAGIC);
+		nd->peer_area_word = area;
+		ntbr_hello_send(nd, area, nd->session, p);
 		ntbr_peer_db(nd, NTBR_DB_CTRL);
 		nd->hello_sent = true;
 	}
@@ -298,9 +297,10 @@ static void ntbr_handshake_step(struct ntbr_dev *nd, const u32 *info)
 	/* Our hello: the peer writes it, once it has seen our ack. */
 	if (le32_to_cpu(READ_ONCE(h->magic)) != NTBR_HELLO_MAGIC)
 		return;
-	rmb(); /* the magic before the sessions it validates */
+	rmb(); /* the magic before the sessions and windows it validates */
 	if (le32_to_cpu(READ_ONCE(h->from)) == p &&
-	    le32_to_cpu(READ_ONCE(h->to)) == nd->session)
+	    le32_to_cpu(READ_ONCE(h->to)) == nd->session &&
+	    !ntbr_peer_layout_take(nd, nd->peer_area_word))
 		ntbr_go_ready(nd);
 }
 

@@ -7,7 +7,10 @@
  * frame through the window into the next posted buffer and writes the
  * completion {len} of the same index into the receiver's area (net_comp[],
  * net_comp_prod).  The receiver's NAPI builds skbs around the buffers (zero
- * copy) and posts new ones.  The completion index is also the sender's
+ * copy) and posts new ones.  A page frag the peer cannot reach (above the
+ * inbound windows' coverage, with neither an IOMMU nor swiotlb to map it)
+ * is posted as a coherent copy buffer of the slot's instead, copied into
+ * the frag on receipt.  The completion index is also the sender's
  * consumer index of the posted ring: a buffer is only posted again once its
  * completion was consumed, so neither ring can overflow.
  *
@@ -25,6 +28,7 @@
 
 #include <linux/etherdevice.h>
 #include <linux/if_vlan.h>
+#include <linux/swiotlb.h>
 #include <linux/u64_stats_sync.h>
 
 #include "ntbrdma_transport.h"
@@ -37,7 +41,10 @@
 
 struct ntbr_rxbuf {
 	void *va;		/* page frag, NULL when none */
-	dma_addr_t dma;		/* of va + NTBR_RX_HEADROOM */
+	dma_addr_t dma;		/* of va + NTBR_RX_HEADROOM, or of copy */
+	bool copied;		/* posted copy, not va: memcpy on receipt */
+	void *copy;		/* the slot's copy buffer (coherent), or NULL */
+	dma_addr_t copy_dma;
 };
 
 struct ntbr_net_stats {
@@ -210,6 +217,43 @@ drop:
 
 /* --- receiving --------------------------------------------------------------- */
 
+/*
+ * The peer can write the frag at va as itself, or through a bounce slot
+ * that dma_unmap_single() copies back (fine here, unlike an MR).  Not when
+ * it lies above the coverage with neither an IOMMU nor swiotlb: the
+ * mapping would fail (and warn).  A frag is physically contiguous.
+ */
+static bool ntbr_rx_mappable(struct ntbr_net *net, void *va)
+{
+	struct ntbr_dev *nd = net->nd;
+	void *start = va + NTBR_RX_HEADROOM;
+
+	return is_swiotlb_active(nd->dma_dev) ||
+	       (ntbr_page_reachable(nd, virt_to_page(start)) &&
+		ntbr_page_reachable(nd,
+				    virt_to_page(start + NTBR_RX_LEN - 1)));
+}
+
+/* Post the slot's copy buffer (coherent: inside the DMA limits) for va. */
+static bool ntbr_rx_use_copy(struct ntbr_net *net, struct ntbr_rxbuf *b)
+{
+	struct device *dma = net->nd->dma_dev;
+
+	if (!b->copy)
+		b->copy = dma_alloc_coherent(dma, NTBR_RX_LEN, &b->copy_dma,
+					     GFP_ATOMIC);
+	if (!b->copy || !ntbr_dma_reachable(net->nd, b->copy_dma,
+					    NTBR_RX_LEN)) {
+		net_warn_ratelimited("%s: no receive buffer inside the inbound windows' coverage (%#llx bytes)\n",
+				     netdev_name(net->netdev),
+				     ntbr_inbound_coverage(net->nd));
+		return false;
+	}
+	b->dma = b->copy_dma;
+	b->copied = true;
+	return true;
+}
+
 static bool ntbr_rx_alloc(struct ntbr_net *net, struct ntbr_rxbuf *b)
 {
 	struct device *dma = net->nd->dma_dev;
@@ -217,6 +261,14 @@ static bool ntbr_rx_alloc(struct ntbr_net *net, struct ntbr_rxbuf *b)
 	b->va = napi_alloc_frag(NTBR_RX_TRUESIZE);
 	if (!b->va)
 		return false;
+	b->copied = false;
+	if (!ntbr_rx_mappable(net, b->va)) {
+		if (ntbr_rx_use_copy(net, b))
+			return true;
+		skb_free_frag(b->va);
+		b->va = NULL;
+		return false;
+	}
 	b->dma = dma_map_single(dma, b->va + NTBR_RX_HEADROOM, NTBR_RX_LEN,
 				DMA_FROM_DEVICE);
 	if (dma_mapping_error(dma, b->dma)) {
@@ -230,7 +282,7 @@ static bool ntbr_rx_alloc(struct ntbr_net *net, struct ntbr_rxbuf *b)
 	 * frame is read only after dma_unmap_single() copied it back.
 	 */
 	if (!ntbr_dma_reachable(net->nd, b->dma, NTBR_RX_LEN)) {
-		net_warn_ratelimited("%s: receive buffer at DMA %pad is outside the inbound window's coverage (%#llx bytes); enable the IOMMU in translation mode for the NTB device, or use an NTB window covering all RAM\n",
+		net_warn_ratelimited("%s: receive buffer at DMA %pad is outside the inbound windows' coverage (%#llx bytes); enable the IOMMU in translation mode for the NTB device, or use NTB windows covering all RAM\n",
 				     netdev_name(net->netdev), &b->dma,
 				     ntbr_inbound_coverage(net->nd));
 		dma_unmap_single(dma, b->dma, NTBR_RX_LEN, DMA_FROM_DEVICE);
@@ -244,10 +296,15 @@ static bool ntbr_rx_alloc(struct ntbr_net *net, struct ntbr_rxbuf *b)
 
 static void ntbr_rx_free(struct ntbr_net *net, struct ntbr_rxbuf *b)
 {
+	if (b->copy)
+		dma_free_coherent(net->nd->dma_dev, NTBR_RX_LEN, b->copy,
+				  b->copy_dma);
+	b->copy = NULL;
 	if (!b->va)
 		return;
-	dma_unmap_single(net->nd->dma_dev, b->dma, NTBR_RX_LEN,
-			 DMA_FROM_DEVICE);
+	if (!b->copied)
+		dma_unmap_single(net->nd->dma_dev, b->dma, NTBR_RX_LEN,
+				 DMA_FROM_DEVICE);
 	skb_free_frag(b->va);
 	b->va = NULL;
 }
@@ -325,8 +382,11 @@ static int ntbr_rx(struct ntbr_net *net, int budget)
 			ntbr_link_reset(net->nd, "bad received frame length");
 			break;
 		}
-		dma_unmap_single(net->nd->dma_dev, b->dma, NTBR_RX_LEN,
-				 DMA_FROM_DEVICE);
+		if (b->copied)
+			memcpy(b->va + NTBR_RX_HEADROOM, b->copy, len);
+		else
+			dma_unmap_single(net->nd->dma_dev, b->dma,
+					 NTBR_RX_LEN, DMA_FROM_DEVICE);
 		skb = napi_build_skb(b->va, NTBR_RX_TRUESIZE);
 		if (skb) {
 			skb_reserve(skb, NTBR_RX_HEADROOM);

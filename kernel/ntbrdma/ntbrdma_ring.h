@@ -36,9 +36,11 @@
  * 2: 496-byte control messages; 3: RECV_POST says the QP's access flags
  * and RQ size, and a peer publishes at most NTBR_PUB_AHEAD receives ahead
  * (ntbrdma_ib_peer.c); 4: control channel flow control (ctrl_in_wait,
- * Documentation/control-channel.md).
+ * Documentation/control-channel.md); 5: several memory windows (the area
+ * word names window and offset, the hello carries the sender's inbound
+ * windows, Documentation/memory-windows.md).
  */
-#define NTBR_PROTO_VERSION	4
+#define NTBR_PROTO_VERSION	5
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */
@@ -50,9 +52,26 @@ struct ntbr_word {
 	__le32 pad[15];
 };
 
+/* Memory windows we use at most; more than the hello can describe. */
+#define NTBR_MAX_MW		16
+
+/*
+ * One inbound window of the hello's sender: the other side's window @widx
+ * (ntb_peer_mw_get_addr()) reaches the sender's DMA addresses
+ * [base, base + size).
+ */
+struct ntbr_win_desc {
+	__le64 base;
+	__le64 size;
+	__le32 widx;
+	__le32 rsvd;		/* zero */
+};
+
 /*
  * Hello: written by the peer once it knows our area and has seen us
- * acknowledge its session.  from = its session, to = our session.
+ * acknowledge its session.  from = its session, to = our session; before
+ * them (magic last) its inbound windows, which tell us where each of our
+ * outbound windows lands in its DMA address space.
  */
 struct ntbr_hello {
 	__le32 magic;		/* peer writes NTBR_HELLO_MAGIC */
@@ -60,7 +79,9 @@ struct ntbr_hello {
 	__le32 to;		/* peer writes: our session */
 	/* peer writes our session when it stopped writing to us (bye) */
 	__le32 bye_ack;
-	__le32 pad[12];
+	__le32 win_count;	/* peer writes: entries of win[] it filled */
+	__le32 pad[11];
+	struct ntbr_win_desc win[NTBR_MAX_MW];	/* peer writes */
 };
 
 struct ntbr_ctrl_hdr {

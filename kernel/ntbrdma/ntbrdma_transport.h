@@ -18,7 +18,6 @@
 #include "ntbrdma_ring.h"
 
 #define NTBR_PIDX 0		/* our only peer */
-#define NTBR_MW 0		/* our only memory window */
 
 /*
  * Link bring-up words, published through the peer's scratchpads 0..3 or
@@ -26,13 +25,28 @@
  */
 enum {
 	NTBR_INFO_SESSION,	/* our session: random, non-zero, per bring-up */
-	NTBR_INFO_AREA,		/* DMA address of our area >> PAGE_SHIFT */
+	NTBR_INFO_AREA,		/* our area: NTBR_AREA_WORD(window, offset) */
 	NTBR_INFO_VERSIZE,	/* version << 24 | area size in pages */
 	NTBR_INFO_ACK,		/* the peer session we have seen (0: none) */
 	NTBR_INFO_WORDS,
 };
 
 #define NTBR_VERSIZE(ver, pages) ((u32)(ver) << 24 | (pages))
+
+/*
+ * Where our area is: in inbound window w (the peer's outbound window w), at
+ * byte offset off (4 KiB aligned, below 512 GiB).  A window and an offset,
+ * not a DMA address: the peer must write its hello before it knows which
+ * of our DMA addresses its windows reach (the hello tells it).
+ */
+#define NTBR_AREA_UNIT_SHIFT	12
+#define NTBR_AREA_WIN_SHIFT	27
+#define NTBR_AREA_WORD(w, off) \
+	((u32)(w) << NTBR_AREA_WIN_SHIFT | (u32)((off) >> NTBR_AREA_UNIT_SHIFT))
+#define NTBR_AREA_WORD_WIN(word)	((word) >> NTBR_AREA_WIN_SHIFT)
+#define NTBR_AREA_WORD_OFF(word) \
+	((u64)((word) & GENMASK(NTBR_AREA_WIN_SHIFT - 1, 0)) << \
+	 NTBR_AREA_UNIT_SHIFT)
 
 /* The transport's own control message types (below NTBR_CTRL_TYPE_IB). */
 enum {
@@ -48,6 +62,24 @@ enum ntbr_state {
 };
 
 struct ntbr_net;
+
+/* One of our inbound windows: the peer reaches DMA [base, base + size). */
+struct ntbr_in_win {
+	u64 base;
+	u64 size;
+	int widx;
+};
+
+/*
+ * One of the peer's windows: our mapping of it reaches the peer's DMA
+ * addresses [base, base + size), as the peer said in its hello.
+ */
+struct ntbr_out_win {
+	u64 base;
+	u64 size;
+	void __iomem *map;
+	int widx;
+};
 
 /* debugfs ctrl_stats: what the control channel's flow control did. */
 struct ntbr_ctrl_stats {
@@ -74,15 +106,34 @@ struct ntbr_dev {
 	void *ib;			/* the RDMA half's */
 	ntbr_db_handler_t db_handler;	/* the RDMA half's */
 
-	/* Peer window, mapped write-combining; only ever written. */
-	void __iomem *peer_mw;
-	resource_size_t peer_mw_size;
+	/*
+	 * The peer's windows, mapped write-combining at probe; only ever
+	 * written (ntbrdma_window.c).
+	 */
+	void __iomem *peer_mw[NTBR_MAX_MW];
+	resource_size_t peer_mw_size[NTBR_MAX_MW];
+	int peer_mw_count;
+	/*
+	 * The peer's DMA addresses each of them reaches, from its hello,
+	 * sorted by base: set by the link work while not ready, read by
+	 * writers that saw ready (SRCU).
+	 */
+	struct ntbr_out_win out_win[NTBR_MAX_MW];
+	int out_count;
 
 	/*
-	 * Inbound coverage: DMA addresses [0, coverage) reach our memory;
-	 * 0 until the first link-up (ntbr_inbound_setup()).
+	 * Inbound windows laid out from DMA address 0 at the first link-up,
+	 * set again at every later one; the coverage is where they end:
+	 * DMA addresses [0, coverage) reach our memory (0 until then).
 	 */
+	struct ntbr_in_win in_win[NTBR_MAX_MW];
+	int in_count;
 	u64 coverage;
+	u32 area_word;			/* NTBR_AREA_WORD() of our area */
+	/* The NTB DMA device's limits before we narrowed them (remove). */
+	u64 saved_dma_mask;
+	u64 saved_coherent_mask;
+	u64 saved_bus_limit;
 
 	/* Our area (the peer writes it); allocated at the first link-up. */
 	struct ntbr_area *area;
@@ -97,8 +148,10 @@ struct ntbr_dev {
 	 */
 	struct srcu_struct srcu;
 	bool ready;
-	/* The peer's area, valid while ready (and when sending hello). */
+	/* The peer's area: its DMA address, valid while ready ... */
 	u64 peer_area;
+	/* ... and where it said it is (window, offset), for the hello. */
+	u32 peer_area_word;
 
 	/* Link state machine: only the link work touches these. */
 	struct workqueue_struct *wq;
@@ -165,13 +218,21 @@ struct ntbr_reach {
 
 /* ntbrdma_main.c */
 void ntbr_dev_free(struct kref *ref);
+void ntbr_peer_db(struct ntbr_dev *nd, int bit);
+
+/* ntbrdma_window.c */
 void ntbr_reach_info(struct ntbr_dev *nd, struct ntbr_reach *r);
+int ntbr_outbound_map(struct ntbr_dev *nd);
 int ntbr_inbound_setup(struct ntbr_dev *nd);
+void ntbr_inbound_close(struct ntbr_dev *nd);
+void ntbr_inbound_free(struct ntbr_dev *nd);
+bool ntbr_hello_target_ok(struct ntbr_dev *nd, u32 area_word);
+void ntbr_hello_send(struct ntbr_dev *nd, u32 area_word, u32 from, u32 to);
+int ntbr_peer_layout_take(struct ntbr_dev *nd, u32 area_word);
 void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val);
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 		   size_t len);
 bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len);
-void ntbr_peer_db(struct ntbr_dev *nd, int bit);
 
 /* Offset of a field of the peer's area: the window address to write. */
 #define ntbr_peer_field(nd, field) \
