@@ -28,7 +28,7 @@ static int find_gid(struct env *e)
 	return -1;
 }
 
-int env_open(struct env *e, const char *name)
+int env_open_bare(struct env *e, const char *name)
 {
 	memset(e, 0, sizeof(*e));
 	e->ctx = open_dev(name);
@@ -37,9 +37,16 @@ int env_open(struct env *e, const char *name)
 	e->pd = ibv_alloc_pd(e->ctx);
 	e->scq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
 	e->rcq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
+	return e->pd && e->scq && e->rcq ? find_gid(e) : -1;
+}
+
+int env_open(struct env *e, const char *name)
+{
+	if (env_open_bare(e, name))
+		return -1;
 	e->src = aligned_alloc(4096, BUF_SIZE);
 	e->dst = aligned_alloc(4096, BUF_SIZE);
-	if (!e->pd || !e->scq || !e->rcq || !e->src || !e->dst || find_gid(e))
+	if (!e->src || !e->dst)
 		return -1;
 	e->smr = ibv_reg_mr(e->pd, e->src, BUF_SIZE, ACCESS);
 	e->dmr = ibv_reg_mr(e->pd, e->dst, BUF_SIZE, ACCESS);
@@ -263,14 +270,10 @@ int barrier(int fd)
 	return write(fd, &c, 1) == 1 && read(fd, &c, 1) == 1 ? 0 : -1;
 }
 
-int peer_open(struct peer *p, const char *name, const char *ip, int port)
+int peer_connect(struct peer *p, const char *ip, int port)
 {
 	struct conn me;
 
-	if (env_open(&p->e, name)) {
-		CHECK(0, "device, PD, CQs, MRs, GID");
-		return -1;
-	}
 	p->qp = make_qp(&p->e);
 	p->fd = tcp_conn(ip, port);
 	CHECK(p->qp && p->fd >= 0, "QP and TCP connection");
@@ -278,12 +281,23 @@ int peer_open(struct peer *p, const char *name, const char *ip, int port)
 		return -1;
 	memset(&me, 0, sizeof(me));
 	me.qpn = p->qp->qp_num;
-	me.rkey = p->e.dmr->rkey;
-	me.addr = (uintptr_t)p->e.dst;
 	me.gid = p->e.gid;
-	memset(p->e.dst, 0, BUF_SIZE);
+	if (p->e.dmr) {
+		me.rkey = p->e.dmr->rkey;
+		me.addr = (uintptr_t)p->e.dst;
+		memset(p->e.dst, 0, BUF_SIZE);
+	}
 	CHECK(!xchg(p->fd, &me, &p->them, sizeof(me)), "exchange QPN/GID/rkey");
 	CHECK(!connect_qp(&p->e, p->qp, &p->them.gid, p->them.qpn, 7),
 	      "QP connected to the peer's QP %u", p->them.qpn);
 	return 0;
+}
+
+int peer_open(struct peer *p, const char *name, const char *ip, int port)
+{
+	if (env_open(&p->e, name)) {
+		CHECK(0, "device, PD, CQs, MRs, GID");
+		return -1;
+	}
+	return peer_connect(p, ip, port);
 }

@@ -41,6 +41,8 @@ struct conn {
 
 /* Open DEV with its IPv4-mapped RoCE v2 GID, PD, CQs, buffers, MRs. */
 int env_open(struct env *e, const char *name);
+/* The same without buffers and MRs (src, dst, smr, dmr NULL). */
+int env_open_bare(struct env *e, const char *name);
 /* An RC QP on e's CQs: 64 WRs and 4 SGEs each way. */
 struct ibv_qp *make_qp(struct env *e);
 /* The same in another PD than e's. */
@@ -104,5 +106,10 @@ struct peer {
  * Checks printed; 0, or -1 when nothing further can run.
  */
 int peer_open(struct peer *p, const char *name, const char *ip, int port);
+/*
+ * The same on p->e opened already (e.g. bare: them.rkey and them.addr are
+ * then 0).
+ */
+int peer_connect(struct peer *p, const char *ip, int port);
 
 #endif /* NTBRDMA_RC_H */
