@@ -111,7 +111,6 @@ echo "$out" | grep -q '^50 iters in' ||
 	fail "a -> b: ibv_rc_pingpong did not report its 50 iterations"
 pass "a -> b: ibv_rc_pingpong after b came back: $(echo "$out" | grep iters)"
 
-
 # Bandwidth (not pass/fail): ib_write_bw b (server) <- a (client).
 if onsh a "command -v ib_write_bw" >/dev/null 2>&1; then
 	onsh b "timeout 60 ib_write_bw -d ntbrdma0 -x $gb --report_gbits \
