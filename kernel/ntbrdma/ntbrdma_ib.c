@@ -311,12 +311,13 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 		ibdev_info(&dev->ibdev, "port 1 %s\n",
 			   active ? "active" : "down");
 	}
-	if (active)
+	if (active) {
 		ntbr_mr_link_up(dev);
-	else
-		ntbr_mr_link_down(dev);
-	if (!active)
+	} else {
+		/* The QPs stop first, then the peer's MR table goes. */
 		ntbr_eng_link_down(dev);
+		ntbr_mr_link_down(dev);
+	}
 	ib_device_put(&dev->ibdev);
 }
 

@@ -384,9 +384,14 @@ static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 
 	if (!(peer_access & IB_ACCESS_REMOTE_WRITE))
 		return IB_WC_REM_ACCESS_ERR;
+	/*
+	 * The peer's MR table goes with the link: a peer that went away is
+	 * unreachable (as unanswered requests on an HCA), not an access error.
+	 */
 	if (ntbr_rmr_lookup(dev, wqe->u.rdma.rkey, r.va, len,
 			    IB_ACCESS_REMOTE_WRITE, &r.rmr))
-		return IB_WC_REM_ACCESS_ERR;
+		return ntbr_link_ready(dev->nd) ? IB_WC_REM_ACCESS_ERR :
+						  IB_WC_RETRY_EXC_ERR;
 	if (r.rmr->pd_id != peer_pd) {
 		ntbr_rmr_put(r.rmr);
 		return IB_WC_REM_ACCESS_ERR;
