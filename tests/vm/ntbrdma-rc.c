@@ -258,9 +258,19 @@ int tcp_conn(const char *ip, int port)
 
 int xchg(int fd, const void *out, void *in, size_t n)
 {
+	size_t got = 0;
+	ssize_t r;
+
 	if (write(fd, out, n) != (ssize_t)n)
 		return -1;
-	return read(fd, in, n) == (ssize_t)n ? 0 : -1;
+	/* A stream: a large struct may arrive in several pieces. */
+	while (got < n) {
+		r = read(fd, (char *)in + got, n - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
 }
 
 int barrier(int fd)
