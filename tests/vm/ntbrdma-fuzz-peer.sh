@@ -39,7 +39,8 @@ expect_ok "a: the hostile peer loaded" on a modprobe ntbrdma_peer_fuzz
 PF=$(ntb_dbgfs a ntbrdma_peer_fuzz)
 
 # The victim's process: canaries and traffic, a little longer than the run.
-on b "$CT" ntbrdma0 $((SECS + 15)) >"$TMPD/canary" 2>&1 &
+TESTBED_TIMEOUT=$((SECS + 120)) on b "$CT" ntbrdma0 $((SECS + 15)) \
+	>"$TMPD/canary" 2>&1 &
 cpid=$!
 sleep 5
 
