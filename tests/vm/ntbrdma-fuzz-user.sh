@@ -156,5 +156,14 @@ for vm in a b; do
 		grep -E -A 30 "$KLOG_BAD" <<<"$log" | head -n 80
 		bad "$vm: kernel report in the log"
 	fi
+	# The hosts run the same driver: an MR one accepted, the other
+	# must accept too (a zero-length MR used to be refused, logged).
+	refused=$(grep -E 'refused by the peer|bad MR_ADD' <<<"$log" || true)
+	if [ -z "$refused" ]; then
+		pass "$vm: no MR of this host refused by the peer, none refused here"
+	else
+		head -n 5 <<<"$refused"
+		bad "$vm: MRs refused between the hosts"
+	fi
 done
 [ -z "$failed" ] || exit 1
