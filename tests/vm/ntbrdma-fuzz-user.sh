@@ -81,9 +81,12 @@ TESTBED_TIMEOUT=$((SECS + 240)) on b timeout $((SECS + 180)) "$FZ" \
 	-d ntbrdma0 -g "${GID[b]}" -s "$SECS" -S $((SEED + 1)) \
 	-t "$THREADS" -p 192.168.200.1 >"$OUT_B" 2>&1 &
 pid_b=$!
+# shellcheck disable=SC2034 # read through ${!rc} below
 rc_a=0
 rc_b=0
+# shellcheck disable=SC2034
 wait "$pid_a" || rc_a=$?
+# shellcheck disable=SC2034
 wait "$pid_b" || rc_b=$?
 for vm in a b; do
 	out=OUT_${vm^^}
