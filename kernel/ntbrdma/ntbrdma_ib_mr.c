@@ -276,6 +276,12 @@ struct ib_mr *ntbr_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 		return ERR_PTR(err);
 	if (udata && (udata->inlen || udata->outlen))
 		return ERR_PTR(-EINVAL);
+	/*
+	 * ib_umem_get() refuses length 0 only at a page boundary (elsewhere
+	 * it pins the page); the peer refuses an MR of length 0 anyway.
+	 */
+	if (!length)
+		return ERR_PTR(-EINVAL);
 
 	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
 	if (!mr)
@@ -293,7 +299,7 @@ struct ib_mr *ntbr_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 		return ERR_PTR(err);
 	}
 
-	/* Length 0 and wrapping ranges: -EINVAL from ib_umem_get, as rxe. */
+	/* Wrapping ranges: -EINVAL from ib_umem_get, as rxe. */
 	mr->umem = ib_umem_get(ibpd->device, start, length, access);
 	if (IS_ERR(mr->umem)) {
 		err = PTR_ERR(mr->umem);
