@@ -49,6 +49,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
+#include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
@@ -132,7 +133,7 @@ static void ntbr_mr_free(struct ntbr_mr *mr)
 	if (mr->mapped)
 		dma_unmap_sgtable(ntbr_dma_device(dev->nd),
 				  &mr->umem->sgt_append.sgt,
-				  DMA_BIDIRECTIONAL, 0);
+				  DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 	if (mr->umem)
 		ib_umem_release(mr->umem);
 	kvfree(mr->dma);
@@ -226,8 +227,15 @@ static int ntbr_mr_map(struct ntbr_ib_dev *dev, struct ntbr_mr *mr)
 			return ntbr_mr_unreachable(dev,
 						   sg_page_iter_page(&piter),
 						   DMA_MAPPING_ERROR);
+	/*
+	 * No CPU syncs, at map as at unmap: the peer writes the pages at
+	 * any time while the application reads them, so a sync would mean
+	 * nothing (and no page is a bounce slot, checked below).  It also
+	 * tells DMA-API debugging that overlapping mappings are intended:
+	 * registering the same memory twice is legal in RDMA.
+	 */
 	err = dma_map_sgtable(ntbr_dma_device(dev->nd), sgt,
-			      DMA_BIDIRECTIONAL, 0);
+			      DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 	if (err)
 		return err;
 	mr->mapped = true;
@@ -783,6 +791,8 @@ static void ntbr_mr_free_dying(struct ntbr_ib_dev *dev, bool leak)
 			ntbr_mr_dying_del(dev, mr);
 			/* Its key goes; the MR and its pinned umem stay. */
 			xa_erase(&dev->mrd.mr_xa, mr->ibmr.lkey >> 8);
+			/* On purpose: kmemleak must not report it. */
+			kmemleak_not_leak(mr);
 			ibdev_err(&dev->ibdev,
 				  "MR %#x: peer never acknowledged its removal: %u pages stay pinned for good\n",
 				  mr->ibmr.rkey, mr->npages);
