@@ -6,7 +6,8 @@
 # the handler under a QP's ring lock deadlocks (the VM stops answering).
 . "$(dirname "$0")/lib.sh"
 
-KO=$BUILD_DIR/kmod/modules/ntbrdma_kulp_test.ko
+# The modules the testbed booted with (the debug kernel's: TESTBED_KMOD).
+KO=${TESTBED_KMOD:-$BUILD_DIR/kmod/modules}/ntbrdma_kulp_test.ko
 [ -f "$KO" ] || fail "$KO not built"
 
 cleanup() {
