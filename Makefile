@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 export BUILD_DIR
 
-.PHONY: all deps build check demo lint bench clean
+.PHONY: all deps build check check-debug demo lint bench clean
 
 all: build
 
@@ -18,6 +18,12 @@ build: deps
 # Every test: host unit tests, style and static checks, VM tests.
 check: build
 	@tests/run-tests
+
+# Every VM test on a debug kernel (KASAN, lockdep, UBSAN, kmemleak...):
+# any report fails.  Before kernel code lands.  TESTS="a b" runs only the VM
+# tests named (tests/vm/a.sh ...).  Documentation/testbed.md: Debug kernel.
+check-debug: build
+	@tests/run-tests --debug $(TESTS)
 
 # Boot the testbed, show the NTB link on both sides, print the figures.
 demo: build
