@@ -1312,58 +1312,6 @@ static void rand_attr(struct rng *r, struct ibv_qp_attr *a, int *mask)
 	a->path_mig_state = (enum ibv_mig_state)below(r, 4);
 }
 
-/* The valid path RESET -> INIT -> RTR -> RTS to a chosen destination. */
-static int connect_ibv(struct rng *r, struct ibv_qp *qp)
-{
-	struct ibv_qp_attr a;
-	union ibv_gid g;
-	int err;
-
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RESET;
-	(void)ibv_modify_qp(qp, &a, IBV_QP_STATE);
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	a.qp_access_flags = chance(r, 80) ? IBV_ACCESS_LOCAL_WRITE |
-						    IBV_ACCESS_REMOTE_WRITE |
-						    IBV_ACCESS_REMOTE_READ :
-					    (int)below(r, 16);
-	err = ibv_modify_qp(qp, &a,
-			    IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-				    IBV_QP_ACCESS_FLAGS);
-	if (err)
-		return err;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = pick_qpn(r);
-	a.max_dest_rd_atomic = (uint8_t)below(r, 5);
-	a.min_rnr_timer = (uint8_t)below(r, 8);
-	a.ah_attr.is_global = 1;
-	a.ah_attr.port_num = 1;
-	a.ah_attr.grh.dgid = *pick_dgid(r, &g);
-	a.ah_attr.grh.sgid_index = (uint8_t)gid_index;
-	a.ah_attr.grh.hop_limit = 64;
-	err = ibv_modify_qp(qp, &a,
-			    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-				    IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				    IBV_QP_MAX_DEST_RD_ATOMIC |
-				    IBV_QP_MIN_RNR_TIMER);
-	if (err)
-		return err;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	/* Short timeouts: a QP nobody answers fails fast. */
-	a.timeout = (uint8_t)(8 + below(r, 6));
-	a.retry_cnt = (uint8_t)below(r, 3);
-	a.rnr_retry = (uint8_t)below(r, 3);
-	a.max_rd_atomic = (uint8_t)below(r, 5);
-	return ibv_modify_qp(qp, &a,
-			     IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-				     IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-				     IBV_QP_MAX_QP_RD_ATOMIC);
-}
-
 static void attr_to_raw(const struct ibv_qp_attr *a, int mask,
 			struct ib_uverbs_modify_qp *c)
 {
@@ -1408,23 +1356,38 @@ static int raw_modify(uint32_t handle, const struct ibv_qp_attr *a, int mask)
 	return ucmd(IB_USER_VERBS_CMD_MODIFY_QP, &cmd, sizeof(cmd), 0);
 }
 
-/* The valid path for a raw QP, by raw commands. */
-static int connect_raw(struct rng *r, uint32_t handle)
+/* Modify the QP of slot q (its lock held) through the provider or raw. */
+static int modify_slot(const struct qp_slot *q, struct ibv_qp_attr *a, int mask)
 {
+	return q->kind == K_IBV ? ibv_modify_qp(q->qp, a, mask) :
+				  raw_modify(q->handle, a, mask);
+}
+
+/*
+ * The valid path RESET -> INIT -> RTR -> RTS to a chosen destination, for
+ * the QP of slot q (its lock held).  A provider QP also gets random access
+ * flags now and then, and a random min_rnr_timer.
+ */
+static int connect_slot(struct rng *r, const struct qp_slot *q)
+{
+	bool ibv = q->kind == K_IBV;
 	struct ibv_qp_attr a;
 	union ibv_gid g;
 	int err;
 
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RESET;
-	(void)raw_modify(handle, &a, IBV_QP_STATE);
+	(void)modify_slot(q, &a, IBV_QP_STATE);
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = 1;
-	a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			    IBV_ACCESS_REMOTE_READ;
-	err = raw_modify(handle, &a,
-			 IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-				 IBV_QP_ACCESS_FLAGS);
+	a.qp_access_flags = !ibv || chance(r, 80) ?
+				    IBV_ACCESS_LOCAL_WRITE |
+					    IBV_ACCESS_REMOTE_WRITE |
+					    IBV_ACCESS_REMOTE_READ :
+				    (int)below(r, 16);
+	err = modify_slot(q, &a,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				  IBV_QP_ACCESS_FLAGS);
 	if (err)
 		return err;
 	memset(&a, 0, sizeof(a));
@@ -1432,28 +1395,31 @@ static int connect_raw(struct rng *r, uint32_t handle)
 	a.path_mtu = IBV_MTU_1024;
 	a.dest_qp_num = pick_qpn(r);
 	a.max_dest_rd_atomic = (uint8_t)below(r, 5);
+	if (ibv)
+		a.min_rnr_timer = (uint8_t)below(r, 8);
 	a.ah_attr.is_global = 1;
 	a.ah_attr.port_num = 1;
 	a.ah_attr.grh.dgid = *pick_dgid(r, &g);
 	a.ah_attr.grh.sgid_index = (uint8_t)gid_index;
 	a.ah_attr.grh.hop_limit = 64;
-	err = raw_modify(handle, &a,
-			 IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-				 IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				 IBV_QP_MAX_DEST_RD_ATOMIC |
-				 IBV_QP_MIN_RNR_TIMER);
+	err = modify_slot(q, &a,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+				  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+				  IBV_QP_MAX_DEST_RD_ATOMIC |
+				  IBV_QP_MIN_RNR_TIMER);
 	if (err)
 		return err;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
+	/* Short timeouts: a QP nobody answers fails fast. */
 	a.timeout = (uint8_t)(8 + below(r, 6));
 	a.retry_cnt = (uint8_t)below(r, 3);
 	a.rnr_retry = (uint8_t)below(r, 3);
 	a.max_rd_atomic = (uint8_t)below(r, 5);
-	return raw_modify(handle, &a,
-			  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-				  IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-				  IBV_QP_MAX_QP_RD_ATOMIC);
+	return modify_slot(q, &a,
+			   IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+				   IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+				   IBV_QP_MAX_QP_RD_ATOMIC);
 }
 
 static void op_qp_modify(struct rng *r, enum op op)
@@ -1468,8 +1434,7 @@ static void op_qp_modify(struct rng *r, enum op op)
 		return;
 	}
 	if (op == OP_QP_CONNECT) {
-		err = q->kind == K_IBV ? connect_ibv(r, q->qp) :
-					 connect_raw(r, q->handle);
+		err = connect_slot(r, q);
 	} else {
 		rand_attr(r, &a, &mask);
 		if (q->kind == K_IBV && op == OP_QP_MODIFY)
