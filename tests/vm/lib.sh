@@ -69,6 +69,18 @@ ntb_dbgfs() {
 # now_ms: host monotonic-ish wall clock in milliseconds.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# scaled SECONDS: a time limit for a VM operation, times TESTBED_TIME_SCALE
+# (run-tests --debug sets it: the sanitizer kernel is several times slower
+# under TCG).  Never a pass/fail timing: only how long to wait at most.
+scaled() { echo $(($1 * ${TESTBED_TIME_SCALE:-1})); }
+
+# hb_timeout_ms VM: after how many ms without a heartbeat VM's emulated NTB
+# takes the link down (ntb_hw_ivshmem's hb_timeout_ms; the debug run raises
+# it on the kernel command line).
+hb_timeout_ms() {
+	onsh "$1" "cat /sys/module/ntb_hw_ivshmem/parameters/hb_timeout_ms"
+}
+
 # ntbrdma_setup VM N: load ntbrdma in VM, address its ntb0 (192.168.200.N/24,
 # fd00:200::N/64) and create the RDMA device ntbrdma0 on it.
 ntbrdma_setup() {

@@ -121,7 +121,8 @@ finish "destroy_qp on b"
 # --- b stopped 2 s: the heartbeat times out, the link goes and returns ---------------
 start stop
 kill -STOP "$(cat "$TESTBED_DIR/b.pid")"
-sleep 2
+# 2 s with the default heartbeat timeout (600 ms); longer if it is raised.
+sleep $((($(hb_timeout_ms a) + 1400) / 1000))
 kill -CONT "$(cat "$TESTBED_DIR/b.pid")"
 finish "b's QEMU stopped for 2 s"
 both_active

@@ -61,7 +61,7 @@ figures() {
 
 # Probe: one tiny ib_write_lat.  If it fails, ask the integrity program
 # whether RDMA WRITE is executed at all.
-if ! perf ib_write_lat 2 5 30; then
+if ! perf ib_write_lat 2 5 "$(scaled 30)"; then
 	pout=$(on a "$IT" --dev "$DEV" --loopback --probe-only 2>&1) &&
 		prc=0 || prc=$?
 	if [ "$prc" = 77 ]; then
