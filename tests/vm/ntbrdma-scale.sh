@@ -5,7 +5,8 @@
 # receiving process.  Two rounds: after each, ntbrdma0's resources (rdma
 # res) are back to where they started, and the second round leaves
 # unreclaimable slab (SUnreclaim) where the first left it: nothing leaks
-# per QP.  (10,000 MRs: ntbrdma-ctrlflow.)
+# per QP.  (10,000 MRs: ntbrdma-ctrlflow; a 1 GiB MR: ntbrdma-bigmr; a CQ
+# overflowed on purpose: ntbrdma-verbs.)
 . "$(dirname "$0")/lib.sh"
 
 ST=$BUILD_DIR/tests/vm/ntbrdma-scale-test

@@ -1,0 +1,93 @@
+#!/bin/bash
+# One 1 GiB MR a side (NTBRDMA_BIGMR_MIB sets another size): one RDMA WRITE
+# of all of it, one RDMA READ of all of it and 64 WRITEs of 16 MiB, each
+# checked byte for byte (ntbrdma-bigmr-test); afterwards ntbrdma0's
+# resources (rdma res) and free memory (MemAvailable) are back where they
+# started.  1 GiB pinned a side needs VMs of 2 GiB: when the testbed's are
+# smaller, this test restarts it with TESTBED_MEM=2G and at the end restarts
+# it as it was (two boots: about a minute more).
+. "$(dirname "$0")/lib.sh"
+
+BT=$BUILD_DIR/tests/vm/ntbrdma-bigmr-test
+[ -x "$BT" ] || fail "$BT not built"
+MIB=${NTBRDMA_BIGMR_MIB:-1024}
+PORT=18950
+LIMIT=$(scaled 120)
+TMPD=$(mktemp -d)
+restarted=0
+
+mem_kib() { onsh "$1" "awk '/^$2:/ { print \$2 }' /proc/meminfo"; }
+
+cleanup() {
+	for vm in a b; do
+		on "$vm" pkill -KILL -f '[n]tbrdma-bigmr-test' 2>/dev/null || true
+		ntbrdma_teardown "$vm"
+	done
+	rm -rf "$TMPD"
+	if [ $restarted = 1 ]; then
+		"$TESTBED" down >/dev/null 2>&1 || true
+		TESTBED_NO_BUILD=1 "$TESTBED" up >/dev/null 2>&1 ||
+			echo "FAIL - the testbed did not come back as it was"
+	fi
+}
+trap cleanup EXIT
+
+# The VMs' RAM, and what the MRs need besides the kernel's own.
+need=$((MIB * 1024 + 700 * 1024))
+if [ "$(mem_kib a MemTotal)" -lt "$need" ]; then
+	echo "# VMs of $(($(mem_kib a MemTotal) / 1024)) MiB: restarting the testbed with 2 GiB each"
+	restarted=1
+	"$TESTBED" down >/dev/null
+	TESTBED_MEM=2G TESTBED_NO_BUILD=1 "$TESTBED" up >/dev/null 2>&1 ||
+		fail "testbed up with TESTBED_MEM=2G"
+fi
+[ "$(mem_kib a MemTotal)" -ge "$need" ] ||
+	fail "a: $(mem_kib a MemTotal) KiB of RAM, $MIB MiB MRs need $need"
+
+ntbrdma_setup a 1
+ntbrdma_setup b 2
+ntbrdma_wait_active a
+ntbrdma_wait_active b
+
+# res VM: ntbrdma0's resource counts (pd, cq, qp, mr, ctx).
+res() {
+	onsh "$1" "rdma res show" | grep ntbrdma0 |
+		grep -o -E '(pd|cq|qp|mr|ctx) [0-9]+' | tr '\n' ' '
+}
+
+# avail VM: MemAvailable in KiB once caches are dropped.
+avail() {
+	onsh "$1" "sync; echo 3 > /proc/sys/vm/drop_caches" >/dev/null
+	mem_kib "$1" MemAvailable
+}
+
+declare -A res0 avail0
+for vm in a b; do
+	res0[$vm]=$(res $vm)
+	avail0[$vm]=$(avail $vm)
+done
+
+TESTBED_TIMEOUT=$((4 * LIMIT)) on b "$BT" serve ntbrdma0 "$PORT" "$MIB" \
+	"$LIMIT" >"$TMPD/s" 2>&1 &
+spid=$!
+wait_listen b "$PORT"
+rc=0
+TESTBED_TIMEOUT=$((4 * LIMIT)) on a "$BT" client ntbrdma0 192.168.200.2 \
+	"$PORT" "$MIB" "$LIMIT" >"$TMPD/c" 2>&1 || rc=1
+wait "$spid" || rc=1
+sed 's/^/a: /' "$TMPD/c"
+sed 's/^/b: /' "$TMPD/s"
+[ $rc = 0 ] || fail "$MIB MiB MRs: a process failed"
+pass "$MIB MiB MR a side: one WRITE, one READ and 64 WRITEs of all of it, byte for byte"
+
+for vm in a b; do
+	expect_eq "$vm: ntbrdma0's resources back" "${res0[$vm]}" "$(res $vm)"
+	now=$(avail $vm)
+	echo "$vm: MemAvailable ${avail0[$vm]} KiB before, $now KiB after"
+	# The MR pinned $MIB MiB; 16 MiB of slack for the page cache.
+	[ "$now" -ge $((avail0[$vm] - 16384)) ] ||
+		fail "$vm: MemAvailable $((avail0[$vm] - now)) KiB lower after the MR was deregistered"
+	pass "$vm: MemAvailable back after deregistration (within 16 MiB)"
+	expect_eq "$vm: no kernel report" "" \
+		"$(onsh "$vm" "dmesg | grep -E 'BUG|WARNING|Oops|general protection|soft lockup' || true")"
+done
