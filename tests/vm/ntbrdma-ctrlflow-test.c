@@ -570,6 +570,15 @@ static void *churn_main(void *arg)
 /* Device, big CQs, QPs, the exchange over TCP, QPs connected. */
 static int setup(struct flood *f, const char *dev, const char *ip, int port)
 {
+	/* NTBRDMA_CTRLFLOW_QP_TIMEOUT: the ACK timeout exponent (slow runs). */
+	const char *qpt = getenv("NTBRDMA_CTRLFLOW_QP_TIMEOUT");
+	const struct qp_opts o = {
+		.access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+		.max_dest_rd_atomic = 4,
+		.timeout = (uint8_t)(qpt ? atoi(qpt) : 14),
+		.retry_cnt = 7,
+		.rnr_retry = 7,
+	};
 	unsigned int i, bad = 0;
 
 	if (env_open(&f->e, dev)) {
@@ -606,8 +615,8 @@ static int setup(struct flood *f, const char *dev, const char *ip, int port)
 	fill(f->expect, BUF_SIZE, f->them.seed);
 	for (i = 0, bad = 0; i < NQP; i++) {
 		step(T_FLOOD, "ibv_modify_qp (connect)");
-		bad += !!connect_qp(&f->e, f->q[i].qp, &f->them.gid,
-				    f->them.qpn[i], 7);
+		bad += !!connect_qp_opts(&f->e, f->q[i].qp, &f->them.gid,
+					 f->them.qpn[i], &o);
 	}
 	CHECK(!bad, "%s: %d QPs connected to the peer's (%u failed)", who, NQP,
 	      bad);
