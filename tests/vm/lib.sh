@@ -10,11 +10,13 @@ set -euo pipefail
 : "${BUILD_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}"
 export BUILD_DIR
 
-# on VM CMD...: run CMD in VM, bounded to 120 s unless TESTBED_TIMEOUT says.
+# on VM CMD...: run CMD in VM, bounded to 120 s (scaled) unless
+# TESTBED_TIMEOUT says.
 on() {
 	local vm=$1
 	shift
-	TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-120} "$TESTBED" run "$vm" -- "$@"
+	TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-$((120 * ${TESTBED_TIME_SCALE:-1}))} \
+		"$TESTBED" run "$vm" -- "$@"
 }
 
 # onsh VM SCRIPT: run a shell script in VM.
@@ -98,9 +100,10 @@ ntbrdma_teardown() {
 		true
 }
 
-# ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s.
+# ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s
+# (scaled).
 ntbrdma_wait_active() {
-	expect_ok "$1: port active within 30 s" onsh "$1" "timeout 30 sh -c 'until
+	expect_ok "$1: port active within 30 s" onsh "$1" "timeout $(scaled 30) sh -c 'until
 		ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
 
@@ -169,10 +172,11 @@ v4gid() {
 }
 
 # gid_index VM DEV IP: print the index of the RoCE v2 GID of IP on DEV
-# port 1, waiting up to 30 s for it; non-zero if it does not appear.
+# port 1, waiting up to 30 s (scaled) for it; non-zero if it does not
+# appear.
 gid_index() {
 	# shellcheck disable=SC2016 # $1.. expand in the VM
-	on "$1" timeout 30 sh -c 'while :; do
+	on "$1" timeout "$(scaled 30)" sh -c 'while :; do
 		for f in "$1"/gids/*; do
 			i=${f##*/}
 			[ "$(cat "$f")" = "$2" ] &&
@@ -184,8 +188,9 @@ gid_index() {
 }
 
 # wait_listen VM PORT: until a TCP socket listens on PORT in VM (30 s at
-# most; clients give up at once if their server does not listen yet).
+# most, scaled; clients give up at once if their server does not listen
+# yet).
 wait_listen() {
-	on "$1" timeout 30 sh -c "until ss -Hltn 'sport = :$2' | grep -q .; do
+	on "$1" timeout "$(scaled 30)" sh -c "until ss -Hltn 'sport = :$2' | grep -q .; do
 		sleep 0.2; done" >/dev/null 2>&1 || true
 }
