@@ -410,6 +410,16 @@ static enum ibv_wr_opcode rand_opcode(struct rng *r)
 	return (enum ibv_wr_opcode)edgy32(r);
 }
 
+/* Read-lock slot q and keep the lock if it holds a provider QP. */
+static bool rd_ibv_qp(struct qp_slot *q)
+{
+	rd(&q->lk);
+	if (q->kind == K_IBV)
+		return true;
+	un(&q->lk);
+	return false;
+}
+
 void op_post_send(struct rng *r)
 {
 	struct qp_slot *q = &qps[below(r, NQP)];
@@ -417,11 +427,8 @@ void op_post_send(struct rng *r)
 	struct ibv_sge sges[4][NTBRDMA_MAX_SGE + 2];
 	int n = 1 + (int)below(r, 4), i, k;
 
-	rd(&q->lk);
-	if (q->kind != K_IBV) {
-		un(&q->lk);
+	if (!rd_ibv_qp(q))
 		return;
-	}
 	memset(wrs, 0, sizeof(wrs));
 	for (i = 0; i < n; i++) {
 		struct ibv_send_wr *w = &wrs[i];
@@ -467,11 +474,8 @@ void op_post_recv(struct rng *r)
 	struct ibv_sge sges[4][NTBRDMA_MAX_SGE + 2];
 	int n = 1 + (int)below(r, 4), i, k;
 
-	rd(&q->lk);
-	if (q->kind != K_IBV) {
-		un(&q->lk);
+	if (!rd_ibv_qp(q))
 		return;
-	}
 	for (i = 0; i < n; i++) {
 		wrs[i].wr_id = rnd(r);
 		wrs[i].next = i + 1 < n ? &wrs[i + 1] : NULL;

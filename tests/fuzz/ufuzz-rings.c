@@ -152,11 +152,43 @@ static uint32_t rand_prod(struct rng *r, atomic_uint *prod, uint32_t cons,
 	}
 }
 
+/* SQ (sq) or RQ WQEs of random content, then prod, then maybe a kick. */
+static void ring_post(struct rng *r, struct qp_slot *q, bool sq)
+{
+	struct ntbrdma_wq_ctrl *ctl = sq ? q->sq : q->rq;
+	char *wqe = (char *)ctl + NTBRDMA_WQ_WQE_OFFSET;
+	atomic_uint *prod = sq ? &q->sq_prod : &q->rq_prod;
+	uint32_t num = sq ? q->sq_num : q->rq_num;
+	uint32_t n = 1 + below(r, 8), i, cons, p;
+
+	cons = __atomic_load_n(&ctl->cons, __ATOMIC_ACQUIRE);
+	p = atomic_load(prod);
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (p + i) & (num - 1);
+
+		if (sq)
+			rand_send_wqe(
+				r,
+				(void *)(wqe +
+					 slot * sizeof(struct ntbrdma_send_wqe)));
+		else
+			rand_recv_wqe(
+				r,
+				(void *)(wqe +
+					 slot * sizeof(struct ntbrdma_recv_wqe)));
+	}
+	__atomic_store_n(&ctl->prod, rand_prod(r, prod, cons, num, n),
+			 __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (chance(r, 70))
+		raw_kick(q->handle, sq);
+}
+
 void op_ring_write(struct rng *r)
 {
 	struct qp_slot *q = &qps[below(r, NQP)];
 	struct ntbrdma_wq_ctrl *sc, *rc;
-	uint32_t n, i, cons, p;
+	uint32_t cons;
 
 	rd(&q->lk);
 	if (q->kind != K_RAW || !q->sq) {
@@ -168,40 +200,12 @@ void op_ring_write(struct rng *r)
 	switch (below(r, 8)) {
 	case 0:
 	case 1:
-	case 2: /* SQ WQEs, then prod, then maybe a kick */
-		n = 1 + below(r, 8);
-		cons = __atomic_load_n(&sc->cons, __ATOMIC_ACQUIRE);
-		p = atomic_load(&q->sq_prod);
-		for (i = 0; i < n; i++)
-			rand_send_wqe(
-				r,
-				(void *)((char *)q->sq + NTBRDMA_WQ_WQE_OFFSET +
-					 ((p + i) & (q->sq_num - 1)) *
-						 sizeof(struct ntbrdma_send_wqe)));
-		__atomic_store_n(&sc->prod,
-				 rand_prod(r, &q->sq_prod, cons, q->sq_num, n),
-				 __ATOMIC_RELEASE);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (chance(r, 70))
-			raw_kick(q->handle, true);
+	case 2:
+		ring_post(r, q, true);
 		break;
 	case 3:
-	case 4: /* RQ WQEs */
-		n = 1 + below(r, 8);
-		cons = __atomic_load_n(&rc->cons, __ATOMIC_ACQUIRE);
-		p = atomic_load(&q->rq_prod);
-		for (i = 0; i < n; i++)
-			rand_recv_wqe(
-				r,
-				(void *)((char *)q->rq + NTBRDMA_WQ_WQE_OFFSET +
-					 ((p + i) & (q->rq_num - 1)) *
-						 sizeof(struct ntbrdma_recv_wqe)));
-		__atomic_store_n(&rc->prod,
-				 rand_prod(r, &q->rq_prod, cons, q->rq_num, n),
-				 __ATOMIC_RELEASE);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (chance(r, 70))
-			raw_kick(q->handle, false);
+	case 4:
+		ring_post(r, q, false);
 		break;
 	case 5: /* the kernel's words */
 		sc = chance(r, 50) ? sc : rc;
