@@ -115,8 +115,8 @@ void op_cq_destroy(struct rng *r)
 		count(OP_CQ_DESTROY, err);
 	} else if (c->kind == K_RAW) {
 		err = atomic_load(&c->dead) ? 0 : raw_destroy_cq(c->handle);
-		/* EBUSY: a QP uses it; stays.  Else gone (or never ours). */
-		if (err != EBUSY) {
+		/* EBUSY: a QP or a command uses it; stays.  Else gone. */
+		if (!err) {
 			cq_unmap(c);
 			c->kind = K_NONE;
 		}

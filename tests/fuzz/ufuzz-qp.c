@@ -177,6 +177,13 @@ void op_qp_create(struct rng *r, bool raw)
 	un(&q->lk);
 }
 
+/* A destroy refused while another command held the QP: retried later. */
+static void qp_destroy_busy(int err)
+{
+	if (err == EBUSY)
+		atomic_fetch_add(&st_qp_busy, 1);
+}
+
 void op_qp_destroy(struct rng *r)
 {
 	struct qp_slot *q = &qps[below(r, NQP)];
@@ -186,6 +193,7 @@ void op_qp_destroy(struct rng *r)
 	if (q->kind == K_IBV) {
 		err = ibv_destroy_qp(q->qp);
 		count(OP_QP_DESTROY, err);
+		qp_destroy_busy(err);
 		if (!err) {
 			q->kind = K_NONE;
 			q->qp = NULL;
@@ -193,8 +201,18 @@ void op_qp_destroy(struct rng *r)
 	} else if (q->kind == K_RAW) {
 		err = atomic_load(&q->dead) ? 0 : raw_destroy_qp(q->handle);
 		count(OP_QP_DESTROY, err);
-		qp_unmap(q);
-		q->kind = K_NONE;
+		qp_destroy_busy(err);
+		/*
+		 * Forgotten only when gone: uverbs refuses (EBUSY) to destroy
+		 * an object another command is using right now (another
+		 * thread's kick, raw post or stray command on this handle),
+		 * and a QP the table forgot would keep its CQs and PD busy to
+		 * the end.
+		 */
+		if (!err) {
+			qp_unmap(q);
+			q->kind = K_NONE;
+		}
 	}
 	un(&q->lk);
 }
