@@ -22,8 +22,9 @@
  *    raw destroys racing the other threads' ring writes, kicks and polls
  *    (the mapping stays until the slot is recycled, as the kernel must
  *    keep its pages); raw commands on random handles (never a destroy);
- *  - fork: a child that inherits the rings and the fd issues raw commands
- *    and writes the rings it inherited, then exits.
+ *  - fork: a child that inherits the rings and the fd writes the rings
+ *    it inherited and issues raw commands (which uverbs refuses: see
+ *    child_main()), then exits.
  *
  * Reproducible: each thread's sequence comes from its own generator seeded
  * by the 64-bit seed (printed at start) and the thread index, so one
@@ -235,11 +236,11 @@ static int left(const char *what, int i, int err)
 /*
  * Every object in the tables, destroyed one by one: QPs first (they hold
  * CQs and the PD), then MRs, CQs, PDs.  An oracle: the tables hold every
- * object the process made and only those (no slot is forgotten before its
- * object is gone, see op_qp_destroy; uverbs refuses a fork child's
- * commands, its destroys included: EACCES) and nothing else uses them
- * now, so each destroy succeeds; an EBUSY here is an object the kernel
- * still counts as used.
+ * object the process made and only those (nothing is destroyed by a
+ * random handle, see op_raw_stray; no slot is forgotten before its object
+ * is gone, see op_qp_destroy) and nothing else uses them now, so each
+ * destroy succeeds; an EBUSY here is an object the kernel still counts as
+ * used.
  */
 static void teardown(void)
 {
@@ -319,8 +320,9 @@ static void summary(double secs)
 			printf(" %s%d=%lu", i == 31 ? ">=" : "", i,
 			       atomic_load(&st_wc[i]));
 	printf("\n# fork children: %lu exited, %lu faulted on an inherited "
-	       "ring\n",
-	       atomic_load(&st_child_ok), atomic_load(&st_child_segv));
+	       "ring; %lu of their commands accepted\n",
+	       atomic_load(&st_child_ok), atomic_load(&st_child_segv),
+	       atomic_load(&st_child_cmd_ok));
 	printf("# %lu operations in %.1f s\n", total, secs);
 }
 

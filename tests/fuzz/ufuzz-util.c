@@ -94,7 +94,7 @@ const char *const op_names[OP_N] = {
 atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];
 atomic_ulong st_wc[32]; /* completions by status (31: other) */
 atomic_ulong st_wc_bad, st_child_segv, st_child_ok, st_raw_cqe;
-atomic_ulong st_qp_busy;
+atomic_ulong st_qp_busy, st_child_cmd_ok;
 atomic_int failed;
 
 void count(enum op op, int err)

@@ -78,6 +78,7 @@ extern atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];
 extern atomic_ulong st_wc[32]; /* completions by status (31: other) */
 extern atomic_ulong st_wc_bad, st_child_segv, st_child_ok, st_raw_cqe;
 extern atomic_ulong st_qp_busy; /* QP destroys refused: in use */
+extern atomic_ulong st_child_cmd_ok; /* fork children's commands passed */
 extern atomic_int failed;
 
 uint64_t rnd(struct rng *r);
