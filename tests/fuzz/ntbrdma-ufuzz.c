@@ -229,7 +229,8 @@ static void *thread_main(void *arg)
 /* One object of teardown's not destroyed: says which and why. */
 static int left(const char *what, int i, int err)
 {
-	printf("# teardown: %s of slot %d: %s\n", what, i, strerror(err));
+	printf("# teardown: %s slot %d not destroyed: %s\n", what, i,
+	       strerror(err));
 	return 1;
 }
 
@@ -238,7 +239,7 @@ static int left(const char *what, int i, int err)
  * CQs and the PD), then MRs, CQs, PDs.  An oracle: the tables hold every
  * object the process made and only those (nothing is destroyed by a
  * random handle, see op_raw_stray; no slot is forgotten before its object
- * is gone, see op_qp_destroy) and nothing else uses them now, so each
+ * is gone, see qp_slot_destroy) and nothing else uses them now, so each
  * destroy succeeds; an EBUSY here is an object the kernel still counts as
  * used.
  */
@@ -247,48 +248,26 @@ static void teardown(void)
 	int i, err, n = 0;
 
 	for (i = 0; i < NQP; i++) {
-		struct qp_slot *q = &qps[i];
-
-		if (q->kind == K_IBV) {
-			err = ibv_destroy_qp(q->qp);
-			if (err)
-				n += left("ibv_destroy_qp", i, err);
-		} else if (q->kind == K_RAW) {
-			err = atomic_load(&q->dead) ? 0 :
-						      raw_destroy_qp(q->handle);
-			if (err)
-				n += left("raw destroy_qp", i, err);
-			qp_unmap(q);
-		}
-		q->kind = K_NONE;
+		err = qp_slot_destroy(&qps[i]);
+		if (err)
+			n += left("QP", i, err);
 	}
 	for (i = 0; i < NMR; i++)
 		if (mrs[i].mr) {
 			err = ibv_dereg_mr(mrs[i].mr);
 			if (err)
-				n += left("ibv_dereg_mr", i, err);
+				n += left("MR", i, err);
 		}
 	for (i = 0; i < NCQ; i++) {
-		struct cq_slot *c = &cqs[i];
-
-		if (c->kind == K_IBV) {
-			err = ibv_destroy_cq(c->cq);
-			if (err)
-				n += left("ibv_destroy_cq", i, err);
-		} else if (c->kind == K_RAW) {
-			err = atomic_load(&c->dead) ? 0 :
-						      raw_destroy_cq(c->handle);
-			if (err)
-				n += left("raw destroy_cq", i, err);
-			cq_unmap(c);
-		}
-		c->kind = K_NONE;
+		err = cq_slot_destroy(&cqs[i]);
+		if (err)
+			n += left("CQ", i, err);
 	}
 	for (i = 0; i < NPD; i++)
 		if (pds[i].pd) {
 			err = ibv_dealloc_pd(pds[i].pd);
 			if (err)
-				n += left("ibv_dealloc_pd", i, err);
+				n += left("PD", i, err);
 		}
 	if (n)
 		failure("teardown: %d objects not destroyed", n);

@@ -100,28 +100,34 @@ void op_cq_create(struct rng *r, bool raw)
 }
 
 /* Destroy through libibverbs (ibv CQs) or the raw command and recycle. */
+/*
+ * Destroy the CQ of slot c (its write lock held, or no thread left) and
+ * recycle the slot when the CQ is gone; EBUSY (a QP or a command uses
+ * it) leaves it.  0 or an errno value.
+ */
+int cq_slot_destroy(struct cq_slot *c)
+{
+	int err = 0;
+
+	if (c->kind == K_IBV)
+		err = ibv_destroy_cq(c->cq);
+	else if (c->kind == K_RAW && !atomic_load(&c->dead))
+		err = raw_destroy_cq(c->handle);
+	if (err)
+		return err;
+	cq_unmap(c);
+	c->kind = K_NONE;
+	c->cq = NULL;
+	return 0;
+}
+
 void op_cq_destroy(struct rng *r)
 {
 	struct cq_slot *c = &cqs[below(r, NCQ)];
-	int err;
 
 	wr(&c->lk);
-	if (c->kind == K_IBV) {
-		err = ibv_destroy_cq(c->cq);
-		if (!err) {
-			c->kind = K_NONE;
-			c->cq = NULL;
-		}
-		count(OP_CQ_DESTROY, err);
-	} else if (c->kind == K_RAW) {
-		err = atomic_load(&c->dead) ? 0 : raw_destroy_cq(c->handle);
-		/* EBUSY: a QP or a command uses it; stays.  Else gone. */
-		if (!err) {
-			cq_unmap(c);
-			c->kind = K_NONE;
-		}
-		count(OP_CQ_DESTROY, err);
-	}
+	if (c->kind != K_NONE)
+		count(OP_CQ_DESTROY, cq_slot_destroy(c));
 	un(&c->lk);
 }
 

@@ -177,11 +177,28 @@ void op_qp_create(struct rng *r, bool raw)
 	un(&q->lk);
 }
 
-/* A destroy refused while another command held the QP: retried later. */
-static void qp_destroy_busy(int err)
+/*
+ * Destroy the QP of slot q (its write lock held, or no thread left) and
+ * recycle the slot only when the QP is gone: uverbs refuses (EBUSY) to
+ * destroy an object another command is using right now (another
+ * thread's kick, raw post or stray command on this handle), and a QP the
+ * table forgot would keep its CQs and PD busy to the end.  0 or an errno
+ * value.
+ */
+int qp_slot_destroy(struct qp_slot *q)
 {
-	if (err == EBUSY)
-		atomic_fetch_add(&st_qp_busy, 1);
+	int err = 0;
+
+	if (q->kind == K_IBV)
+		err = ibv_destroy_qp(q->qp);
+	else if (q->kind == K_RAW && !atomic_load(&q->dead))
+		err = raw_destroy_qp(q->handle);
+	if (err)
+		return err;
+	qp_unmap(q);
+	q->kind = K_NONE;
+	q->qp = NULL;
+	return 0;
 }
 
 void op_qp_destroy(struct rng *r)
@@ -190,29 +207,11 @@ void op_qp_destroy(struct rng *r)
 	int err;
 
 	wr(&q->lk);
-	if (q->kind == K_IBV) {
-		err = ibv_destroy_qp(q->qp);
+	if (q->kind != K_NONE) {
+		err = qp_slot_destroy(q);
 		count(OP_QP_DESTROY, err);
-		qp_destroy_busy(err);
-		if (!err) {
-			q->kind = K_NONE;
-			q->qp = NULL;
-		}
-	} else if (q->kind == K_RAW) {
-		err = atomic_load(&q->dead) ? 0 : raw_destroy_qp(q->handle);
-		count(OP_QP_DESTROY, err);
-		qp_destroy_busy(err);
-		/*
-		 * Forgotten only when gone: uverbs refuses (EBUSY) to destroy
-		 * an object another command is using right now (another
-		 * thread's kick, raw post or stray command on this handle),
-		 * and a QP the table forgot would keep its CQs and PD busy to
-		 * the end.
-		 */
-		if (!err) {
-			qp_unmap(q);
-			q->kind = K_NONE;
-		}
+		if (err == EBUSY) /* retried by a later destroy */
+			atomic_fetch_add(&st_qp_busy, 1);
 	}
 	un(&q->lk);
 }

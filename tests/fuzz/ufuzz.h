@@ -182,6 +182,7 @@ int raw_modify(uint32_t handle, const struct ibv_qp_attr *a, int mask);
 void op_pd(struct rng *r, bool alloc);
 uint32_t cq_size(struct rng *r);
 void cq_unmap(struct cq_slot *c);
+int cq_slot_destroy(struct cq_slot *c);
 void op_cq_create(struct rng *r, bool raw);
 void op_cq_destroy(struct rng *r);
 void op_cq_destroy_raw(struct rng *r);
@@ -195,6 +196,7 @@ void op_mr_dereg(struct rng *r);
 /* --- QPs (ufuzz-qp.c) ---------------------------------------------------- */
 
 void qp_unmap(struct qp_slot *q);
+int qp_slot_destroy(struct qp_slot *q);
 void op_qp_create(struct rng *r, bool raw);
 void op_qp_destroy(struct rng *r);
 void op_qp_destroy_raw(struct rng *r);
