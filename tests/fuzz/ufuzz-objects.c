@@ -161,8 +161,12 @@ void op_cq_resize(struct rng *r)
 		un(&c->lk);
 		return;
 	}
+	/*
+	 * Not a dead slot's: its handle may be another CQ's by now, whose
+	 * owner's resize or destroy may drop the new ring before we map it.
+	 */
 	wr(&c->lk);
-	if (c->kind == K_RAW) {
+	if (c->kind == K_RAW && !atomic_load(&c->dead)) {
 		err = raw_resize_cq(c->handle, cq_size(r), &drv);
 		count(OP_CQ_RESIZE, err);
 		if (!err) {
