@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma-ufuzz: the operations around the verbs - direct writes to the
+ * rings of raw CQs and QPs (indices, the kernel's own words, slots), kicks,
+ * raw post commands, raw commands on random handles, mmap at offsets the
+ * kernel did not give, and fork children that write the rings they
+ * inherited and issue raw commands.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ufuzz.h"
+
+/* --- CQs: the ring, written directly -------------------------------------- */
+
+/* Write the ring of a raw CQ: indices (also the kernel's), armed, slots. */
+void op_cq_ring(struct rng *r)
+{
+	struct cq_slot *c = &cqs[below(r, NCQ)];
+
+	rd(&c->lk);
+	if (c->kind == K_RAW && c->ring) {
+		struct ntbrdma_cq_ctrl *ctl = c->ring;
+		uint32_t v;
+
+		switch (below(r, 6)) {
+		case 0: /* cons anywhere */
+			v = __atomic_load_n(&ctl->prod, __ATOMIC_RELAXED);
+			__atomic_store_n(&ctl->cons,
+					 chance(r, 50) ?
+						 v - below(r, 2 * c->num) :
+						 edgy32(r),
+					 __ATOMIC_RELEASE);
+			break;
+		case 1: /* the kernel's prod and flags */
+			__atomic_store_n(&ctl->prod, edgy32(r),
+					 __ATOMIC_RELAXED);
+			if (chance(r, 30))
+				__atomic_store_n(&ctl->flags, edgy32(r),
+						 __ATOMIC_RELAXED);
+			break;
+		case 2: /* armed: plausible or not */
+			__atomic_store_n(&ctl->armed,
+					 chance(r, 70) ? below(r, 3) :
+							 edgy32(r),
+					 __ATOMIC_SEQ_CST);
+			break;
+		case 3: /* slots */
+			rfill(r,
+			      (char *)c->ring + NTBRDMA_CQ_CQE_OFFSET +
+				      below(r, c->num) *
+					      sizeof(struct ntbrdma_cqe),
+			      sizeof(struct ntbrdma_cqe));
+			break;
+		case 4: /* reserved words */
+			ctl->reserved0[below(r, 14)] = edgy32(r);
+			ctl->reserved2[below(r, 15)] = edgy32(r);
+			break;
+		default: /* arm through the command as well */
+			__atomic_store_n(&ctl->armed, NTBRDMA_CQ_ARM_NEXT,
+					 __ATOMIC_SEQ_CST);
+			break;
+		}
+		count(OP_CQ_RING, 0);
+	}
+	un(&c->lk);
+}
+
+/* --- QPs: the rings, written directly -------------------------------------- */
+
+static void rand_wqe_sges(struct rng *r, struct ntbrdma_sge *s, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n && i < NTBRDMA_MAX_SGE; i++) {
+		struct ibv_sge g;
+
+		rand_sge(r, &g, false);
+		s[i].addr = g.addr;
+		s[i].length = g.length;
+		s[i].lkey = g.lkey;
+	}
+}
+
+static void rand_send_wqe(struct rng *r, struct ntbrdma_send_wqe *w)
+{
+	struct ntbrdma_send_wqe t;
+
+	if (chance(r, 10)) { /* pure garbage */
+		rfill(r, &t, sizeof(t));
+	} else {
+		uint64_t addr = 0;
+		uint32_t len = 0;
+
+		memset(&t, 0, sizeof(t));
+		t.wr_id = rnd(r);
+		t.opcode = chance(r, 90) ? below(r, 8) : edgy32(r);
+		t.flags = chance(r, 90) ? below(r, 16) : edgy32(r);
+		if (t.flags & NTBRDMA_WQE_F_INLINE) {
+			t.inline_len =
+				chance(r, 80) ?
+					below(r, NTBRDMA_MAX_INLINE + 1) :
+					edgy32(r);
+			rfill(r, t.d.inline_data, sizeof(t.d.inline_data));
+		} else {
+			t.num_sge = chance(r, 85) ? below(r, 5) : edgy32(r);
+			rand_wqe_sges(r, t.d.sge, t.num_sge);
+		}
+		t.ex = (uint32_t)rnd(r);
+		t.u.rdma.rkey = chance(r, 60) ? pick_live_key(r, &addr, &len) :
+						pick_key(r);
+		t.u.rdma.remote_addr = addr && chance(r, 90) ? addr : rnd(r);
+		if (chance(r, 5))
+			t.reserved0 = edgy32(r);
+	}
+	memcpy(w, &t, sizeof(t));
+}
+
+static void rand_recv_wqe(struct rng *r, struct ntbrdma_recv_wqe *w)
+{
+	struct ntbrdma_recv_wqe t;
+
+	if (chance(r, 10)) {
+		rfill(r, &t, sizeof(t));
+	} else {
+		memset(&t, 0, sizeof(t));
+		t.wr_id = rnd(r);
+		t.num_sge = chance(r, 85) ? below(r, 5) : edgy32(r);
+		rand_wqe_sges(r, t.sge, t.num_sge);
+	}
+	memcpy(w, &t, sizeof(t));
+}
+
+/* A new prod: plausible (a few more), or anywhere. */
+static uint32_t rand_prod(struct rng *r, atomic_uint *prod, uint32_t cons,
+			  uint32_t num, uint32_t n)
+{
+	switch (below(r, 10)) {
+	case 0:
+		return edgy32(r);
+	case 1:
+		return cons + num + 1 + below(r, 4);
+	case 2:
+		return cons - 1 - below(r, 4);
+	default:
+		return atomic_fetch_add(prod, n) + n;
+	}
+}
+
+/* SQ (sq) or RQ WQEs of random content, then prod, then maybe a kick. */
+static void ring_post(struct rng *r, struct qp_slot *q, bool sq)
+{
+	struct ntbrdma_wq_ctrl *ctl = sq ? q->sq : q->rq;
+	char *wqe = (char *)ctl + NTBRDMA_WQ_WQE_OFFSET;
+	atomic_uint *prod = sq ? &q->sq_prod : &q->rq_prod;
+	uint32_t num = sq ? q->sq_num : q->rq_num;
+	uint32_t n = 1 + below(r, 8), i, cons, p;
+
+	cons = __atomic_load_n(&ctl->cons, __ATOMIC_ACQUIRE);
+	p = atomic_load(prod);
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (p + i) & (num - 1);
+
+		if (sq)
+			rand_send_wqe(
+				r,
+				(void *)(wqe +
+					 slot * sizeof(struct ntbrdma_send_wqe)));
+		else
+			rand_recv_wqe(
+				r,
+				(void *)(wqe +
+					 slot * sizeof(struct ntbrdma_recv_wqe)));
+	}
+	__atomic_store_n(&ctl->prod, rand_prod(r, prod, cons, num, n),
+			 __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (chance(r, 70))
+		raw_kick(q->handle, sq);
+}
+
+void op_ring_write(struct rng *r)
+{
+	struct qp_slot *q = &qps[below(r, NQP)];
+	struct ntbrdma_wq_ctrl *sc, *rc;
+	uint32_t cons;
+
+	rd(&q->lk);
+	if (q->kind != K_RAW || !q->sq) {
+		un(&q->lk);
+		return;
+	}
+	sc = q->sq;
+	rc = q->rq;
+	switch (below(r, 8)) {
+	case 0:
+	case 1:
+	case 2:
+		ring_post(r, q, true);
+		break;
+	case 3:
+	case 4:
+		ring_post(r, q, false);
+		break;
+	case 5: /* the kernel's words */
+		sc = chance(r, 50) ? sc : rc;
+		switch (below(r, 4)) {
+		case 0:
+			sc->cons = edgy32(r);
+			break;
+		case 1:
+			sc->qp_state = chance(r, 50) ? below(r, 7) : edgy32(r);
+			break;
+		case 2:
+			sc->engine = edgy32(r);
+			break;
+		default:
+			sc->reserved1[below(r, 13)] = edgy32(r);
+			break;
+		}
+		break;
+	case 6: /* a slot somewhere, garbage, no index change */
+		rfill(r,
+		      (char *)q->sq + NTBRDMA_WQ_WQE_OFFSET +
+			      below(r, q->sq_num) *
+				      sizeof(struct ntbrdma_send_wqe),
+		      sizeof(struct ntbrdma_send_wqe));
+		break;
+	default: /* rewrite a slot the kernel may be reading now */
+		cons = __atomic_load_n(&sc->cons, __ATOMIC_ACQUIRE);
+		rand_send_wqe(
+			r, (void *)((char *)q->sq + NTBRDMA_WQ_WQE_OFFSET +
+				    (cons & (q->sq_num - 1)) *
+					    sizeof(struct ntbrdma_send_wqe)));
+		break;
+	}
+	count(OP_RING_WRITE, 0);
+	un(&q->lk);
+}
+
+void op_kick(struct rng *r)
+{
+	struct qp_slot *q = &qps[below(r, NQP)];
+
+	rd(&q->lk);
+	if (q->kind == K_RAW)
+		count(OP_KICK, raw_kick(q->handle, chance(r, 60)));
+	else if (q->kind == K_IBV)
+		count(OP_KICK, raw_kick(q->qp->handle, chance(r, 60)));
+	un(&q->lk);
+}
+
+void op_raw_post(struct rng *r)
+{
+	struct qp_slot *q = &qps[below(r, NQP)];
+	uint32_t h = (uint32_t)rnd(r) & 63;
+
+	rd(&q->lk);
+	if (q->kind == K_RAW)
+		h = q->handle;
+	else if (q->kind == K_IBV && chance(r, 50))
+		h = q->qp->handle;
+	count(OP_RAW_POST, raw_post_random(r, h));
+	un(&q->lk);
+}
+
+/*
+ * A raw command on a random handle: modify, resize, kick.  It may hit
+ * one of our objects, provider ones included (the provider then sees
+ * errors on its own calls: allowed, they are errors).  Nothing is
+ * destroyed by a random handle, here or in a fork child: only the handles
+ * of raw slots, under their locks (see op_cq_destroy_raw), so every
+ * handle in the tables is its object's and teardown can destroy each one
+ * (libibverbs' destroy of a handle taken from it and reused meanwhile
+ * would destroy another object).
+ */
+void op_raw_stray(struct rng *r)
+{
+	uint32_t h = (uint32_t)rnd(r) & 63;
+	struct ntbrdma_resize_cq_resp drv;
+	struct ibv_qp_attr a;
+	int mask, err;
+
+	switch (below(r, 3)) {
+	case 0:
+		rand_attr(r, &a, &mask);
+		err = raw_modify(h, &a, mask);
+		break;
+	case 1:
+		err = raw_resize_cq(h, cq_size(r), &drv);
+		break;
+	default:
+		err = raw_kick(h, chance(r, 50));
+		break;
+	}
+	count(OP_RAW_STRAY, err);
+}
+
+/* mmap at offsets we were not given, and beyond a ring's size. */
+void op_mmap(struct rng *r)
+{
+	size_t len = (1 + below(r, 8)) * 4096ul;
+	off_t off = (off_t)((rnd(r) & 0xffff) * 4096ul);
+	void *p;
+
+	if (chance(r, 30))
+		off = (off_t)(edgy32(r) & ~4095u);
+	p = mmap(NULL, len, PROT_READ | (chance(r, 50) ? PROT_WRITE : 0),
+		 MAP_SHARED, cmd_fd, off);
+	count(OP_MMAP, p == MAP_FAILED ? errno : 0);
+	if (p != MAP_FAILED)
+		munmap(p, len);
+}
+
+/* --- fork ------------------------------------------------------------------ */
+
+static sigjmp_buf child_jmp;
+
+static void child_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(child_jmp, 1);
+}
+
+/*
+ * The child inherits the context's fd and the ring mappings; it uses only
+ * system calls (no malloc, no stdio, no libibverbs: another thread may
+ * hold their locks), writes rings it inherited (a fault there ends it:
+ * mappings need not be inherited), issues kicks and posts on random
+ * handles and exits.  uverbs refuses write() commands from a process
+ * whose credentials are not the opener's (a forked child has its own:
+ * EACCES, and the kernel logs "changed security contexts" once), so the
+ * commands test that refusal; *accepted counts those that passed.
+ */
+static void child_main(struct rng *r, int *accepted)
+{
+	struct sigaction sa;
+	int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = child_segv;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	if (sigsetjmp(child_jmp, 1))
+		_exit(10);
+	for (i = 0; i < 32; i++) {
+		struct qp_slot *q = &qps[below(r, NQP)];
+		void *sq = q->sq;
+		int err = -1;
+
+		switch (below(r, 3)) {
+		case 0:
+			if (q->kind == K_RAW && sq) {
+				__atomic_store_n(
+					&((struct ntbrdma_wq_ctrl *)sq)->prod,
+					edgy32(r), __ATOMIC_RELEASE);
+				err = raw_kick(q->handle, true);
+			}
+			break;
+		case 1:
+			err = raw_kick((uint32_t)rnd(r) & 63, chance(r, 50));
+			break;
+		default:
+			err = raw_post_random(r, (uint32_t)rnd(r) & 63);
+			break;
+		}
+		if (!err)
+			__atomic_fetch_add(accepted, 1, __ATOMIC_RELAXED);
+	}
+	_exit(0);
+}
+
+void op_fork(struct rng *r)
+{
+	struct rng cr = { rnd(r) };
+	double t0;
+	pid_t pid;
+	int status, *accepted;
+
+	/* Shared with the child: what it counts survives its exit. */
+	accepted = mmap(NULL, sizeof(*accepted), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (accepted == MAP_FAILED) {
+		count(OP_FORK, errno);
+		return;
+	}
+	*accepted = 0;
+	pid = fork();
+	if (pid < 0) {
+		count(OP_FORK, errno);
+		munmap(accepted, sizeof(*accepted));
+		return;
+	}
+	if (!pid)
+		child_main(&cr, accepted);
+	t0 = now_s();
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_s() - t0 > CHILD_S) {
+			failure("fork child %d did not exit within %.0f s",
+				(int)pid, CHILD_S);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			count(OP_FORK, ETIMEDOUT);
+			munmap(accepted, sizeof(*accepted));
+			return;
+		}
+		usleep(2000);
+	}
+	atomic_fetch_add(&st_child_cmd_ok, (unsigned long)__atomic_load_n(
+						   accepted, __ATOMIC_ACQUIRE));
+	munmap(accepted, sizeof(*accepted));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 10)
+		atomic_fetch_add(&st_child_segv, 1);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		atomic_fetch_add(&st_child_ok, 1);
+	else
+		failure("fork child: status 0x%x", status);
+	count(OP_FORK, 0);
+}
