@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define NTBRDMA_ABI_VERSION 2
+#define NTBRDMA_ABI_VERSION 3
 
 /* --- alloc_ucontext (IB_USER_VERBS_CMD_GET_CONTEXT) -------------------- */
 
@@ -213,7 +213,19 @@ struct ntbrdma_wq_ctrl {
 	 * word stays set while the QP is not connected to the peer.
 	 */
 	__u32 engine;
-	__u32 reserved1[13];
+	/*
+	 * SQ only (since ABI 3).  Owner: kernel; the kernel never reads
+	 * them back.  done: WQEs whose completion, if any, is in the CQ
+	 * ring (store-release after the CQE): done == prod means the kernel
+	 * has nothing of this SQ left, so the provider may complete work of
+	 * its own in order.  map_gen: bumped (store-release) before the
+	 * kernel revokes any peer-MR mapping of this QP; the provider
+	 * reloads it after a WRITE through a mapping (kernel bypass,
+	 * Documentation/rdma-datapath.md).
+	 */
+	__u32 done;
+	__u32 map_gen;
+	__u32 reserved1[11];
 	__u32 reserved2[32];
 };
 
@@ -232,6 +244,12 @@ struct ntbrdma_sge {
 #define NTBRDMA_WQE_F_SOLICITED	0x02U
 #define NTBRDMA_WQE_F_INLINE	0x04U	/* payload in inline_data */
 #define NTBRDMA_WQE_F_FENCE	0x08U
+/*
+ * Since ABI 3: an RDMA WRITE the provider executed itself through a
+ * peer-MR mapping; the kernel completes it (CQE, event) without
+ * executing it.
+ */
+#define NTBRDMA_WQE_F_DONE	0x10U
 
 /*
  * One send WQE slot, 320 bytes.  opcode is enum ib_uverbs_wr_opcode
@@ -280,6 +298,37 @@ struct ntbrdma_recv_wqe {
 	__u32 num_sge;
 	__u32 reserved;
 	struct ntbrdma_sge sge[NTBRDMA_MAX_SGE];
+};
+
+/* --- modify_qp (IB_USER_VERBS_EX_CMD_MODIFY_QP) driver data -------------
+ *
+ * Since ABI 3.  With attribute mask 0 and this request the command asks
+ * for a mapping of the whole pages of one peer MR, for RDMA WRITEs of
+ * this QP from user space.  Granted after the checks a responder makes
+ * (QP in RTS, connected to a peer QP that is connected back with
+ * REMOTE_WRITE, the MR READY with REMOTE_WRITE - and REMOTE_READ unless
+ * ntbrdma's map_write_only allows write-only MRs - of that peer QP's PD);
+ * errno otherwise (the provider then uses the kernel path).  mmap(2) mmap_size bytes at mmap_offset on the uverbs fd
+ * (MAP_SHARED, PROT_READ | PROT_WRITE) maps the peer MR's bytes from
+ * iova on, write-combining.  The kernel revokes it (further stores go
+ * to a scratch page) after bumping the SQ's map_gen; map_gen below is
+ * its value when the mapping was made.
+ */
+enum {
+	NTBRDMA_QP_OP_MAP_PEER_MR = 1,
+};
+
+struct ntbrdma_modify_qp_req {
+	__u32 op;			/* NTBRDMA_QP_OP_* */
+	__u32 rkey;
+};
+
+struct ntbrdma_modify_qp_resp {
+	__aligned_u64 mmap_offset;
+	__aligned_u64 mmap_size;	/* bytes: whole pages of the MR */
+	__aligned_u64 iova;		/* the MR address at the mapping's start */
+	__u32 map_gen;
+	__u32 reserved;
 };
 
 #endif /* NTBRDMA_ABI_H */

@@ -104,6 +104,7 @@ static void ntbr_dealloc_driver(struct ib_device *ibdev)
 
 	/* Waits for writers of the test hook to leave. */
 	debugfs_remove_recursive(dev->dbg);
+	ntbr_umap_dev_fini(dev);
 	ntbr_mr_dev_fini(dev);
 	spin_lock(&ntbr_ib_lock);
 	list_del_init(&dev->list);
@@ -192,6 +193,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	spin_lock_init(&dev->cq_lock);
 	INIT_LIST_HEAD(&dev->cqs);
 	ntbr_mr_dev_init(dev);
+	ntbr_umap_dev_init(dev);
 	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
 	init_rwsem(&dev->eng_sem);
 	/* The provider's kick is a post_send system call (as siw). */
@@ -223,6 +225,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 			    &ntbr_inject_fops);
 	ntbr_rmr_debugfs(dev, dev->dbg);
 	ntbr_mr_debugfs(dev, dev->dbg);
+	ntbr_umap_debugfs(dev, dev->dbg);
 
 	/*
 	 * Virtual DMA (dma_device NULL), as rxe and siw: kernel ULPs hand us
@@ -314,8 +317,13 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 	if (active) {
 		ntbr_mr_link_up(dev);
 	} else {
-		/* The QPs stop first, then the peer's MR table goes. */
+		/*
+		 * The QPs stop first, then user space loses its mappings of
+		 * the peer's memory (before a later link-up tells the peer
+		 * we went through our teardown), then its MR table goes.
+		 */
 		ntbr_eng_link_down(dev);
+		ntbr_umap_revoke(dev, NULL, true);
 		ntbr_mr_link_down(dev);
 	}
 	ib_device_put(&dev->ibdev);

@@ -50,10 +50,20 @@ struct ntbr_ib_dev {
 	atomic_long_t rrq_bytes;
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
+	/* User mappings of peer MRs (ntbrdma_ib_umap.c). */
+	struct mutex umap_lock;		/* umaps, each QP's umap_count/map_gen */
+	struct list_head umaps;		/* struct ntbr_umap, live ones */
+	struct work_struct umap_work;	/* revokes what is no longer allowed */
+	atomic_t umap_live;		/* debugfs: live, made, revoked */
+	atomic_t umap_made;
+	atomic_t umap_revoked;
 };
 
 struct ntbr_ucontext {
 	struct ib_ucontext ibuc;
+	/* Where a revoked peer-MR mapping's stores go (ntbr_uc_sink). */
+	struct mutex sink_lock;
+	struct page *sink;
 };
 
 struct ntbr_pd {
@@ -98,6 +108,26 @@ struct ntbr_cq {
 struct ntbr_mmap_entry {
 	struct rdma_user_mmap_entry rdma_entry;
 	void *buf;			/* vmalloc_user memory to map */
+	struct ntbr_umap *umap;		/* or: a peer MR's pages (then buf NULL) */
+};
+
+/*
+ * A user mapping of the whole pages of one peer MR for one QP
+ * (ntbrdma_ib_umap.c).  qp, rmr and dev_entry under dev->umap_lock until
+ * revoked; vmas and revoked under lock.  Freed with the last reference
+ * of its mmap entry (ntbr_mmap_free).
+ */
+struct ntbr_umap {
+	struct ntbr_mmap_entry me;
+	struct list_head dev_entry;	/* dev->umaps */
+	struct ntbr_qp *qp;
+	struct ntbr_rmr *rmr;		/* a reference, until revoked */
+	struct ntbr_ucontext *uc;
+	u64 iova;			/* the MR address at the start */
+	u64 len;			/* bytes, whole pages */
+	struct mutex lock;
+	struct list_head vmas;		/* struct ntbr_umap_vma */
+	bool revoked;
 };
 
 /*
@@ -184,6 +214,9 @@ struct ntbr_qp {
 	bool pub_hdr;			/* send a RECV_POST even if empty */
 	u32 rd_id;			/* our last READ_REQ */
 	int rd_status;			/* its answer, -1 while none */
+	/* Peer-MR mappings of user space (ntbrdma_ib_umap.c), umap_lock. */
+	u32 umap_count;
+	u32 map_gen;			/* published in sq.ctrl->map_gen */
 };
 
 static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
@@ -239,6 +272,18 @@ struct rdma_user_mmap_entry *ntbr_mmap_insert(struct ib_ucontext *ibuc,
 void ntbr_ring_buf_free(void *buf, struct rdma_user_mmap_entry *entry);
 int ntbr_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
 int ntbr_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+/* The context's sink page for revoked mappings (made once); NULL: ENOMEM. */
+struct page *ntbr_uc_sink(struct ntbr_ucontext *uc);
+
+/* ntbrdma_ib_umap.c: user mappings of peer MRs (kernel bypass). */
+void ntbr_umap_dev_init(struct ntbr_ib_dev *dev);
+void ntbr_umap_dev_fini(struct ntbr_ib_dev *dev);
+int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata);
+int ntbr_umap_mmap(struct ntbr_umap *um, struct vm_area_struct *vma);
+void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all);
+void ntbr_umap_recheck(struct ntbr_ib_dev *dev);
+/* debugfs "umap": peer-MR mappings live, made and revoked so far. */
+void ntbr_umap_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir);
 
 /* ntbrdma_ib_cq.c */
 int ntbr_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,

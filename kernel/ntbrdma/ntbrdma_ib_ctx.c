@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ntbrdma: user contexts, mmap of kernel rings, protection domains.
+ * ntbrdma: user contexts, mmap of kernel rings and of peer MRs (the
+ * latter in ntbrdma_ib_umap.c), protection domains.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -23,11 +24,33 @@ int ntbr_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata)
 		return -EINVAL;
 	if (udata->outlen < sizeof(resp))
 		return -EINVAL;
+	mutex_init(&to_ntbr_uc(ibuc)->sink_lock);
 	return ib_copy_to_udata(udata, &resp, sizeof(resp));
 }
 
+/*
+ * Every VMA of the context is gone (each holds the uverbs file, whose
+ * release deallocates the context): so is every use of the sink page.
+ */
 void ntbr_dealloc_ucontext(struct ib_ucontext *ibuc)
 {
+	struct ntbr_ucontext *uc = to_ntbr_uc(ibuc);
+
+	if (uc->sink)
+		__free_page(uc->sink);
+	mutex_destroy(&uc->sink_lock);
+}
+
+struct page *ntbr_uc_sink(struct ntbr_ucontext *uc)
+{
+	struct page *sink;
+
+	mutex_lock(&uc->sink_lock);
+	if (!uc->sink)
+		uc->sink = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	sink = uc->sink;
+	mutex_unlock(&uc->sink_lock);
+	return sink;
 }
 
 /*
@@ -71,6 +94,13 @@ int ntbr_mmap(struct ib_ucontext *ibuc, struct vm_area_struct *vma)
 	if (!rdma_entry)
 		return -EINVAL;
 	entry = container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry);
+	if (entry->umap) {
+		/* The VMA keeps the reference until it closes. */
+		err = ntbr_umap_mmap(entry->umap, vma);
+		if (err)
+			rdma_user_mmap_entry_put(rdma_entry);
+		return err;
+	}
 	err = remap_vmalloc_range(vma, entry->buf, 0);
 	rdma_user_mmap_entry_put(rdma_entry);
 	return err;
@@ -81,6 +111,12 @@ void ntbr_mmap_free(struct rdma_user_mmap_entry *rdma_entry)
 	struct ntbr_mmap_entry *entry =
 		container_of(rdma_entry, struct ntbr_mmap_entry, rdma_entry);
 
+	if (entry->umap) {
+		/* Revoked (that removed the entry) and no VMA left. */
+		mutex_destroy(&entry->umap->lock);
+		kfree(entry->umap);
+		return;
+	}
 	vfree(entry->buf);
 	kfree(entry);
 }

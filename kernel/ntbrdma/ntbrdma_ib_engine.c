@@ -678,6 +678,12 @@ static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
 	if (status || (c->wqe.flags & NTBRDMA_WQE_F_SIGNALED))
 		ntbr_cq_post(to_ntbr_cq(qp->ibqp.send_cq), &cqe, &qp->ibqp,
 			     false);
+	/*
+	 * Owner: kernel.  Release: the CQE is in the ring before the
+	 * provider sees done reach its prod (it then completes WRITEs of
+	 * its own after it, in order).
+	 */
+	smp_store_release(&qp->sq.ctrl->done, qp->sq.cons);
 	if (status)
 		ntbr_qp_set_err_locked(qp);
 }
@@ -760,6 +766,15 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		if (ntbr_eng_needs_ctrl(qp, c) &&
 		    ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_SQ))
 			break;
+		/*
+		 * A WRITE the provider did itself through a peer-MR mapping
+		 * (kernel bypass): only its completion is ours to make.
+		 */
+		if (qp->user && (c->wqe.flags & NTBRDMA_WQE_F_DONE) &&
+		    c->wqe.opcode == IB_UVERBS_WR_RDMA_WRITE) {
+			ntbr_eng_complete(qp, c, IB_WC_SUCCESS);
+			continue;
+		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
 		if (status == -EAGAIN) {
 			/* RNR: the flag stays set, the timer runs us again. */

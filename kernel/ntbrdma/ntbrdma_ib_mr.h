@@ -209,6 +209,8 @@ int ntbr_mr_send(struct ntbr_ib_dev *dev, u16 type, const void *msg,
  */
 struct ntbr_rmr *ntbr_rmr_get(struct ntbr_ib_dev *dev, u32 rkey, u64 va,
 			      u64 len, int access);
+/* A referenced READY entry for rkey, whatever its range and access. */
+struct ntbr_rmr *ntbr_rmr_get_key(struct ntbr_ib_dev *dev, u32 rkey);
 /* As ntbr_rmr_get, saying why not: -ENOENT, -ERANGE or -EACCES. */
 int ntbr_rmr_lookup(struct ntbr_ib_dev *dev, u32 rkey, u64 va, u64 len,
 		    int access, struct ntbr_rmr **rmrp);

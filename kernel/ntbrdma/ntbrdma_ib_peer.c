@@ -380,6 +380,7 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 	qp->peer_qpn = 0;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&list);
+	ntbr_umap_recheck(to_ntbr_ib(qp->ibqp.device));
 }
 
 bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)

@@ -54,8 +54,10 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 	const struct ntbr_qp_msg_post *h = p;
 	const struct ntbr_qp_msg_rcv *r;
 	u32 qpn, src, epoch, n, i, k, most;
+	u32 conn_was, pd_was, access_was, epoch_was;
 	const char *excess = NULL;
 	size_t off = sizeof(*h), bytes = 0;
+	bool recheck;
 	struct ntbr_rrq_ent *e;
 	unsigned long flags;
 	LIST_HEAD(list);
@@ -101,6 +103,11 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		return ntbr_peer_bad(dev, "RECV_POST", qpn);
 	}
 	spin_lock_irqsave(&qp->rrq_lock, flags);
+	/* What user mappings of peer MRs depend on (ntbrdma_ib_umap.c). */
+	conn_was = qp->peer_qpn;
+	pd_was = qp->peer_pd_id;
+	access_was = qp->peer_access;
+	epoch_was = qp->rrq_epoch;
 	if (src != qp->peer_qpn) {
 		/*
 		 * Another peer QP than the one we heard from: only while
@@ -134,7 +141,11 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		qp->peer_pd_id = le32_to_cpu(h->pd_id);
 		qp->peer_access = ntbr_post_ib_access(h->access);
 	}
+	recheck = conn_was != qp->peer_qpn || pd_was != qp->peer_pd_id ||
+		  access_was != qp->peer_access || epoch_was != qp->rrq_epoch;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	if (recheck)
+		ntbr_umap_recheck(dev);
 	/*
 	 * Accepted: receives for an RNR wait, or a QP that answers again
 	 * for a retry wait; try now rather than after the timer.
@@ -262,6 +273,9 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 	}
 	up_read(&dev->eng_sem);
 	ntbr_rrq_free_list(&old);
+	/* Not connected back any more: user mappings through it go. */
+	if (qp)
+		ntbr_umap_recheck(dev);
 }
 
 /* B: execute a READ of the peer: push our data into its pages. */

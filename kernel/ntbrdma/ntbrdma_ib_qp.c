@@ -157,6 +157,9 @@ static void ntbr_wq_flush(struct ntbr_qp *qp, bool send)
 		ntbr_cq_post(to_ntbr_cq(ibcq), &cqe, &qp->ibqp, false);
 	}
 	ntbr_wq_set_cons(wq, prod);
+	if (send)
+		/* Owner: kernel.  After the CQEs (see ntbr_eng_complete). */
+		smp_store_release(&wq->ctrl->done, prod);
 out:
 	spin_unlock_irqrestore(lock, flags);
 	if (!send)
@@ -172,8 +175,12 @@ static void ntbr_wq_reset(struct ntbr_qp *qp, bool send)
 	u32 prod;
 
 	spin_lock_irqsave(lock, flags);
-	if (ntbr_wq_prod(qp, wq, &prod))
+	if (ntbr_wq_prod(qp, wq, &prod)) {
 		ntbr_wq_set_cons(wq, prod);
+		if (send)
+			/* Owner: kernel.  Nothing of the SQ is left. */
+			smp_store_release(&wq->ctrl->done, prod);
+	}
 	spin_unlock_irqrestore(lock, flags);
 	if (!send)
 		ntbr_peer_rq_flushed(qp);	/* the peer drops them too */
@@ -343,6 +350,8 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	struct ntbr_ib_dev *dev = to_ntbr_ib(ibqp->device);
 	struct ntbr_qp *qp = to_ntbr_qp(ibqp);
 
+	/* No user mapping of the peer's memory outlives the QP. */
+	ntbr_umap_revoke(dev, qp, true);
 	/* Posted WQEs are dropped without completions (IB destroy). */
 	xa_erase(&dev->qps, ibqp->qp_num);
 	ntbr_eng_qp_fini(qp);
@@ -489,6 +498,33 @@ static void ntbr_qp_event(struct ntbr_qp *qp, enum ib_event_type type)
 		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
+/*
+ * modify_qp with driver data (include/rdma/ntbrdma-abi.h): attribute
+ * mask 0 and one NTBRDMA_QP_OP_* request.
+ */
+static int ntbr_qp_driver_op(struct ntbr_qp *qp, int attr_mask,
+			     struct ib_udata *udata)
+{
+	struct ntbrdma_modify_qp_req req;
+	int err;
+
+	if (attr_mask || udata->inlen < sizeof(req))
+		return -EINVAL;
+	if (udata->inlen > sizeof(req) &&
+	    !ib_is_udata_cleared(udata, sizeof(req),
+				 udata->inlen - sizeof(req)))
+		return -EOPNOTSUPP;
+	err = ib_copy_from_udata(&req, udata, sizeof(req));
+	if (err)
+		return err;
+	if (req.op != NTBRDMA_QP_OP_MAP_PEER_MR)
+		return -EOPNOTSUPP;
+	mutex_lock(&qp->mutex);
+	err = ntbr_umap_create(qp, req.rkey, udata);
+	mutex_unlock(&qp->mutex);
+	return err;
+}
+
 int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		   int attr_mask, struct ib_udata *udata)
 {
@@ -500,6 +536,8 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 
 	if (attr_mask & ~IB_QP_ATTR_STANDARD_BITS)
 		return -EOPNOTSUPP;
+	if (udata && udata->inlen)
+		return ntbr_qp_driver_op(qp, attr_mask, udata);
 	mutex_lock(&qp->mutex);
 	/*
 	 * The transition is from the state the QP is in.  A current state
@@ -567,6 +605,9 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 	}
 out:
 	mutex_unlock(&qp->mutex);
+	/* Out of RTS, or other access flags: its user mappings may go. */
+	if (!err && qp->user && (next != cur || (attr_mask & IB_QP_ACCESS_FLAGS)))
+		ntbr_umap_revoke(to_ntbr_ib(ibqp->device), qp, false);
 	/* Not under qp->mutex: publishing takes eng_sem (engine order). */
 	if (kick_rq)
 		ntbr_peer_rq_kick(qp);

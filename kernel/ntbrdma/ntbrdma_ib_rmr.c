@@ -108,6 +108,21 @@ struct ntbr_rmr *ntbr_rmr_get(struct ntbr_ib_dev *dev, u32 rkey, u64 va,
 	return rmr;
 }
 
+struct ntbr_rmr *ntbr_rmr_get_key(struct ntbr_ib_dev *dev, u32 rkey)
+{
+	struct ntbr_rmr *rmr;
+	unsigned long flags;
+
+	xa_lock_irqsave(&dev->mrd.rmr_xa, flags);
+	rmr = xa_load(&dev->mrd.rmr_xa, rkey);
+	if (rmr && rmr->state == NTBR_RMR_READY)
+		refcount_inc(&rmr->ref);	/* the table's keeps it > 0 */
+	else
+		rmr = NULL;
+	xa_unlock_irqrestore(&dev->mrd.rmr_xa, flags);
+	return rmr;
+}
+
 int ntbr_rmr_dma_addr(struct ntbr_rmr *rmr, u64 va, u64 *dma, size_t *contig)
 {
 	u64 psize = 1ULL << rmr->page_shift;
@@ -385,10 +400,13 @@ void ntbr_rmr_handle_del(struct ntbr_ib_dev *dev, const void *p, size_t len)
 		rmr->del_ack = true;
 	}
 	xa_unlock_irqrestore(&dev->mrd.rmr_xa, flags);
-	if (rmr)
+	if (rmr) {
 		ntbr_rmr_put(rmr);	/* the table's reference */
-	else
+		/* User mappings of it go; their references with them. */
+		ntbr_umap_recheck(dev);
+	} else {
 		ntbr_mr_send(dev, NTBR_CTRL_MR_DEL_ACK, m, sizeof(*m));
+	}
 }
 
 /* Link down or device gone: the peer announces again at link up. */

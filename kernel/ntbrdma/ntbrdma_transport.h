@@ -111,6 +111,7 @@ struct ntbr_dev {
 	 * written (ntbrdma_window.c).
 	 */
 	void __iomem *peer_mw[NTBR_MAX_MW];
+	phys_addr_t peer_mw_phys[NTBR_MAX_MW];	/* where each is mapped */
 	resource_size_t peer_mw_size[NTBR_MAX_MW];
 	int peer_mw_count;
 	/*
@@ -233,6 +234,7 @@ void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val);
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 		   size_t len);
 bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len);
+int ntbr_win_page_phys(struct ntbr_dev *nd, u64 addr, phys_addr_t *phys);
 
 /* Offset of a field of the peer's area: the window address to write. */
 #define ntbr_peer_field(nd, field) \

@@ -105,6 +105,24 @@ void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 	}
 }
 
+/*
+ * The physical address at which our mapping of a peer window reaches the
+ * page at peer address @addr, for a user mapping (ntbrdma_ib_umap.c).
+ * In an SRCU read section that saw nd->ready.
+ */
+int ntbr_win_page_phys(struct ntbr_dev *nd, u64 addr, phys_addr_t *phys)
+{
+	const struct ntbr_out_win *w;
+
+	if (!PAGE_ALIGNED(addr))
+		return -EINVAL;
+	w = ntbr_out_find(nd, addr);
+	if (!w || w->base + w->size - addr < PAGE_SIZE)
+		return -EFAULT;
+	*phys = nd->peer_mw_phys[w->widx] + (addr - w->base);
+	return 0;
+}
+
 bool ntbr_peer_can_write(struct ntbr_dev *nd)
 {
 	return !READ_ONCE(nd->inbound_closed);
@@ -618,6 +636,7 @@ int ntbr_outbound_map(struct ntbr_dev *nd)
 				i, ret);
 			return ret ? ret : -ENODEV;
 		}
+		nd->peer_mw_phys[i] = base;
 		nd->peer_mw[i] = devm_ioremap_wc(&ntb->dev, base,
 						 nd->peer_mw_size[i]);
 		if (!nd->peer_mw[i])

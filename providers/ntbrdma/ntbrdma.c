@@ -4,7 +4,8 @@
  *
  * Control path through libibverbs' ibv_cmd_* helpers; completion queues
  * are rings mapped from the kernel (include/rdma/ntbrdma-abi.h), polled
- * and armed here without system calls.
+ * and armed here without system calls, merged in order with the
+ * completions of WRITEs this provider did itself (ntbrdma_bypass.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,37 +19,8 @@
 #include <rdma/ntbrdma-abi.h>
 
 #include "ntbrdma-pabi.h"
+#include "ntbrdma.h"
 #include "ntbrdma_qp.h"
-
-#define ntb_container_of(ptr, type, member) \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-
-struct ntb_device {
-	struct verbs_device vdev;
-};
-
-struct ntb_context {
-	struct verbs_context vctx;
-	uint32_t max_cqe;
-	uint32_t max_inline_data;
-};
-
-struct ntb_cq {
-	/* ibv_cq_ex begins with ibv_cq (ibv_cq_ex_to_cq() is a cast). */
-	union {
-		struct ibv_cq ibcq;
-		struct ibv_cq_ex ibcq_ex;
-	};
-	pthread_spinlock_t lock;
-	void *ring;
-	size_t ring_size;
-	uint32_t num_cqe;
-	uint32_t cons; /* our copy of ctrl->cons */
-	struct ntbrdma_cq_ctrl *ctrl;
-	struct ntbrdma_cqe *cqe;
-	/* Extended polling: the entry at cons, between start and end_poll. */
-	const struct ntbrdma_cqe *cur;
-};
 
 /* Driver-specific responses follow the core ones (8-byte aligned). */
 struct ntb_get_context_resp {
@@ -70,16 +42,6 @@ _Static_assert(sizeof(struct ntbrdma_cq_ctrl) == NTBRDMA_CQ_CQE_OFFSET,
 	       "CQ control block");
 _Static_assert(sizeof(struct ntbrdma_cqe) == 64, "CQE size");
 _Static_assert(offsetof(struct ntb_create_cq_resp, drv) == 8, "resp layout");
-
-static struct ntb_context *to_ctx(struct ibv_context *ibctx)
-{
-	return ntb_container_of(ibctx, struct ntb_context, vctx.context);
-}
-
-static struct ntb_cq *to_cq(struct ibv_cq *ibcq)
-{
-	return ntb_container_of(ibcq, struct ntb_cq, ibcq);
-}
 
 static struct ntb_cq *ex_to_cq(struct ibv_cq_ex *ibcq_ex)
 {
@@ -146,36 +108,47 @@ static int ntb_dealloc_pd(struct ibv_pd *pd)
 	return 0;
 }
 
-/* Memory regions: all in the kernel (pinning, keys, the peer's table). */
+/*
+ * Memory regions: in the kernel (pinning, keys, the peer's table); we
+ * keep a table of ours to check the SGEs of WRITEs done in user space.
+ */
 static struct ibv_mr *ntb_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 				 uint64_t hca_va, int access)
 {
 	struct ib_uverbs_reg_mr_resp resp;
 	struct ibv_reg_mr cmd;
-	struct verbs_mr *vmr;
+	struct ntb_mr *mr;
 	int ret;
 
-	vmr = calloc(1, sizeof(*vmr));
-	if (!vmr)
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
 		return NULL;
 	memset(&cmd, 0, sizeof(cmd));
-	ret = ibv_cmd_reg_mr(pd, addr, length, hca_va, access, vmr, &cmd,
+	ret = ibv_cmd_reg_mr(pd, addr, length, hca_va, access, &mr->vmr, &cmd,
 			     sizeof(cmd), &resp, sizeof(resp));
 	if (ret) {
-		free(vmr);
+		free(mr);
 		errno = ret;
 		return NULL;
 	}
-	return &vmr->ibv_mr;
+	ntb_mr_table_add(to_ctx(pd->context), mr);
+	return &mr->vmr.ibv_mr;
 }
 
 static int ntb_dereg_mr(struct verbs_mr *vmr)
 {
-	int ret = ibv_cmd_dereg_mr(vmr);
+	struct ntb_mr *mr = ntb_container_of(vmr, struct ntb_mr, vmr);
+	struct ntb_context *ctx = to_ctx(vmr->ibv_mr.context);
+	int ret;
 
-	if (ret)
+	/* Out of the table first: no WRITE of ours reads it from now on. */
+	ntb_mr_table_del(ctx, mr);
+	ret = ibv_cmd_dereg_mr(vmr);
+	if (ret) {
+		ntb_mr_table_add(ctx, mr);
 		return ret;
-	free(vmr);
+	}
+	free(mr);
 	return 0;
 }
 
@@ -247,6 +220,7 @@ static int ntb_destroy_cq(struct ibv_cq *ibcq)
 		return ret;
 	munmap(cq->ring, cq->ring_size);
 	pthread_spin_destroy(&cq->lock);
+	free(cq->priv);
 	free(cq);
 	return 0;
 }
@@ -256,6 +230,8 @@ static int ntb_resize_cq(struct ibv_cq *ibcq, int cqe)
 	struct ntb_cq *cq = to_cq(ibcq);
 	struct ntb_resize_cq_resp resp;
 	struct ibv_resize_cq cmd;
+	uint32_t old_cons, i;
+	struct ntb_priv_cqe *p;
 	void *old_ring;
 	size_t old_size;
 	int ret;
@@ -275,10 +251,19 @@ static int ntb_resize_cq(struct ibv_cq *ibcq, int cqe)
 		goto out;
 	old_ring = cq->ring;
 	old_size = cq->ring_size;
+	old_cons = cq->cons;
 	ret = ntb_cq_map(cq, ibcq->context->cmd_fd, resp.drv.mmap_offset,
 			 resp.drv.mmap_size, resp.drv.num_cqe);
-	if (!ret)
+	if (!ret) {
 		munmap(old_ring, old_size);
+		/* The entries before each of ours moved to the new ring. */
+		for (i = cq->priv_head; i != cq->priv_tail; i++) {
+			p = &cq->priv[i & (cq->priv_size - 1)];
+			p->mark = (int32_t)(p->mark - old_cons) > 0 ?
+					  cq->cons + (p->mark - old_cons) :
+					  cq->cons;
+		}
+	}
 out:
 	pthread_spin_unlock(&cq->lock);
 	return ret;
@@ -316,10 +301,62 @@ static void ntb_cqe_to_wc(const struct ntbrdma_cqe *cqe, struct ibv_wc *wc)
 	wc->dlid_path_bits = cqe->dlid_path_bits;
 }
 
+/*
+ * Under cq->lock: our oldest completion is next, before the ring entry at
+ * cons, once every ring entry made before it (before its mark) was
+ * returned (mark was a value of prod: once the ring is drained, every
+ * one of ours is due).
+ */
+static bool ntb_priv_due(struct ntb_cq *cq)
+{
+	const struct ntb_priv_cqe *p;
+
+	if (cq->priv_head == cq->priv_tail)
+		return false;
+	p = &cq->priv[cq->priv_head & (cq->priv_size - 1)];
+	return (int32_t)(cq->cons - p->mark) >= 0;
+}
+
+bool ntb_cq_priv_push(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe)
+{
+	struct ntb_priv_cqe *p;
+	bool ok = false;
+	uint32_t size;
+
+	pthread_spin_lock(&cq->lock);
+	/*
+	 * Armed: the application waits for an event, which only the
+	 * kernel raises.  req_notify_cq arms under this lock, so a
+	 * completion we queue here was made before the arm: the poll that
+	 * follows arming finds it, as the ring's.
+	 */
+	if (__atomic_load_n(&cq->ctrl->armed, __ATOMIC_SEQ_CST) !=
+	    NTBRDMA_CQ_DISARMED)
+		goto out;
+	if (!cq->priv) {
+		size = cq->num_cqe < 1024 ? cq->num_cqe : 1024;
+		cq->priv = calloc(size, sizeof(*cq->priv));
+		if (!cq->priv)
+			goto out;
+		cq->priv_size = size;
+	}
+	if (cq->priv_tail - cq->priv_head >= cq->priv_size)
+		goto out;
+	p = &cq->priv[cq->priv_tail & (cq->priv_size - 1)];
+	p->cqe = *cqe;
+	/* After the ring entries the kernel made so far (acquire: in ring). */
+	p->mark = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
+	cq->priv_tail++;
+	ok = true;
+out:
+	pthread_spin_unlock(&cq->lock);
+	return ok;
+}
+
 static int ntb_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 {
 	struct ntb_cq *cq = to_cq(ibcq);
-	uint32_t prod;
+	uint32_t prod, ring0;
 	int n = 0;
 
 	pthread_spin_lock(&cq->lock);
@@ -334,13 +371,23 @@ static int ntb_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 		pthread_spin_unlock(&cq->lock);
 		return -EPROTO; /* cannot happen with a sane kernel */
 	}
-	while (n < num_entries && cq->cons != prod) {
-		ntb_cqe_to_wc(&cq->cqe[cq->cons & (cq->num_cqe - 1)], &wc[n]);
-		cq->cons++;
-		n++;
+	ring0 = cq->cons;
+	while (n < num_entries) {
+		if (ntb_priv_due(cq)) {
+			ntb_cqe_to_wc(
+				&cq->priv[cq->priv_head++ & (cq->priv_size - 1)]
+					 .cqe,
+				&wc[n++]);
+		} else if (cq->cons != prod) {
+			ntb_cqe_to_wc(&cq->cqe[cq->cons & (cq->num_cqe - 1)],
+				      &wc[n++]);
+			cq->cons++;
+		} else {
+			break;
+		}
 	}
 	/* The entries were read before the kernel may reuse their slots. */
-	if (n)
+	if (cq->cons != ring0)
 		__atomic_store_n(&cq->ctrl->cons, cq->cons, __ATOMIC_RELEASE);
 	pthread_spin_unlock(&cq->lock);
 	return n;
@@ -380,11 +427,11 @@ static int ntb_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
  * advanced and published to the kernel) when the next one is asked for or
  * at end_poll, so its slot is not reused while the application reads it.
  */
-static void ntb_ex_load(struct ntb_cq *cq)
+static void ntb_ex_load(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe,
+			bool priv)
 {
-	const struct ntbrdma_cqe *cqe = &cq->cqe[cq->cons & (cq->num_cqe - 1)];
-
 	cq->cur = cqe;
+	cq->cur_priv = priv;
 	cq->ibcq_ex.status = (enum ibv_wc_status)cqe->status;
 	cq->ibcq_ex.wr_id = cqe->wr_id;
 }
@@ -401,9 +448,14 @@ static int ntb_ex_next(struct ntb_cq *cq)
 	prod = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
 	if (prod - cq->cons > cq->num_cqe)
 		return EPROTO; /* cannot happen with a sane kernel */
-	if (prod == cq->cons)
+	if (ntb_priv_due(cq))
+		ntb_ex_load(cq,
+			    &cq->priv[cq->priv_head & (cq->priv_size - 1)].cqe,
+			    true);
+	else if (prod != cq->cons)
+		ntb_ex_load(cq, &cq->cqe[cq->cons & (cq->num_cqe - 1)], false);
+	else
 		return ENOENT;
-	ntb_ex_load(cq);
 	return 0;
 }
 
@@ -413,6 +465,10 @@ static void ntb_ex_consume(struct ntb_cq *cq)
 	if (!cq->cur)
 		return;
 	cq->cur = NULL;
+	if (cq->cur_priv) {
+		cq->priv_head++;
+		return;
+	}
 	cq->cons++;
 	/* The entry was read before the kernel may reuse its slot. */
 	__atomic_store_n(&cq->ctrl->cons, cq->cons, __ATOMIC_RELEASE);
@@ -678,6 +734,7 @@ static struct verbs_context *ntb_alloc_context(struct ibv_device *ibdev,
 	}
 	ctx->max_cqe = resp.drv.max_cqe;
 	ctx->max_inline_data = resp.drv.max_inline_data;
+	ntb_mr_table_init(ctx);
 	verbs_set_ops(&ctx->vctx, &ntb_ctx_ops);
 	return &ctx->vctx;
 
@@ -692,6 +749,7 @@ static void ntb_free_context(struct ibv_context *ibctx)
 {
 	struct ntb_context *ctx = to_ctx(ibctx);
 
+	pthread_rwlock_destroy(&ctx->mr_lock);
 	verbs_uninit_context(&ctx->vctx);
 	free(ctx);
 }

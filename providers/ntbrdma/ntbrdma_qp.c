@@ -16,6 +16,9 @@
  * host (a QP of the same device needs no kick: its word stays set).  A post
  * to a QP that is already in ERR asks the kernel to flush (a modify to
  * ERR, legal from ERR), so that WQE completes as IB requires.
+ *
+ * An RDMA WRITE in RTS may instead be done here, by CPU stores through a
+ * mapping of the peer's MR, without the kernel (ntbrdma_bypass.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,28 +29,8 @@
 #include <rdma/ntbrdma-abi.h>
 
 #include "ntbrdma-pabi.h"
+#include "ntbrdma.h"
 #include "ntbrdma_qp.h"
-
-struct ntb_wq {
-	pthread_spinlock_t lock; /* producers of this ring */
-	void *ring;
-	size_t size;
-	uint32_t num_wqe; /* a power of two */
-	uint32_t prod; /* our copy of ctrl->prod (we own it) */
-	struct ntbrdma_wq_ctrl *ctrl;
-	char *wqe; /* slot 0 */
-	size_t wqe_size;
-};
-
-struct ntb_qp {
-	struct ibv_qp ibqp;
-	struct ntb_wq sq;
-	struct ntb_wq rq;
-	uint32_t max_send_sge;
-	uint32_t max_recv_sge;
-	uint32_t max_inline;
-	int sq_sig_all;
-};
 
 struct ntb_create_qp_resp {
 	struct ib_uverbs_create_qp_resp ibv_resp;
@@ -59,11 +42,6 @@ _Static_assert(sizeof(struct ntbrdma_wq_ctrl) == NTBRDMA_WQ_WQE_OFFSET,
 _Static_assert(sizeof(struct ntbrdma_send_wqe) == 320, "send WQE size");
 _Static_assert(sizeof(struct ntbrdma_recv_wqe) == 272, "recv WQE size");
 _Static_assert(offsetof(struct ntb_create_qp_resp, drv) == 32, "resp layout");
-
-static struct ntb_qp *to_qp(struct ibv_qp *ibqp)
-{
-	return (struct ntb_qp *)((char *)ibqp - offsetof(struct ntb_qp, ibqp));
-}
 
 static int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset,
 		      uint64_t size, uint32_t num_wqe, uint32_t wqe_size,
@@ -182,6 +160,7 @@ int ntb_destroy_qp(struct ibv_qp *ibqp)
 	ret = ibv_cmd_destroy_qp(ibqp);
 	if (ret)
 		return ret;
+	ntb_bypass_qp_fini(qp);
 	ntb_wq_unmap(&qp->rq);
 	ntb_wq_unmap(&qp->sq);
 	free(qp);
@@ -299,7 +278,7 @@ static int ntb_check_send_wr(struct ntb_qp *qp, const struct ibv_send_wr *wr)
 }
 
 static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
-			       struct ntbrdma_send_wqe *wqe)
+			       struct ntbrdma_send_wqe *wqe, uint32_t flags)
 {
 	uint32_t total = 0;
 	int i;
@@ -307,6 +286,7 @@ static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
 	memset(wqe, 0, sizeof(*wqe));
 	wqe->wr_id = wr->wr_id;
 	wqe->opcode = wr->opcode; /* IBV_WR_* == IB_UVERBS_WR_* */
+	wqe->flags = flags;
 	if ((wr->send_flags & IBV_SEND_SIGNALED) || qp->sq_sig_all)
 		wqe->flags |= NTBRDMA_WQE_F_SIGNALED;
 	if (wr->send_flags & IBV_SEND_SOLICITED)
@@ -370,6 +350,7 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	struct ntb_wq *wq = &qp->sq;
 	enum ibv_qp_state state;
 	bool posted = false;
+	uint32_t flags;
 	int ret = 0;
 
 	pthread_spin_lock(&wq->lock);
@@ -388,7 +369,19 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 			*bad_wr = wr;
 			break;
 		}
-		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq));
+		flags = 0;
+		if (wr->opcode == IBV_WR_RDMA_WRITE && state == IBV_QPS_RTS) {
+			switch (ntb_bypass_write(qp, wr)) {
+			case NTB_BYPASS_DONE:
+				continue;
+			case NTB_BYPASS_DONE_CQE:
+				flags = NTBRDMA_WQE_F_DONE;
+				break;
+			default:
+				break;
+			}
+		}
+		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq), flags);
 		wq->prod++;
 		posted = true;
 	}

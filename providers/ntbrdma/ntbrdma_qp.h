@@ -1,12 +1,62 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * libntbrdma: queue pairs (ntbrdma_qp.c), for the verbs_context_ops table
- * in ntbrdma.c.
+ * in ntbrdma.c; their WRITEs from user space (ntbrdma_bypass.c).
  */
 #ifndef NTBRDMA_QP_H
 #define NTBRDMA_QP_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <infiniband/verbs.h>
+#include <rdma/ntbrdma-abi.h>
+
+struct ntb_wq {
+	pthread_spinlock_t lock; /* producers of this ring */
+	void *ring;
+	size_t size;
+	uint32_t num_wqe; /* a power of two */
+	uint32_t prod; /* our copy of ctrl->prod (we own it) */
+	struct ntbrdma_wq_ctrl *ctrl;
+	char *wqe; /* slot 0 */
+	size_t wqe_size;
+};
+
+/*
+ * A peer MR mapped for this QP's WRITEs (ntbrdma_bypass.c): the MR's bytes
+ * [iova, iova + len) at addr, valid while the SQ's map_gen is gen.
+ * len 0: the kernel refused the rkey; ask again after `retry` posts.
+ */
+struct ntb_pmap {
+	uint32_t rkey;
+	uint32_t gen;
+	uint64_t iova;
+	uint64_t len;
+	char *addr;
+	uint32_t retry;
+};
+
+#define NTB_PMAPS 16
+
+struct ntb_qp {
+	struct ibv_qp ibqp;
+	struct ntb_wq sq;
+	struct ntb_wq rq;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+	uint32_t max_inline;
+	int sq_sig_all;
+	/* Under sq.lock. */
+	struct ntb_pmap pmap[NTB_PMAPS];
+	uint32_t pmap_next; /* the slot to replace next */
+};
+
+static inline struct ntb_qp *to_qp(struct ibv_qp *ibqp)
+{
+	return (struct ntb_qp *)((char *)ibqp - offsetof(struct ntb_qp, ibqp));
+}
 
 struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr);
 int ntb_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask,
@@ -17,5 +67,23 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		  struct ibv_send_wr **bad_wr);
 int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		  struct ibv_recv_wr **bad_wr);
+
+/*
+ * ntbrdma_bypass.c, under sq.lock: execute wr (an RDMA WRITE that passed
+ * the post checks) in user space.  NTB_BYPASS_NO: not possible, post it
+ * for the kernel; NTB_BYPASS_DONE: done and completed if signalled;
+ * NTB_BYPASS_DONE_CQE: done, but the completion must come from the
+ * kernel (post it with NTBRDMA_WQE_F_DONE).
+ */
+enum ntb_bypass_res {
+	NTB_BYPASS_NO,
+	NTB_BYPASS_DONE,
+	NTB_BYPASS_DONE_CQE,
+};
+
+enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
+				     const struct ibv_send_wr *wr);
+/* Before the QP is destroyed: unmap its peer MRs. */
+void ntb_bypass_qp_fini(struct ntb_qp *qp);
 
 #endif /* NTBRDMA_QP_H */

@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: user mappings of peer MRs, for RDMA WRITEs from user space
+ * (kernel bypass; Documentation/rdma-datapath.md, "Kernel bypass").
+ *
+ * A QP's provider asks (modify_qp with NTBRDMA_QP_OP_MAP_PEER_MR) for the
+ * whole pages of one peer MR; after the checks a responder makes, a
+ * umap holds a reference on the remote-MR entry (so the peer's MR_DEL is
+ * acknowledged only once the umap is gone) and an mmap entry through
+ * which the provider maps those pages of our window, write-combining.
+ *
+ * Revocation (ntbr_umap_revoke): under dev->umap_lock the umap is marked
+ * revoked and unlinked, and its QP's map_gen is bumped and published;
+ * then every VMA of it is zapped under its mm's mmap_lock, and only then
+ * the remote-MR reference is dropped and the mmap entry removed.  A store
+ * after the zap faults into the context's sink page, never a window.
+ *
+ * Locks, outermost first: dev->umap_lock or a process's mmap_lock (never
+ * both), then umap->lock.  VMAs join a umap's list in ntbr_umap_mmap and
+ * open, and leave it in close, all under their mmap_lock held for
+ * writing; the zapper holds it for reading, so a VMA on the list is alive.
+ */
+#include <linux/debugfs.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "ntbrdma_ib.h"
+#include "ntbrdma_ib_mr.h"
+#include "ntbrdma_ib_engine.h"
+#include "ntbrdma_transport.h"
+
+/* Peer-MR mappings one QP may hold at once. */
+#define NTBR_UMAP_PER_QP 64
+
+/*
+ * A CPU mapping cannot be write-only: through it the process can read
+ * what its rkey only lets it write.  Documentation/security-model.md.
+ */
+static bool map_write_only = true;
+module_param(map_write_only, bool, 0644);
+MODULE_PARM_DESC(map_write_only,
+		 "Map peer MRs with REMOTE_WRITE but not REMOTE_READ into user space for RDMA WRITE, so the process can read them through the mapping; N: such MRs are written by the kernel (default: Y)");
+
+/* One VMA mapping a umap. */
+struct ntbr_umap_vma {
+	struct list_head entry;		/* umap->vmas */
+	struct vm_area_struct *vma;
+	bool zapped;			/* its PTEs are gone (revoked) */
+};
+
+static bool ntbr_umap_rmr_linked(struct ntbr_ib_dev *dev, struct ntbr_rmr *rmr)
+{
+	unsigned long flags;
+	bool linked;
+
+	xa_lock_irqsave(&dev->mrd.rmr_xa, flags);
+	linked = xa_load(&dev->mrd.rmr_xa, rmr->rkey) == rmr;
+	xa_unlock_irqrestore(&dev->mrd.rmr_xa, flags);
+	return linked;
+}
+
+/*
+ * The conditions under which a mapping may exist (and be made): the QP
+ * in RTS with the peer as destination, connected back by a peer QP that
+ * allows REMOTE_WRITE, the MR still in the table, of that QP's PD.
+ */
+static bool ntbr_umap_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	u32 pd_id, access;
+
+	return READ_ONCE(qp->state) == IB_QPS_RTS &&
+	       qp->dest == NTBR_QP_DEST_PEER &&
+	       ntbr_link_ready(dev->nd) &&
+	       ntbr_peer_conn(qp, &pd_id, &access) &&
+	       (access & IB_ACCESS_REMOTE_WRITE) && pd_id == rmr->pd_id &&
+	       ntbr_umap_rmr_linked(dev, rmr);
+}
+
+/*
+ * Zap every VMA of um (revoked: no VMA joins any more).  One mm at a
+ * time: take it under um->lock, then its mmap_lock, then um->lock again.
+ */
+static void ntbr_umap_zap(struct ntbr_umap *um)
+{
+	struct ntbr_umap_vma *v;
+	struct mm_struct *mm;
+
+	for (;;) {
+		mm = NULL;
+		mutex_lock(&um->lock);
+		list_for_each_entry(v, &um->vmas, entry) {
+			if (v->zapped)
+				continue;
+			if (mmget_not_zero(v->vma->vm_mm)) {
+				mm = v->vma->vm_mm;
+				break;
+			}
+			/* Its process is exiting: nothing runs on it. */
+			v->zapped = true;
+		}
+		mutex_unlock(&um->lock);
+		if (!mm)
+			return;
+		mmap_read_lock(mm);
+		mutex_lock(&um->lock);
+		list_for_each_entry(v, &um->vmas, entry) {
+			if (v->zapped || v->vma->vm_mm != mm)
+				continue;
+			/* Includes the TLB shootdown: later stores fault. */
+			zap_vma_ptes(v->vma, v->vma->vm_start,
+				     v->vma->vm_end - v->vma->vm_start);
+			v->zapped = true;
+		}
+		mutex_unlock(&um->lock);
+		mmap_read_unlock(mm);
+		mmput(mm);
+	}
+}
+
+/*
+ * Revoke the umaps of qp (NULL: of every QP) that may no longer exist
+ * (all: every one of them).  Sleeps (mmap_lock); the caller holds no
+ * QP mutex and no engine lock.
+ */
+void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all)
+{
+	struct ntbr_umap *um, *next;
+	LIST_HEAD(victims);
+
+	mutex_lock(&dev->umap_lock);
+	list_for_each_entry_safe(um, next, &dev->umaps, dev_entry) {
+		if (qp && um->qp != qp)
+			continue;
+		if (!all && ntbr_umap_allowed(um->qp, um->rmr))
+			continue;
+		mutex_lock(&um->lock);
+		um->revoked = true;	/* no new VMA, faults get the sink */
+		mutex_unlock(&um->lock);
+		um->qp->umap_count--;
+		um->qp->map_gen++;
+		/* Owner: kernel.  Before the zap below (provider reloads it). */
+		smp_store_release(&um->qp->sq.ctrl->map_gen, um->qp->map_gen);
+		list_move(&um->dev_entry, &victims);
+		atomic_inc(&dev->umap_revoked);
+	}
+	mutex_unlock(&dev->umap_lock);
+	/* map_gen stores before any PTE goes (pairs with the provider). */
+	smp_mb();
+	list_for_each_entry_safe(um, next, &victims, dev_entry) {
+		list_del(&um->dev_entry);
+		ntbr_umap_zap(um);
+		/* No store can reach the MR now: the peer may have it back. */
+		ntbr_rmr_put(um->rmr);
+		um->rmr = NULL;
+		um->qp = NULL;
+		atomic_dec(&dev->umap_live);
+		/* Frees um with its last VMA (ntbr_mmap_free). */
+		rdma_user_mmap_entry_remove(&um->me.rdma_entry);
+	}
+}
+
+static void ntbr_umap_work(struct work_struct *work)
+{
+	struct ntbr_ib_dev *dev = container_of(work, struct ntbr_ib_dev,
+					       umap_work);
+
+	ntbr_umap_revoke(dev, NULL, false);
+}
+
+/*
+ * Something a mapping depends on changed (the peer QP, the MR table): the
+ * work rechecks every mapping.  Always queued: a mapping being made now
+ * checks again under umap_lock, the work runs after it.
+ */
+void ntbr_umap_recheck(struct ntbr_ib_dev *dev)
+{
+	queue_work(system_unbound_wq, &dev->umap_work);
+}
+
+void ntbr_umap_dev_init(struct ntbr_ib_dev *dev)
+{
+	mutex_init(&dev->umap_lock);
+	INIT_LIST_HEAD(&dev->umaps);
+	INIT_WORK(&dev->umap_work, ntbr_umap_work);
+}
+
+/* Every QP is gone by now: nothing is mapped any more. */
+void ntbr_umap_dev_fini(struct ntbr_ib_dev *dev)
+{
+	cancel_work_sync(&dev->umap_work);
+	WARN_ON(!list_empty(&dev->umaps));
+	mutex_destroy(&dev->umap_lock);
+}
+
+/*
+ * The peer address of the MR page at va, page aligned and reachable
+ * through a window: its physical address in *phys, and how many bytes
+ * from there are contiguous both at the peer and in our window (a whole
+ * number of pages, at most left).  Inside an SRCU section that saw ready.
+ */
+static int ntbr_umap_run(struct ntbr_ib_dev *dev, struct ntbr_rmr *rmr,
+			 u64 va, u64 left, phys_addr_t *phys, u64 *run)
+{
+	u64 dma, n;
+	phys_addr_t p;
+	size_t contig;
+	int err;
+
+	err = ntbr_rmr_dma_addr(rmr, va, &dma, &contig);
+	if (err)
+		return err;
+	if (!PAGE_ALIGNED(dma) || contig < PAGE_SIZE)
+		return -EFAULT;
+	err = ntbr_win_page_phys(dev->nd, dma, phys);
+	if (err)
+		return err;
+	contig = min_t(u64, ALIGN_DOWN(contig, PAGE_SIZE), left);
+	/* Contiguous at the peer; also in one window of ours? */
+	for (n = PAGE_SIZE; n < contig; n += PAGE_SIZE) {
+		if (ntbr_win_page_phys(dev->nd, dma + n, &p) ||
+		    p != *phys + n)
+			break;
+	}
+	*run = n;
+	return 0;
+}
+
+/* Every page of [va, va + len) reachable (SRCU section that saw ready). */
+static int ntbr_umap_check_pages(struct ntbr_ib_dev *dev,
+				 struct ntbr_rmr *rmr, u64 va, u64 len)
+{
+	phys_addr_t phys;
+	u64 run;
+	int err;
+
+	while (len) {
+		err = ntbr_umap_run(dev, rmr, va, len, &phys, &run);
+		if (err)
+			return err;
+		va += run;
+		len -= run;
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * NTBRDMA_QP_OP_MAP_PEER_MR for qp (its mutex held): the checks, then a
+ * umap whose mmap entry the answer names.
+ */
+int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbr_ucontext *uc = rdma_udata_to_drv_context(udata,
+						struct ntbr_ucontext, ibuc);
+	struct ntbrdma_modify_qp_resp resp = {};
+	struct ntbr_rmr *rmr;
+	struct ntbr_umap *um;
+	u64 start, end;
+	int err, idx;
+
+	lockdep_assert_held(&qp->mutex);
+	if (!qp->user || qp->ibqp.qp_type != IB_QPT_RC || !uc)
+		return -EOPNOTSUPP;
+	if (udata->outlen < sizeof(resp))
+		return -EINVAL;
+	rmr = ntbr_rmr_get_key(dev, rkey);
+	if (!rmr)
+		return -ENOENT;
+	err = -EACCES;
+	if (!(rmr->access & IB_ACCESS_REMOTE_WRITE) ||
+	    (!(rmr->access & IB_ACCESS_REMOTE_READ) &&
+	     !READ_ONCE(map_write_only)) ||
+	    !ntbr_umap_allowed(qp, rmr))
+		goto err_rmr;
+	/* Whole pages only: the rest of a partial page is not the MR's. */
+	start = ALIGN(rmr->iova, PAGE_SIZE);
+	end = ALIGN_DOWN(rmr->iova + rmr->length, PAGE_SIZE);
+	err = -ERANGE;
+	if (start < rmr->iova || end <= start)
+		goto err_rmr;
+	idx = srcu_read_lock(&dev->nd->srcu);
+	err = READ_ONCE(dev->nd->ready) ?
+		      ntbr_umap_check_pages(dev, rmr, start, end - start) :
+		      -ENOTCONN;
+	srcu_read_unlock(&dev->nd->srcu, idx);
+	if (err)
+		goto err_rmr;
+
+	um = kzalloc(sizeof(*um), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!um)
+		goto err_rmr;
+	mutex_init(&um->lock);
+	INIT_LIST_HEAD(&um->vmas);
+	um->me.umap = um;
+	um->rmr = rmr;
+	um->qp = qp;
+	um->uc = uc;
+	um->iova = start;
+	um->len = end - start;
+
+	mutex_lock(&dev->umap_lock);
+	err = -ENOSPC;
+	if (qp->umap_count >= NTBR_UMAP_PER_QP)
+		goto err_unlock;
+	/* Again under umap_lock: a revocation of now does not miss it. */
+	err = -EACCES;
+	if (!ntbr_umap_allowed(qp, rmr))
+		goto err_unlock;
+	err = rdma_user_mmap_entry_insert(&uc->ibuc, &um->me.rdma_entry,
+					  um->len);
+	if (err)
+		goto err_unlock;
+	qp->umap_count++;
+	list_add_tail(&um->dev_entry, &dev->umaps);
+	resp.mmap_offset = rdma_user_mmap_get_offset(&um->me.rdma_entry);
+	resp.mmap_size = um->len;
+	resp.iova = start;
+	resp.map_gen = qp->map_gen;
+	atomic_inc(&dev->umap_live);
+	atomic_inc(&dev->umap_made);
+	mutex_unlock(&dev->umap_lock);
+
+	err = ib_copy_to_udata(udata, &resp, sizeof(resp));
+	if (err)	/* the QP's next revocation cleans it up */
+		return err;
+	return 0;
+
+err_unlock:
+	mutex_unlock(&dev->umap_lock);
+	kfree(um);
+err_rmr:
+	ntbr_rmr_put(rmr);
+	return err;
+}
+
+/* --- the VMAs -------------------------------------------------------------- */
+
+static void ntbr_umap_vm_open(struct vm_area_struct *vma)
+{
+	struct ntbr_umap *um = vma->vm_private_data;
+	struct ntbr_umap_vma *v = kzalloc(sizeof(*v), GFP_KERNEL);
+
+	/* A copy of a VMA (mremap): tracked like the original. */
+	kref_get(&um->me.rdma_entry.ref);
+	mutex_lock(&um->lock);
+	if (v) {
+		v->vma = vma;
+		list_add(&v->entry, &um->vmas);
+	} else {
+		/* Untracked cannot be revoked: leave it mapping nothing. */
+		zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	}
+	mutex_unlock(&um->lock);
+}
+
+static void ntbr_umap_vm_close(struct vm_area_struct *vma)
+{
+	struct ntbr_umap *um = vma->vm_private_data;
+	struct ntbr_umap_vma *v, *found = NULL;
+
+	mutex_lock(&um->lock);
+	list_for_each_entry(v, &um->vmas, entry) {
+		if (v->vma == vma) {
+			found = v;
+			list_del(&v->entry);
+			break;
+		}
+	}
+	mutex_unlock(&um->lock);
+	kfree(found);
+	rdma_user_mmap_entry_put(&um->me.rdma_entry);
+}
+
+/* A split would need a second tracked VMA: unmap or remap it whole. */
+static int ntbr_umap_vm_may_split(struct vm_area_struct *vma,
+				  unsigned long addr)
+{
+	return -EINVAL;
+}
+
+/* Only after revocation: the process's stores go to its sink page. */
+static vm_fault_t ntbr_umap_vm_fault(struct vm_fault *vmf)
+{
+	struct ntbr_umap *um = vmf->vma->vm_private_data;
+	struct page *sink;
+	bool revoked;
+
+	mutex_lock(&um->lock);
+	revoked = um->revoked;
+	mutex_unlock(&um->lock);
+	if (!revoked)
+		return VM_FAULT_SIGBUS;
+	sink = ntbr_uc_sink(um->uc);
+	if (!sink)
+		return VM_FAULT_OOM;
+	return vmf_insert_pfn(vmf->vma, vmf->address, page_to_pfn(sink));
+}
+
+static const struct vm_operations_struct ntbr_umap_vm_ops = {
+	.open = ntbr_umap_vm_open,
+	.close = ntbr_umap_vm_close,
+	.may_split = ntbr_umap_vm_may_split,
+	.fault = ntbr_umap_vm_fault,
+};
+
+/*
+ * mmap of a umap's entry (ntbr_mmap, which took a reference on it: the
+ * VMA keeps it until close).  The caller holds mmap_lock for writing.
+ */
+int ntbr_umap_mmap(struct ntbr_umap *um, struct vm_area_struct *vma)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(um->uc->ibuc.device);
+	struct ntbr_umap_vma *v;
+	phys_addr_t phys;
+	u64 off, run;
+	int err, idx;
+
+	if (!(vma->vm_flags & VM_SHARED) || (vma->vm_flags & VM_EXEC))
+		return -EINVAL;
+	v = kzalloc(sizeof(*v), GFP_KERNEL);
+	if (!v)
+		return -ENOMEM;
+	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTCOPY | VM_DONTEXPAND |
+			 VM_DONTDUMP;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
+
+	mutex_lock(&um->lock);
+	if (um->revoked) {
+		mutex_unlock(&um->lock);
+		kfree(v);
+		return -EACCES;
+	}
+	v->vma = vma;
+	list_add(&v->entry, &um->vmas);
+	vma->vm_private_data = um;
+	vma->vm_ops = &ntbr_umap_vm_ops;
+	mutex_unlock(&um->lock);
+
+	/*
+	 * Not revoked when it joined: um->rmr stays until a revocation has
+	 * zapped this VMA, which needs our mmap_lock first.
+	 */
+	idx = srcu_read_lock(&dev->nd->srcu);
+	err = READ_ONCE(dev->nd->ready) ? 0 : -ENOTCONN;
+	for (off = 0; !err && off < um->len; off += run) {
+		err = ntbr_umap_run(dev, um->rmr, um->iova + off,
+				    um->len - off, &phys, &run);
+		if (!err)
+			err = io_remap_pfn_range(vma, vma->vm_start + off,
+						 PHYS_PFN(phys), run,
+						 vma->vm_page_prot);
+	}
+	srcu_read_unlock(&dev->nd->srcu, idx);
+	if (err) {
+		/* The VMA goes without close: untrack it here. */
+		mutex_lock(&um->lock);
+		list_del(&v->entry);
+		mutex_unlock(&um->lock);
+		kfree(v);
+		vma->vm_ops = NULL;
+		vma->vm_private_data = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/* --- debugfs (tests, benchmarks) ------------------------------------------ */
+
+static int ntbr_umap_show(struct seq_file *s, void *unused)
+{
+	struct ntbr_ib_dev *dev = s->private;
+
+	seq_printf(s, "live %d made %d revoked %d\n",
+		   atomic_read(&dev->umap_live), atomic_read(&dev->umap_made),
+		   atomic_read(&dev->umap_revoked));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ntbr_umap);
+
+void ntbr_umap_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir)
+{
+	debugfs_create_file("umap", 0400, dir, dev, &ntbr_umap_fops);
+}

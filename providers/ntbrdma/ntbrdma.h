@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * libntbrdma: what the provider's files share: the context (with its
+ * table of MRs registered through it), completion queues (the kernel's
+ * ring and the provider's own completions, ntbrdma.c), queue pairs
+ * (ntbrdma_qp.c) and RDMA WRITE from user space (ntbrdma_bypass.c).
+ */
+#ifndef NTBRDMA_H
+#define NTBRDMA_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/ntbrdma-abi.h>
+
+#include "ntbrdma-pabi.h"
+
+#define ntb_container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct ntb_device {
+	struct verbs_device vdev;
+};
+
+/* An MR registered through us: what the bypass checks an SGE against. */
+struct ntb_mr {
+	struct verbs_mr vmr;
+	struct ntb_mr *next; /* in its hash chain */
+};
+
+#define NTB_MR_HASH 256
+
+struct ntb_context {
+	struct verbs_context vctx;
+	uint32_t max_cqe;
+	uint32_t max_inline_data;
+	/* RDMA WRITE from user space (NTBRDMA_BYPASS=0 turns it off). */
+	bool bypass;
+	pthread_rwlock_t mr_lock;
+	struct ntb_mr *mr_hash[NTB_MR_HASH]; /* by lkey */
+};
+
+/* A completion the provider made itself, after ring entry `mark`. */
+struct ntb_priv_cqe {
+	struct ntbrdma_cqe cqe;
+	uint32_t mark; /* the ring's prod when it was made */
+};
+
+struct ntb_cq {
+	/* ibv_cq_ex begins with ibv_cq (ibv_cq_ex_to_cq() is a cast). */
+	union {
+		struct ibv_cq ibcq;
+		struct ibv_cq_ex ibcq_ex;
+	};
+	pthread_spinlock_t lock;
+	void *ring;
+	size_t ring_size;
+	uint32_t num_cqe;
+	uint32_t cons; /* our copy of ctrl->cons */
+	struct ntbrdma_cq_ctrl *ctrl;
+	struct ntbrdma_cqe *cqe;
+	/*
+	 * Completions of WRITEs done in user space, in order, under lock:
+	 * returned once cons reached their mark (ntbrdma_bypass.c says why
+	 * that is the order of the QP's work).  Allocated at the first.
+	 */
+	struct ntb_priv_cqe *priv;
+	uint32_t priv_size; /* a power of two */
+	uint32_t priv_head, priv_tail;
+	/* Extended polling: the current entry, between start and end_poll. */
+	const struct ntbrdma_cqe *cur;
+	bool cur_priv; /* it is priv[priv_head] */
+};
+
+static inline struct ntb_context *to_ctx(struct ibv_context *ibctx)
+{
+	return ntb_container_of(ibctx, struct ntb_context, vctx.context);
+}
+
+static inline struct ntb_cq *to_cq(struct ibv_cq *ibcq)
+{
+	return ntb_container_of(ibcq, struct ntb_cq, ibcq);
+}
+
+/*
+ * ntbrdma.c: queue a completion of our own on cq, in order after what
+ * its ring holds now.  False when the CQ is armed (the kernel must then
+ * make the completion, to raise the event) or our queue is full.
+ */
+bool ntb_cq_priv_push(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe);
+
+/* ntbrdma_bypass.c: the MR table. */
+void ntb_mr_table_init(struct ntb_context *ctx);
+void ntb_mr_table_add(struct ntb_context *ctx, struct ntb_mr *mr);
+void ntb_mr_table_del(struct ntb_context *ctx, struct ntb_mr *mr);
+
+#endif /* NTBRDMA_H */

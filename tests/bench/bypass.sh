@@ -1,0 +1,182 @@
+#!/bin/bash
+# bypass: RDMA WRITE from user space (kernel bypass) against the kernel
+# path, in one run on the same testbed (NTBRDMA_BYPASS=0 turns the bypass
+# off in the provider), with the goals of the kernel-bypass issue that
+# concern WRITE:
+#   - ib_write_lat 8 B (typical) <= 3x the raw ping-pong round trip;
+#   - ib_write_bw 64 B >= 1,000,000 msg/s;
+#   - ib_write_bw 64 KiB >= 90 % of the raw window memcpy;
+#   - proof of bypass: ib_write_lat -n 10000 makes fewer than 100 system
+#     calls more than -n 10 (strace -c -f on both ends), and b takes
+#     fewer than 100 interrupts of the NTB (ivshmem) during it.
+# The raw figures come from raw-limit.json next to $1 (or in
+# $BUILD_DIR/bench).  Prints a table and writes JSON to $1 (default
+# build/bench/bypass.json).  Figures only: exit 0 unless this script is
+# broken.  Run from the repository root with TESTBED set and the testbed
+# up.  (TCG: the figures are the emulator's; compare only ratios.)
+# The scripts run in the VMs are single-quoted on purpose: their $1... are
+# the arguments given after them, expanded in the VM.
+# shellcheck disable=SC2016
+. "$(dirname "$0")/../vm/lib.sh"
+export TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180}
+
+json=${1:-build/bench/bypass.json}
+LIMIT=120
+PORT=18850
+GA=1
+GB=1
+
+# perf MODE TEST SIZE COUNT...: one perftest run, b serving and a
+# connecting, with NTBRDMA_BYPASS=MODE on both; prints perftest's result
+# line (or "fail").
+perf() {
+	local mode=$1 t=$2 size=$3 out srv pid rc=0 src=0
+	shift 3
+	local args=(-d ntbrdma0 -s "$size" "$@" -F)
+	PORT=$((PORT + 1))
+	srv=$(mktemp)
+	on b env NTBRDMA_BYPASS="$mode" timeout "$LIMIT" "$t" "${args[@]}" \
+		-x "$GB" -p "$PORT" >"$srv" 2>&1 &
+	pid=$!
+	wait_listen b "$PORT"
+	out=$(on a env NTBRDMA_BYPASS="$mode" timeout "$LIMIT" "$t" \
+		"${args[@]}" -x "$GA" -p "$PORT" 192.168.200.2 2>&1) || rc=$?
+	wait "$pid" || src=$?
+	rm -f "$srv"
+	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
+		echo fail
+		return 0
+	fi
+	echo "$out" | awk '/^ *#bytes/ { getline; print; exit }'
+}
+
+# col N LINE: field N of a result line, or "fail".
+col() {
+	local v
+	v=$(awk -v n="$1" '{ print $n }' <<<"$2")
+	[[ $v =~ ^[0-9.]+$ ]] && echo "$v" || echo fail
+}
+
+# syscalls VM COUNT: system calls of ib_write_lat -n COUNT on VM (strace
+# -c -f, the "total" row), b serving and a connecting, both traced.
+syscalls() {
+	local n=$2 pid out
+	PORT=$((PORT + 1))
+	on b timeout "$LIMIT" strace -f -c -o /tmp/bypass-strace-b \
+		ib_write_lat -d ntbrdma0 -s 8 -n "$n" -F -x "$GB" -p "$PORT" \
+		>/dev/null 2>&1 &
+	pid=$!
+	wait_listen b "$PORT"
+	on a timeout "$LIMIT" strace -f -c -o /tmp/bypass-strace-a \
+		ib_write_lat -d ntbrdma0 -s 8 -n "$n" -F -x "$GA" -p "$PORT" \
+		192.168.200.2 >/dev/null 2>&1 || true
+	wait "$pid" || true
+	out=$(onsh "$1" "awk '\$NF == \"total\" { print \$(NF - 2) }' \
+		/tmp/bypass-strace-$1")
+	[[ $out =~ ^[0-9]+$ ]] && echo "$out" || echo fail
+}
+
+# irqs VM: interrupts of VM's NTB device (ivshmem's MSI-X vectors) so far.
+irqs() {
+	onsh "$1" "awk '/ntb|ivshmem/ { for (i = 2; i <= NF; i++)
+		if (\$i ~ /^[0-9]+\$/) s += \$i } END { print s + 0 }' /proc/interrupts"
+}
+
+for v in a b; do
+	on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
+		true
+done
+n=1
+for v in a b; do
+	onsh "$v" "modprobe ntbrdma && ip link set ntb0 up &&
+		ip addr replace 192.168.200.$n/24 dev ntb0 &&
+		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
+		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }" >/dev/null 2>&1 ||
+		echo "bypass: no ntbrdma0 on $v" >&2
+	n=$((n + 1))
+done
+for v in a b; do
+	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
+		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
+		echo "bypass: ntbrdma0 not active on $v" >&2
+done
+GA=$(gid_index a ntbrdma0 192.168.200.1) || GA=1
+GB=$(gid_index b ntbrdma0 192.168.200.2) || GB=1
+
+declare -A r
+for mode in 1 0; do
+	r["lat$mode"]=$(col 5 "$(perf "$mode" ib_write_lat 8 -n 2000)")
+	line=$(perf "$mode" ib_write_bw 64 -D 3)
+	r["mps$mode"]=$(col 5 "$line")
+	line=$(perf "$mode" ib_write_bw 65536 -D 3)
+	r["bw$mode"]=$(col 4 "$line")
+	echo "bypass $mode: lat ${r["lat$mode"]} us, 64 B ${r["mps$mode"]} Mpps, 64 KiB ${r["bw$mode"]} MB/s" >&2
+done
+s10=$(syscalls a 10)
+i0=$(irqs b)
+s10k=$(syscalls a 10000)
+i1=$(irqs b)
+b10=$(onsh b "awk '\$NF == \"total\" { print \$(NF - 2) }' /tmp/bypass-strace-b" || echo fail)
+
+for v in a b; do
+	on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
+		true' >/dev/null 2>&1 || true
+done
+
+raw=""
+for f in "$(dirname "$json")/raw-limit.json" "$BUILD_DIR/bench/raw-limit.json"; do
+	if [ -f "$f" ]; then
+		raw=$(cat "$f")
+		break
+	fi
+done
+rtt=$(sed -n 's/.*"pingpong_rtt_ns_median": *\([0-9.]*\).*/\1/p' <<<"$raw")
+mcp=$(sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p' <<<"$raw")
+
+# goal NAME VALUE OP LIMIT TEXT: one row, met or not.
+goal() {
+	local met="not met"
+	if [[ $2 =~ ^[0-9.]+$ ]] && [[ $4 =~ ^[0-9.]+$ ]]; then
+		awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {
+			exit !((op == "<=" && v <= l) || (op == ">=" && v >= l)) }' &&
+			met=met
+	else
+		met="n/a"
+	fi
+	printf '  %-58s %s\n' "$1: $5" "$met"
+}
+
+echo
+printf '%-22s %14s %14s\n' "" "user space" "kernel path"
+printf '%-22s %14s %14s\n' "ib_write_lat 8 B us" "${r[lat1]}" "${r[lat0]}"
+printf '%-22s %14s %14s\n' "ib_write_bw 64 B Mpps" "${r[mps1]}" "${r[mps0]}"
+printf '%-22s %14s %14s\n' "ib_write_bw 64K MB/s" "${r[bw1]}" "${r[bw0]}"
+echo "raw limit (raw-limit.json): ${raw:-none}"
+echo "goals (user space):"
+lim=fail
+[[ $rtt =~ ^[0-9.]+$ ]] && lim=$(awk -v r="$rtt" 'BEGIN { printf "%.3f", 3 * r / 1000 }')
+goal "ib_write_lat 8 B" "${r[lat1]}" "<=" "$lim" "${r[lat1]} us <= 3x round trip ($lim us)"
+mps=fail
+[[ ${r[mps1]} =~ ^[0-9.]+$ ]] && mps=$(awk -v m="${r[mps1]}" 'BEGIN { printf "%.0f", m * 1e6 }')
+goal "ib_write_bw 64 B" "$mps" ">=" 1000000 "$mps msg/s >= 1,000,000"
+pct=fail
+[[ ${r[bw1]} =~ ^[0-9.]+$ ]] && [[ $mcp =~ ^[0-9.]+$ ]] &&
+	pct=$(awk -v b="${r[bw1]}" -v m="$mcp" 'BEGIN { printf "%.0f", 100 * b / m }')
+goal "ib_write_bw 64 KiB" "$pct" ">=" 90 "$pct % of the raw window memcpy >= 90 %"
+extra=fail
+[[ $s10 =~ ^[0-9]+$ ]] && [[ $s10k =~ ^[0-9]+$ ]] && extra=$((s10k - s10))
+goal "system calls" "$extra" "<=" 99 "a: $s10k (-n 10000) - $s10 (-n 10) = $extra < 100"
+dirq=fail
+[[ $i0 =~ ^[0-9]+$ ]] && [[ $i1 =~ ^[0-9]+$ ]] && dirq=$((i1 - i0))
+goal "doorbells" "$dirq" "<=" 99 "b: $dirq NTB interrupts during -n 10000 < 100"
+echo "(b's own system calls during -n 10000: $b10)"
+
+mkdir -p "$(dirname "$json")"
+cat >"$json" <<EOT
+{"write_lat_8_us": {"bypass": "${r[lat1]}", "kernel": "${r[lat0]}"},
+ "write_bw_64_mpps": {"bypass": "${r[mps1]}", "kernel": "${r[mps0]}"},
+ "write_bw_65536_MBps": {"bypass": "${r[bw1]}", "kernel": "${r[bw0]}"},
+ "syscalls_write_lat_10": "$s10", "syscalls_write_lat_10000": "$s10k",
+ "responder_ntb_irqs_write_lat_10000": "$dirq"}
+EOT
+echo "(figures in $json)"
