@@ -308,9 +308,10 @@ struct ntbrdma_recv_wqe {
  * (QP in RTS, connected to a peer QP that is connected back with
  * REMOTE_WRITE, the MR READY with REMOTE_WRITE - and REMOTE_READ unless
  * ntbrdma's map_write_only allows write-only MRs - of that peer QP's PD);
- * errno otherwise (the provider then uses the kernel path).  mmap(2) mmap_size bytes at mmap_offset on the uverbs fd
- * (MAP_SHARED, PROT_READ | PROT_WRITE) maps the peer MR's bytes from
- * iova on, write-combining.  The kernel revokes it (further stores go
+ * errno otherwise (the provider then uses the kernel path).  mmap(2) of
+ * mmap_size bytes at mmap_offset on the uverbs fd (MAP_SHARED,
+ * PROT_READ | PROT_WRITE) maps the peer MR's bytes from iova on,
+ * write-combining.  The kernel revokes it (further stores go
  * to a scratch page) after bumping the SQ's map_gen; map_gen below is
  * its value when the mapping was made.
  */

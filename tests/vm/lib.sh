@@ -103,7 +103,9 @@ ntbrdma_teardown() {
 # ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s
 # (scaled).
 ntbrdma_wait_active() {
-	expect_ok "$1: port active within 30 s" onsh "$1" "timeout $(scaled 30) sh -c 'until
+	local t
+	t=$(scaled 30)
+	expect_ok "$1: port active within 30 s" onsh "$1" "timeout $t sh -c 'until
 		ibv_devinfo -d ntbrdma0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
 
