@@ -1,5 +1,5 @@
 #!/bin/bash
-# bypass: RDMA WRITE from user space (kernel bypass) against the kernel
+# user-write: RDMA WRITE from user space (kernel bypass) against the kernel
 # path, in one run on the same testbed (NTBRDMA_BYPASS=0 turns the bypass
 # off in the provider), with the goals of the kernel-bypass issue that
 # concern WRITE:
@@ -10,8 +10,9 @@
 #     calls more than -n 10 (strace -c -f on both ends), and b takes
 #     fewer than 100 interrupts of the NTB (ivshmem) during it.
 # The raw figures come from raw-limit.json next to $1 (or in
-# $BUILD_DIR/bench).  Prints a table and writes JSON to $1 (default
-# build/bench/bypass.json).  Figures only: exit 0 unless this script is
+# $BUILD_DIR/bench): run-tests runs the benchmarks in name order, so
+# raw-limit's of this run.  Prints a table and writes JSON to $1 (default
+# build/bench/user-write.json).  Figures only: exit 0 unless this script is
 # broken.  Run from the repository root with TESTBED set and the testbed
 # up.  (TCG: the figures are the emulator's; compare only ratios.)
 # The scripts run in the VMs are single-quoted on purpose: their $1... are
@@ -20,7 +21,7 @@
 . "$(dirname "$0")/../vm/lib.sh"
 export TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180}
 
-json=${1:-build/bench/bypass.json}
+json=${1:-build/bench/user-write.json}
 LIMIT=120
 PORT=18850
 GA=1
@@ -92,13 +93,13 @@ for v in a b; do
 		ip addr replace 192.168.200.$n/24 dev ntb0 &&
 		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
 		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }" >/dev/null 2>&1 ||
-		echo "bypass: no ntbrdma0 on $v" >&2
+		echo "user-write: no ntbrdma0 on $v" >&2
 	n=$((n + 1))
 done
 for v in a b; do
 	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
-		echo "bypass: ntbrdma0 not active on $v" >&2
+		echo "user-write: ntbrdma0 not active on $v" >&2
 done
 GA=$(gid_index a ntbrdma0 192.168.200.1) || GA=1
 GB=$(gid_index b ntbrdma0 192.168.200.2) || GB=1
@@ -110,7 +111,7 @@ for mode in 1 0; do
 	r["mps$mode"]=$(col 5 "$line")
 	line=$(perf "$mode" ib_write_bw 65536 -D 3)
 	r["bw$mode"]=$(col 4 "$line")
-	echo "bypass $mode: lat ${r["lat$mode"]} us, 64 B ${r["mps$mode"]} Mpps, 64 KiB ${r["bw$mode"]} MB/s" >&2
+	echo "user-write $mode: lat ${r["lat$mode"]} us, 64 B ${r["mps$mode"]} Mpps, 64 KiB ${r["bw$mode"]} MB/s" >&2
 done
 s10=$(syscalls a 10)
 i0=$(irqs b)
