@@ -10,8 +10,8 @@
 #     calls more than -n 10 (strace -c -f on both ends), and b takes
 #     fewer than 100 interrupts of the NTB (ivshmem) during it.
 # The raw figures come from raw-limit.json next to $1 (or in
-# $BUILD_DIR/bench): run-tests runs the benchmarks in name order, so
-# raw-limit's of this run.  Prints a table and writes JSON to $1 (default
+# $BUILD_DIR/bench): run-tests runs the benchmarks in name order, so they
+# are this run's raw-limit figures.  Prints a table and writes JSON to $1 (default
 # build/bench/user-write.json).  Figures only: exit 0 unless this script is
 # broken.  Run from the repository root with TESTBED set and the testbed
 # up.  (TCG: the figures are the emulator's; compare only ratios.)
