@@ -94,8 +94,8 @@ static const struct weight weights[] = {
 	{ OP_POST_SEND, 14 },  { OP_POST_RECV, 10 },
 	{ OP_RING_WRITE, 16 }, { OP_KICK, 4 },
 	{ OP_RAW_POST, 4 },    { OP_RAW_STRAY, 2 },
-	{ OP_MMAP, 2 },	       { OP_EVENTS, 2 },
-	{ OP_FORK, 0 },
+	{ OP_MMAP, 2 },	       { OP_MAP_PEER, 3 },
+	{ OP_EVENTS, 2 },      { OP_FORK, 0 },
 };
 
 static bool do_fork;
@@ -189,6 +189,9 @@ static void run_op(struct rng *r, enum op op)
 		break;
 	case OP_RAW_STRAY:
 		op_raw_stray(r);
+		break;
+	case OP_MAP_PEER:
+		op_map_peer(r);
 		break;
 	case OP_MMAP:
 		op_mmap(r);
@@ -293,6 +296,9 @@ static void summary(double secs)
 	printf("# raw CQ entries read: %lu\n", atomic_load(&st_raw_cqe));
 	printf("# QP destroys refused while in use (EBUSY), retried: %lu\n",
 	       atomic_load(&st_qp_busy));
+	printf("# peer MR mappings: %lu made; refused: %lu no such MR, %lu not allowed, %lu malformed\n",
+	       atomic_load(&st_map_mapped), atomic_load(&st_map_noent),
+	       atomic_load(&st_map_acces), atomic_load(&st_map_inval));
 	printf("# provider CQ completions by status:");
 	for (i = 0; i < 32; i++)
 		if (atomic_load(&st_wc[i]))

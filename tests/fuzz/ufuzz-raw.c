@@ -34,6 +34,46 @@ int ucmd(uint32_t command, const void *req, size_t len, size_t resp_len)
 	return write(cmd_fd, msg, n) == (ssize_t)n ? 0 : errno;
 }
 
+/*
+ * Extended modify_qp with our driver data (include/rdma/ntbrdma-abi.h):
+ * a mapping of a peer MR for the QP, attribute mask 0.
+ */
+struct raw_map_cmd {
+	struct ib_uverbs_cmd_hdr hdr;
+	struct ib_uverbs_ex_cmd_hdr ex;
+	struct ib_uverbs_ex_modify_qp core;
+	struct ntbrdma_modify_qp_req drv;
+};
+
+struct raw_map_resp {
+	struct ib_uverbs_ex_modify_qp_resp core;
+	struct ntbrdma_modify_qp_resp drv;
+};
+
+int raw_map_peer(uint32_t handle, uint32_t op, uint32_t rkey,
+		 struct ntbrdma_modify_qp_resp *drv)
+{
+	struct raw_map_resp resp;
+	struct raw_map_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	memset(&resp, 0, sizeof(resp));
+	c.hdr.command = IB_USER_VERBS_CMD_FLAG_EXTENDED |
+			IB_USER_VERBS_EX_CMD_MODIFY_QP;
+	c.hdr.in_words = sizeof(c.core) / 8;
+	c.hdr.out_words = sizeof(resp.core) / 8;
+	c.ex.response = (uintptr_t)&resp;
+	c.ex.provider_in_words = sizeof(c.drv) / 8;
+	c.ex.provider_out_words = sizeof(resp.drv) / 8;
+	c.core.base.qp_handle = handle;
+	c.drv.op = op;
+	c.drv.rkey = rkey;
+	if (write(cmd_fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
+		return errno;
+	*drv = resp.drv;
+	return 0;
+}
+
 struct raw_cq_resp {
 	struct ib_uverbs_create_cq_resp core;
 	struct ntbrdma_create_cq_resp drv;

@@ -3,12 +3,14 @@
  * ntbrdma-ufuzz: the operations around the verbs - direct writes to the
  * rings of raw CQs and QPs (indices, the kernel's own words, slots), kicks,
  * raw post commands, raw commands on random handles, mmap at offsets the
- * kernel did not give, and fork children that write the rings they
- * inherited and issue raw commands.
+ * kernel did not give, mappings of peer MRs asked for, mapped and written
+ * at random (RDMA WRITE from user space), and fork children that write the
+ * rings they inherited and issue raw commands.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -315,6 +317,72 @@ void op_mmap(struct rng *r)
 	count(OP_MMAP, p == MAP_FAILED ? errno : 0);
 	if (p != MAP_FAILED)
 		munmap(p, len);
+}
+
+/*
+ * A peer MR key as an application would have it from its peer: one the
+ * kernel lists in debugfs rmr (the fuzzer runs as root), else any key.
+ */
+static uint32_t peer_key(struct rng *r)
+{
+	uint32_t keys[64], n = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/ntbrdma_ib/ntbrdma0/rmr", "r");
+	while (f && n < 64 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "rkey=%x", &keys[n]) == 1)
+			n++;
+	if (f)
+		fclose(f);
+	return n && chance(r, 70) ? keys[below(r, n)] : pick_key(r);
+}
+
+/*
+ * RDMA WRITE from user space as a hostile process does it: a mapping of a
+ * peer MR asked for on any QP with any key (or op), mmap()ed with wrong
+ * sizes and flags at times, written and read at random, unmapped.  Only
+ * errors may come back; the stores land in the peer's MR, in the sink
+ * page after a revocation, or nowhere.
+ */
+void op_map_peer(struct rng *r)
+{
+	struct ntbrdma_modify_qp_resp drv;
+	struct qp_slot *q = &qps[below(r, NQP)];
+	uint32_t op = chance(r, 90) ? NTBRDMA_QP_OP_MAP_PEER_MR : edgy32(r);
+	uint32_t handle = edgy32(r);
+	size_t len, n, off;
+	char *p;
+	int err;
+
+	rd(&q->lk);
+	if (q->kind == K_RAW)
+		handle = q->handle;
+	else if (q->kind == K_IBV)
+		handle = q->qp->handle;
+	un(&q->lk);
+	err = raw_map_peer(handle, op, peer_key(r), &drv);
+	count(OP_MAP_PEER, err);
+	atomic_fetch_add(err == ENOENT			? &st_map_noent :
+			 err == EACCES || err == ERANGE ? &st_map_acces :
+			 err				? &st_map_inval :
+							  &st_map_mapped,
+			 1);
+	if (err || !drv.mmap_size || drv.mmap_size > (1ull << 30))
+		return;
+	len = (size_t)drv.mmap_size + (chance(r, 10) ? 4096 : 0);
+	p = mmap(NULL, len,
+		 PROT_READ | PROT_WRITE | (chance(r, 5) ? PROT_EXEC : 0),
+		 chance(r, 10) ? MAP_PRIVATE : MAP_SHARED, cmd_fd,
+		 (off_t)drv.mmap_offset);
+	if (p == MAP_FAILED)
+		return;
+	n = len < 65536 ? len : 65536;
+	off = below(r, (uint32_t)n);
+	rfill(r, p + off, 1 + below(r, (uint32_t)(n - off)));
+	if (chance(r, 30))
+		(void)*(volatile char *)(p + below(r, (uint32_t)n));
+	munmap(p, len);
 }
 
 /* --- fork ------------------------------------------------------------------ */

@@ -87,14 +87,15 @@ const char *const op_names[OP_N] = {
 	"qp_create",  "qp_create_raw",	"qp_destroy",	 "qp_destroy_raw",
 	"qp_modify",  "qp_modify_raw",	"qp_connect",	 "qp_query",
 	"post_send",  "post_recv",	"qp_ring_write", "kick",
-	"raw_post",   "raw_stray_cmd",	"mmap_probe",	 "events",
-	"fork",
+	"raw_post",   "raw_stray_cmd",	"mmap_probe",	 "map_peer_mr",
+	"events",     "fork",
 };
 
 atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];
 atomic_ulong st_wc[32]; /* completions by status (31: other) */
 atomic_ulong st_wc_bad, st_child_segv, st_child_ok, st_raw_cqe;
 atomic_ulong st_qp_busy, st_child_cmd_ok;
+atomic_ulong st_map_noent, st_map_acces, st_map_inval, st_map_mapped;
 atomic_int failed;
 
 void count(enum op op, int err)

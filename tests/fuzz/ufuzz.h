@@ -68,6 +68,7 @@ enum op {
 	OP_RAW_POST,
 	OP_RAW_STRAY,
 	OP_MMAP,
+	OP_MAP_PEER,
 	OP_EVENTS,
 	OP_FORK,
 	OP_N
@@ -78,6 +79,8 @@ extern atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];
 extern atomic_ulong st_wc[32]; /* completions by status (31: other) */
 extern atomic_ulong st_wc_bad, st_child_segv, st_child_ok, st_raw_cqe;
 extern atomic_ulong st_qp_busy; /* QP destroys refused: in use */
+/* map_peer_mr refusals: no such MR, not allowed, malformed; mapped. */
+extern atomic_ulong st_map_noent, st_map_acces, st_map_inval, st_map_mapped;
 extern atomic_ulong st_child_cmd_ok; /* fork children's commands passed */
 extern atomic_int failed;
 
@@ -167,6 +170,8 @@ uint32_t pick_qpn(struct rng *r);
 /* --- raw uverbs commands (ufuzz-raw.c) ---------------------------------- */
 
 int ucmd(uint32_t command, const void *req, size_t len, size_t resp_len);
+int raw_map_peer(uint32_t handle, uint32_t op, uint32_t rkey,
+		 struct ntbrdma_modify_qp_resp *drv);
 int raw_create_cq(uint32_t cqe, int channel, uint32_t *handle,
 		  struct ntbrdma_create_cq_resp *drv);
 int raw_resize_cq(uint32_t handle, uint32_t cqe,
@@ -215,6 +220,7 @@ void op_kick(struct rng *r);
 void op_raw_post(struct rng *r);
 void op_raw_stray(struct rng *r);
 void op_mmap(struct rng *r);
+void op_map_peer(struct rng *r);
 void op_fork(struct rng *r);
 
 #endif /* UFUZZ_H */
