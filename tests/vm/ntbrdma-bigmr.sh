@@ -17,6 +17,8 @@ MIB=1024
 [ "${TESTBED_TIME_SCALE:-1}" -le 1 ] || MIB=768
 MIB=${NTBRDMA_BIGMR_MIB:-$MIB}
 PORT=18950
+DYING=/sys/kernel/debug/ntbrdma_ib/ntbrdma0/mr_dying
+WAIT=$(scaled 30)
 LIMIT=$(scaled 120)
 TMPD=$(mktemp -d)
 restarted=0
@@ -87,12 +89,18 @@ pass "$MIB MiB MR a side: one WRITE, one READ and 64 WRITEs of all of it, byte f
 
 for vm in a b; do
 	expect_eq "$vm: ntbrdma0's resources back" "${res0[$vm]}" "$(res $vm)"
+	# The pages go once the peer acknowledged the MR's removal (mr_dying
+	# empty), a moment after the process exits.
+	onsh "$vm" "timeout $WAIT sh -c 'while grep -q . $DYING; do
+		sleep 0.5; done'" || fail "$vm: an MR still waits for the peer's acknowledgement"
 	now=$(avail $vm)
 	echo "$vm: MemAvailable ${avail0[$vm]} KiB before, $now KiB after"
-	# The MR pinned $MIB MiB; 16 MiB of slack for the page cache.
-	[ "$now" -ge $((avail0[$vm] - 16384)) ] ||
+	# The MR pinned $MIB MiB: a leak of its pages would be hundreds of
+	# MiB.  64 MiB of slack for what the kernel keeps after a run of this
+	# size (page tables, per-CPU lists, slab); one CI run saw 34 MiB.
+	[ "$now" -ge $((avail0[$vm] - 65536)) ] ||
 		fail "$vm: MemAvailable $((avail0[$vm] - now)) KiB lower after the MR was deregistered"
-	pass "$vm: MemAvailable back after deregistration (within 16 MiB)"
+	pass "$vm: MemAvailable back after deregistration (within 64 MiB)"
 	expect_eq "$vm: no kernel report" "" \
 		"$(onsh "$vm" "dmesg | grep -E 'BUG|WARNING|Oops|general protection|soft lockup' || true")"
 done
