@@ -251,6 +251,7 @@ enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 				     const struct ibv_send_wr *wr)
 {
 	struct ntb_context *ctx = to_ctx(qp->ibqp.context);
+	bool signaled = (wr->send_flags & IBV_SEND_SIGNALED) || qp->sq_sig_all;
 	struct ntbrdma_cqe cqe;
 	uint64_t total = 0;
 	uint32_t gen;
@@ -297,7 +298,7 @@ enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 	 * that follows.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if ((wr->send_flags & IBV_SEND_SIGNALED) || qp->sq_sig_all) {
+	if (signaled) {
 		/* Read-back: returns once the posted stores reached the peer. */
 		(void)*(volatile const char *)(p - 1);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -305,7 +306,7 @@ enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 	/* Revoked meanwhile: stores may have gone to the scratch page. */
 	if (ntb_map_gen(qp) != gen)
 		return NTB_BYPASS_NO;
-	if (!(wr->send_flags & IBV_SEND_SIGNALED) && !qp->sq_sig_all)
+	if (!signaled)
 		return NTB_BYPASS_DONE;
 	memset(&cqe, 0, sizeof(cqe));
 	cqe.wr_id = wr->wr_id;
