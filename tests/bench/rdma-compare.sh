@@ -164,13 +164,7 @@ for v in a b; do
 done
 
 # The table, and the JSON.
-raw=""
-for f in "$(dirname "$json")/raw-limit.json" "$BUILD_DIR/bench/raw-limit.json"; do
-	if [ -f "$f" ]; then
-		raw=$(cat "$f")
-		break
-	fi
-done
+raw=$(raw_limits "$json")
 echo
 printf '%-14s %8s  %-28s %-28s\n' test size ntbrdma "rxe (vlink)"
 for r in "${runs[@]}"; do

@@ -58,6 +58,12 @@ col() {
 	[[ $v =~ ^[0-9.]+$ ]] && echo "$v" || echo fail
 }
 
+# strace_calls VM: the system calls of VM's last trace (its "total" row).
+strace_calls() {
+	onsh "$1" "awk '\$NF == \"total\" { print \$(NF - 2) }' \
+		/tmp/bypass-strace-$1"
+}
+
 # syscalls VM COUNT: system calls of ib_write_lat -n COUNT on VM (strace
 # -c -f, the "total" row), b serving and a connecting, both traced.
 syscalls() {
@@ -72,8 +78,7 @@ syscalls() {
 		ib_write_lat -d ntbrdma0 -s 8 -n "$n" -F -x "$GA" -p "$PORT" \
 		192.168.200.2 >/dev/null 2>&1 || true
 	wait "$pid" || true
-	out=$(onsh "$1" "awk '\$NF == \"total\" { print \$(NF - 2) }' \
-		/tmp/bypass-strace-$1")
+	out=$(strace_calls "$1")
 	[[ $out =~ ^[0-9]+$ ]] && echo "$out" || echo fail
 }
 
@@ -117,20 +122,14 @@ s10=$(syscalls a 10)
 i0=$(irqs b)
 s10k=$(syscalls a 10000)
 i1=$(irqs b)
-b10=$(onsh b "awk '\$NF == \"total\" { print \$(NF - 2) }' /tmp/bypass-strace-b" || echo fail)
+b10=$(strace_calls b || echo fail)
 
 for v in a b; do
 	on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
 		true' >/dev/null 2>&1 || true
 done
 
-raw=""
-for f in "$(dirname "$json")/raw-limit.json" "$BUILD_DIR/bench/raw-limit.json"; do
-	if [ -f "$f" ]; then
-		raw=$(cat "$f")
-		break
-	fi
-done
+raw=$(raw_limits "$json")
 rtt=$(sed -n 's/.*"pingpong_rtt_ns_median": *\([0-9.]*\).*/\1/p' <<<"$raw")
 mcp=$(sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p' <<<"$raw")
 

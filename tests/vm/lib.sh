@@ -100,6 +100,32 @@ ntbrdma_teardown() {
 		true
 }
 
+# ntbrdma_res VM: ntbrdma0's resource counts in VM (pd, cq, qp, mr, ctx).
+ntbrdma_res() {
+	onsh "$1" "rdma res show" | grep ntbrdma0 |
+		grep -o -E '(pd|cq|qp|mr|ctx) [0-9]+' | tr '\n' ' '
+}
+
+# meminfo VM FIELD [drop]: FIELD of VM's /proc/meminfo in KiB; with drop,
+# once the caches are dropped.
+meminfo() {
+	[ "${3:-}" != drop ] ||
+		onsh "$1" "sync; echo 3 > /proc/sys/vm/drop_caches" >/dev/null
+	onsh "$1" "awk '/^$2:/ { print \$2 }' /proc/meminfo"
+}
+
+# raw_limits JSON: what tests/bench/raw-limit.sh wrote next to JSON (or in
+# BUILD_DIR/bench), or nothing: the emulated NTB's raw limits.
+raw_limits() {
+	local f
+	for f in "$(dirname "$1")/raw-limit.json" "$BUILD_DIR/bench/raw-limit.json"; do
+		if [ -f "$f" ]; then
+			cat "$f"
+			return 0
+		fi
+	done
+}
+
 # ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s
 # (scaled).
 ntbrdma_wait_active() {

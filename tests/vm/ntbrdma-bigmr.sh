@@ -23,8 +23,6 @@ LIMIT=$(scaled 120)
 TMPD=$(mktemp -d)
 restarted=0
 
-mem_kib() { onsh "$1" "awk '/^$2:/ { print \$2 }' /proc/meminfo"; }
-
 cleanup() {
 	for vm in a b; do
 		on "$vm" pkill -KILL -f '[n]tbrdma-bigmr-test' 2>/dev/null || true
@@ -41,36 +39,27 @@ trap cleanup EXIT
 
 # The VMs' RAM, and what the MRs need besides the kernel's own.
 need=$((MIB * 1024 + 700 * 1024))
-if [ "$(mem_kib a MemTotal)" -lt "$need" ]; then
-	echo "# VMs of $(($(mem_kib a MemTotal) / 1024)) MiB: restarting the testbed with 2 GiB each"
+if [ "$(meminfo a MemTotal)" -lt "$need" ]; then
+	echo "# VMs of $(($(meminfo a MemTotal) / 1024)) MiB: restarting the testbed with 2 GiB each"
 	restarted=1
 	"$TESTBED" down >/dev/null
 	TESTBED_MEM=2G TESTBED_NO_BUILD=1 "$TESTBED" up >/dev/null 2>&1 ||
 		fail "testbed up with TESTBED_MEM=2G"
 fi
-[ "$(mem_kib a MemTotal)" -ge "$need" ] ||
-	fail "a: $(mem_kib a MemTotal) KiB of RAM, $MIB MiB MRs need $need"
+[ "$(meminfo a MemTotal)" -ge "$need" ] ||
+	fail "a: $(meminfo a MemTotal) KiB of RAM, $MIB MiB MRs need $need"
 
 ntbrdma_setup a 1
 ntbrdma_setup b 2
 ntbrdma_wait_active a
 ntbrdma_wait_active b
 
-# res VM: ntbrdma0's resource counts (pd, cq, qp, mr, ctx).
-res() {
-	onsh "$1" "rdma res show" | grep ntbrdma0 |
-		grep -o -E '(pd|cq|qp|mr|ctx) [0-9]+' | tr '\n' ' '
-}
-
 # avail VM: MemAvailable in KiB once caches are dropped.
-avail() {
-	onsh "$1" "sync; echo 3 > /proc/sys/vm/drop_caches" >/dev/null
-	mem_kib "$1" MemAvailable
-}
+avail() { meminfo "$1" MemAvailable drop; }
 
 declare -A res0 avail0
 for vm in a b; do
-	res0[$vm]=$(res $vm)
+	res0[$vm]=$(ntbrdma_res $vm)
 	avail0[$vm]=$(avail $vm)
 done
 
@@ -88,7 +77,7 @@ sed 's/^/b: /' "$TMPD/s"
 pass "$MIB MiB MR a side: one WRITE, one READ and 64 WRITEs of all of it, byte for byte"
 
 for vm in a b; do
-	expect_eq "$vm: ntbrdma0's resources back" "${res0[$vm]}" "$(res $vm)"
+	expect_eq "$vm: ntbrdma0's resources back" "${res0[$vm]}" "$(ntbrdma_res $vm)"
 	# The pages go once the peer acknowledged the MR's removal (mr_dying
 	# empty), a moment after the process exits.
 	onsh "$vm" "timeout $WAIT sh -c 'while grep -q . $DYING; do

@@ -61,9 +61,7 @@ res() {
 }
 
 # sunreclaim VM: SUnreclaim in kB.
-sunreclaim() {
-	onsh "$1" "awk '/^SUnreclaim:/ { print \$2 }' /proc/meminfo"
-}
+sunreclaim() { meminfo "$1" SUnreclaim; }
 
 for vm in a b; do
 	RES0[$vm]=$(res $vm)

@@ -25,17 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# res VM: ntbrdma0's resource counts (pd, cq, qp, mr, ctx).
-res() {
-	onsh "$1" "rdma res show" | grep ntbrdma0 |
-		grep -o -E '(pd|cq|qp|mr|ctx) [0-9]+' | tr '\n' ' '
-}
-
 # slab VM: SUnreclaim in KiB, once caches are dropped.
-slab() {
-	onsh "$1" "sync; echo 3 > /proc/sys/vm/drop_caches;
-		awk '/^SUnreclaim:/ { print \$2 }' /proc/meminfo"
-}
+slab() { meminfo "$1" SUnreclaim drop; }
 
 # round R: two servers on b, two clients on a, N QPs each, all at once.
 round() {
@@ -67,18 +58,18 @@ ntbrdma_setup a 1
 ntbrdma_setup b 2
 ntbrdma_wait_active a
 ntbrdma_wait_active b
-ra=$(res a)
-rb=$(res b)
+ra=$(ntbrdma_res a)
+rb=$(ntbrdma_res b)
 echo "ntbrdma0 resources before: a: $ra; b: $rb"
 
 round 1
-expect_eq "a: resources back after round 1" "$ra" "$(res a)"
-expect_eq "b: resources back after round 1" "$rb" "$(res b)"
+expect_eq "a: resources back after round 1" "$ra" "$(ntbrdma_res a)"
+expect_eq "b: resources back after round 1" "$rb" "$(ntbrdma_res b)"
 sa1=$(slab a)
 sb1=$(slab b)
 round 2
-expect_eq "a: resources back after round 2" "$ra" "$(res a)"
-expect_eq "b: resources back after round 2" "$rb" "$(res b)"
+expect_eq "a: resources back after round 2" "$ra" "$(ntbrdma_res a)"
+expect_eq "b: resources back after round 2" "$rb" "$(ntbrdma_res b)"
 sa2=$(slab a)
 sb2=$(slab b)
 echo "SUnreclaim after round 1 -> 2 (KiB): a $sa1 -> $sa2, b $sb1 -> $sb2"
