@@ -105,9 +105,16 @@ both_active
 # --- modprobe -r with user contexts open ---------------------------------------------
 start none
 for vm in a b; do
-	out=$(on "$vm" timeout 20 modprobe -r ntbrdma 2>&1) && rc=0 || rc=$?
-	[ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q 'in use' <<<"$out" ||
+	on "$vm" pgrep -f '[n]tbrdma-faultmx-test' >/dev/null || {
+		cat "$TMPD/cli" "$TMPD/srv"
+		fail "$vm: no ntbrdma-faultmx-test process to hold ntbrdma0"
+	}
+	out=$(on "$vm" timeout "$(scaled 20)" modprobe -r ntbrdma 2>&1) &&
+		rc=0 || rc=$?
+	[ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q 'in use' <<<"$out" || {
+		cat "$TMPD/cli" "$TMPD/srv"
 		fail "$vm: modprobe -r ntbrdma with a process using it: exit $rc: $out"
+	}
 	pass "$vm: modprobe -r ntbrdma refused at once while a process uses it"
 done
 finish "modprobe -r with contexts open"
@@ -133,7 +140,7 @@ link_del_blocks b || fail "b: rdma link del did not wait for the process"
 pass "b: rdma link del waits while the responder process has ntbrdma0 open"
 on b pkill -KILL -f '[n]tbrdma-faultmx-test serve'
 expect_ok "b: rdma link del completes once the process is gone" \
-	timeout 30 tail --pid="$ldpid" -f /dev/null
+	timeout "$(scaled 30)" tail --pid="$ldpid" -f /dev/null
 finish "rdma link del on b"
 expect_ok "b: rdma link add again" \
 	on b rdma link add ntbrdma0 type ntbrdma netdev ntb0
@@ -144,7 +151,7 @@ link_del_blocks a || fail "a: rdma link del did not wait for the process"
 pass "a: rdma link del waits while the requester process has ntbrdma0 open"
 on a pkill -KILL -f '[n]tbrdma-faultmx-test client'
 expect_ok "a: rdma link del completes once the process is gone" \
-	timeout 30 tail --pid="$ldpid" -f /dev/null
+	timeout "$(scaled 30)" tail --pid="$ldpid" -f /dev/null
 wait "$cpid" || true
 on b pkill -KILL -f '[n]tbrdma-faultmx-test serve' 2>/dev/null || true
 wait "$spid" || true

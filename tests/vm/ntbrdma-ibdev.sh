@@ -24,8 +24,20 @@ port_state() {
 
 # wait_state VM STATE SECONDS
 wait_state() {
-	onsh "$1" "timeout $3 sh -c 'until ibv_devinfo -d ntbrdma0 |
+	onsh "$1" "timeout $(scaled "$3") sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q \"state:.*$2\"; do sleep 0.5; done'"
+}
+
+# waiter_ready LOG: until the event waiter writing LOG has opened the
+# device (it prints "waiting"), so that no event comes before it listens.
+waiter_ready() {
+	local i
+	for i in $(seq "$(scaled 150)"); do
+		grep -q '^waiting' "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	cat "$1"
+	fail "a: the event waiter did not open ntbrdma0"
 }
 
 # Lines of dmesg before the test: only later ones are checked.
@@ -106,9 +118,9 @@ expect_ok "a: rdma link add again" \
 expect_ok "a: active again" wait_state a PORT_ACTIVE 30
 
 # Kill b: a's port goes down and a verbs consumer gets IB_EVENT_PORT_ERR.
-on a "$VT" event ntbrdma0 port_err 30 >"$LOG.err" 2>&1 &
+on a "$VT" event ntbrdma0 port_err "$(scaled 30)" >"$LOG.err" 2>&1 &
 waiter=$!
-sleep 3 # the waiter has opened the device by now
+waiter_ready "$LOG.err"
 "$TESTBED" kill b
 wait "$waiter" || true
 cat "$LOG.err"
@@ -120,9 +132,9 @@ expect_eq "a: rdma link state DOWN" DOWN \
 	"$(on a rdma link show ntbrdma0/1 | awk '{ print $4 }')"
 
 # Restart b, recreate its device: a comes back without any reload.
-on a "$VT" event ntbrdma0 port_active 90 >"$LOG.act" 2>&1 &
+on a "$VT" event ntbrdma0 port_active "$(scaled 90)" >"$LOG.act" 2>&1 &
 waiter=$!
-sleep 3
+waiter_ready "$LOG.act"
 "$TESTBED" start b
 ntbrdma_setup b 2
 expect_ok "b: active after restart" wait_state b PORT_ACTIVE 60

@@ -37,7 +37,7 @@ unload() {
 }
 
 active() {
-	onsh "$1" "timeout 30 sh -c 'until ibv_devinfo -d ntbrdma0 |
+	onsh "$1" "timeout $(scaled 30) sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
 
@@ -48,11 +48,11 @@ write_bw() {
 	gb=$(gid_index b ntbrdma0 192.168.200.2) || return 1
 	PORT=$((PORT + 1))
 	out=$(mktemp)
-	on a timeout 60 ib_write_bw -d ntbrdma0 -s 4096 -n 200 -F -x "$ga" \
+	on a timeout "$(scaled 60)" ib_write_bw -d ntbrdma0 -s 4096 -n 200 -F -x "$ga" \
 		-p "$PORT" >"$out" 2>&1 &
 	pid=$!
 	wait_listen a "$PORT"
-	if ! on b timeout 60 ib_write_bw -d ntbrdma0 -s 4096 -n 200 -F \
+	if ! on b timeout "$(scaled 60)" ib_write_bw -d ntbrdma0 -s 4096 -n 200 -F \
 		-x "$gb" -p "$PORT" 192.168.200.1 >>"$out" 2>&1; then
 		wait "$pid" || true
 		tail -n 20 "$out"
