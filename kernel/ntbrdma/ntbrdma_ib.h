@@ -26,7 +26,9 @@
 #define NTBR_MAX_SGE		16
 #define NTBR_MAX_INLINE		256
 #define NTBR_MAX_MR		65536
-#define NTBR_MAX_RD_ATOM	16
+#define NTBR_MAX_RD_ATOM	16	/* a power of two: qp->rd_q */
+/* Our READs in flight beyond the first of each QP (ntbrdma_ib_read.c). */
+#define NTBR_RD_EXTRA_MAX	1024
 #define NTBR_GID_TBL_LEN	32
 #define NTBR_MAX_MSG_SZ		0x80000000U
 
@@ -48,6 +50,12 @@ struct ntbr_ib_dev {
 	struct rw_semaphore eng_sem;
 	/* Bytes of receives the peer published, all QPs (peer.c budget). */
 	atomic_long_t rrq_bytes;
+	/*
+	 * RDMA READ (ntbrdma_ib_read.c): our READs in flight beyond the
+	 * first of each QP, and the peer's READs queued on our QPs.
+	 */
+	atomic_t rd_extra;
+	atomic_t rd_in;
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 	/* User mappings of peer MRs (ntbrdma_ib_umap.c). */
@@ -155,6 +163,8 @@ enum ntbr_qp_dest {
 	NTBR_QP_DEST_PEER,		/* the other host of the NTB link */
 };
 
+struct ntbr_rseg;
+
 struct ntbr_qp {
 	struct ib_qp ibqp;
 	struct mutex mutex;		/* modify/query: state and attr */
@@ -175,7 +185,8 @@ struct ntbr_qp {
 	int rnr_left;			/* RNR retries left, -1: not started */
 	int retry_left;			/* transport retries left, likewise */
 	bool err_pending;		/* a responder's receive failed: ERR */
-	bool rd_wait;			/* a READ to the peer is in flight */
+	/* READ WQEs at the head of the SQ sent to the peer, not completed. */
+	u32 rd_sq;
 	/* NTBR_QP_WAIT_* bits: held back for the control queue (atomic). */
 	unsigned long ctrl_wait;
 	/*
@@ -212,8 +223,25 @@ struct ntbr_qp {
 	u32 peer_access;
 	size_t rrq_bytes;		/* held in rrq, for the device budget */
 	bool pub_hdr;			/* send a RECV_POST even if empty */
-	u32 rd_id;			/* our last READ_REQ */
-	int rd_status;			/* its answer, -1 while none */
+	/*
+	 * RDMA READ (ntbrdma_ib_read.c).  As requester, under rrq_lock:
+	 * our last READ_REQ, the last one answered with every one before
+	 * it, how many of ours count against dev->rd_extra, and what each
+	 * READ not yet answered needs for its completion (by req_id).  As
+	 * responder: the peer's READ_REQs, executed in order by rd_work.
+	 */
+	u32 rd_id;
+	u32 rd_acked;
+	u32 rd_extra;
+	struct ntbr_rd_ent {
+		u64 wr_id;
+		u32 len;
+		u32 flags;		/* NTBRDMA_WQE_F_* of the WQE */
+		int status;		/* its answer, -1 while none */
+	} rd_q[NTBR_MAX_RD_ATOM];
+	struct list_head rd_in;		/* struct ntbr_rd_req, under rrq_lock */
+	struct work_struct rd_work;
+	struct ntbr_rseg *rd_dst;	/* rd_work's scratch */
 	/* Peer-MR mappings of user space (ntbrdma_ib_umap.c), umap_lock. */
 	u32 umap_count;
 	u32 map_gen;			/* published in sq.ctrl->map_gen */
@@ -339,6 +367,7 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev);
 enum {
 	NTBR_QP_WAIT_SQ,	/* the engine: a SEND's RECV_DONE, a READ_REQ */
 	NTBR_QP_WAIT_RQ,	/* publishing: RECV_POST, RRQ_FLUSH */
+	NTBR_QP_WAIT_RD,	/* answering the peer's READs: READ_DONE */
 };
 
 bool ntbr_eng_ctrl_wait(struct ntbr_qp *qp, int what);

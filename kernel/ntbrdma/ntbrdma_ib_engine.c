@@ -622,6 +622,8 @@ void ntbr_eng_ctrl_room(struct ntbr_ib_dev *dev)
 			ntbr_eng_queue(qp);
 		if (test_and_clear_bit(NTBR_QP_WAIT_RQ, &qp->ctrl_wait))
 			queue_work(ntbr_mr_wq, &qp->rq_work);
+		if (test_and_clear_bit(NTBR_QP_WAIT_RD, &qp->ctrl_wait))
+			ntbr_eng_queue_work(&qp->rd_work);
 	}
 	up_read(&dev->eng_sem);
 }
@@ -640,10 +642,12 @@ static bool ntbr_eng_next(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 	bool ok;
 	u32 prod;
 
+	/* After the READs in flight, which stay at the head (rd_sq). */
 	spin_lock_irqsave(&qp->sq_lock, flags);
-	ok = ntbr_wq_prod(qp, &qp->sq, &prod) && prod != qp->sq.cons;
+	ok = ntbr_wq_prod(qp, &qp->sq, &prod) &&
+	     prod - qp->sq.cons > qp->rd_sq;
 	if (ok)
-		memcpy(&c->wqe, ntbr_wq_slot(&qp->sq, qp->sq.cons),
+		memcpy(&c->wqe, ntbr_wq_slot(&qp->sq, qp->sq.cons + qp->rd_sq),
 		       sizeof(c->wqe));
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
 	return ok;
@@ -658,24 +662,24 @@ static void ntbr_eng_consume(struct ntbr_qp *qp)
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
 }
 
-/* The WQE in c is done: consume it, complete it, ERR after an error. */
-static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
-			      int status)
+void ntbr_eng_complete_head(struct ntbr_qp *qp, u64 wr_id, u32 opcode,
+			    u32 flags, u64 len, int status)
 {
 	struct ntbrdma_cqe cqe = {
-		.wr_id = c->wqe.wr_id,
+		.wr_id = wr_id,
 		.status = status,
-		.opcode = ntbr_wr_to_wc_opcode(c->wqe.opcode),
+		.opcode = ntbr_wr_to_wc_opcode(opcode),
 		.qp_num = qp->ibqp.qp_num,
 		.port_num = 1,
 	};
 
+	lockdep_assert_held(&qp->mutex);
 	qp->rnr_left = -1;
 	qp->retry_left = -1;
-	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ && !status)
-		cqe.byte_len = c->len;
+	if (opcode == IB_UVERBS_WR_RDMA_READ && !status)
+		cqe.byte_len = len;
 	ntbr_eng_consume(qp);
-	if (status || (c->wqe.flags & NTBRDMA_WQE_F_SIGNALED))
+	if (status || (flags & NTBRDMA_WQE_F_SIGNALED))
 		ntbr_cq_post(to_ntbr_cq(qp->ibqp.send_cq), &cqe, &qp->ibqp,
 			     false);
 	/*
@@ -688,26 +692,27 @@ static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
 		ntbr_qp_set_err_locked(qp);
 }
 
-/*
- * A READ to the peer is in flight (qp->rd_wait, under qp->mutex): its
- * WQE, still in c, stays at the head of the SQ until READ_DONE stored
- * rd_status.  True while it still waits.
- */
-static bool ntbr_eng_read_wait(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+/* The WQE in c (at the head of the SQ) is done. */
+static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
+			      int status)
 {
-	int status;
+	ntbr_eng_complete_head(qp, c->wqe.wr_id, c->wqe.opcode, c->wqe.flags,
+			       c->len, status);
+}
 
-	if (!qp->rd_wait)
-		return false;
-	spin_lock_irq(&qp->rrq_lock);
-	status = qp->rd_status;
-	spin_unlock_irq(&qp->rrq_lock);
-	if (status < 0)
-		return true;
-	qp->rd_wait = false;
-	if (qp->state == IB_QPS_RTS || qp->state == IB_QPS_SQD)
-		ntbr_eng_complete(qp, c, status);
-	return false;
+/*
+ * While READs are in flight (qp->rd_sq) only another READ may be sent (a
+ * WRITE or SEND after a READ must not land before the responder read),
+ * and a READ only while the QP's and the device's limits allow
+ * (ntbr_read_may_issue; always for the first one of an idle QP).  True:
+ * c->wqe waits at its place; the next answer runs the SQ again.
+ */
+static bool ntbr_eng_read_fence(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+{
+	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ)
+		return qp->dest == NTBR_QP_DEST_PEER &&
+		       !ntbr_read_may_issue(qp);
+	return qp->rd_sq;
 }
 
 /*
@@ -730,10 +735,15 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		ntbr_qp_set_err_locked(qp);
 	}
 	for (;;) {
-		/* The engine flag stays set while a READ is answered. */
-		if (ntbr_eng_read_wait(qp, c))
-			break;
+		/* The answered READs at the head of the SQ complete. */
+		ntbr_read_reap(qp);
 		if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c)) {
+			/*
+			 * The engine flag stays set while READs are in
+			 * flight: their answers run the SQ again.
+			 */
+			if (qp->state == IB_QPS_RTS && qp->rd_sq)
+				break;
 			/*
 			 * Idle.  Clear the flag, then (full barrier, pairs
 			 * with the producer's barrier between its prod store
@@ -763,6 +773,8 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		 * The control queue is long: the WQE waits for room (the
 		 * flag stays set; ntbr_eng_ctrl_room() queues the work).
 		 */
+		if (ntbr_eng_read_fence(qp, c))
+			break;
 		if (ntbr_eng_needs_ctrl(qp, c) &&
 		    ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_SQ))
 			break;
@@ -776,14 +788,25 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			continue;
 		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
+		if (status == -EINPROGRESS) {
+			qp->rnr_left = -1;
+			continue;	/* READ sent: its answer completes it */
+		}
+		if (qp->rd_sq) {
+			/*
+			 * A READ behind READs in flight could not be sent
+			 * (a local error, no answer from the peer QP): it
+			 * is tried again, and completes, once it is at the
+			 * head, after them.
+			 */
+			qp->rnr_left = -1;
+			qp->retry_left = -1;
+			break;
+		}
 		if (status == -EAGAIN) {
 			/* RNR: the flag stays set, the timer runs us again. */
 			queue_delayed_work(ntbr_eng_wq, &qp->sq_work, delay);
 			break;
-		}
-		if (status == -EINPROGRESS) {
-			qp->rnr_left = -1;
-			continue;	/* READ sent: wait for its answer */
 		}
 		ntbr_eng_complete(qp, c, status);
 		cond_resched();
@@ -818,15 +841,20 @@ void ntbr_eng_queue(struct ntbr_qp *qp)
 	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
 }
 
+void ntbr_eng_queue_work(struct work_struct *work)
+{
+	queue_work(ntbr_eng_wq, work);
+}
+
 /*
- * The answer to our READ arrived (control handler, eng_sem held): post
- * its completion now if the QP is free, the SQ goes on in the work.
- * Only a trylock: a handler never waits for a QP's engine.
+ * An answer to one of our READs arrived (control handler, eng_sem held):
+ * post the completions now if the QP is free, the SQ goes on in the
+ * work.  Only a trylock: a handler never waits for a QP's engine.
  */
 void ntbr_eng_read_answered(struct ntbr_qp *qp)
 {
 	if (mutex_trylock(&qp->mutex)) {
-		ntbr_eng_read_wait(qp, qp->eng_ctx);
+		ntbr_read_reap(qp);
 		mutex_unlock(&qp->mutex);
 	}
 	ntbr_eng_queue(qp);
@@ -856,7 +884,7 @@ int ntbr_eng_qp_init(struct ntbr_qp *qp)
 	qp->rnr_left = -1;
 	qp->retry_left = -1;
 	qp->err_pending = false;
-	qp->rd_wait = false;
+	qp->rd_sq = 0;
 	/* Owner: kernel.  No receive needs a kick before RTR. */
 	WRITE_ONCE(qp->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
 	return 0;
@@ -881,11 +909,11 @@ void ntbr_eng_link_down(struct ntbr_ib_dev *dev)
 	down_read(&dev->eng_sem);
 	xa_for_each(&dev->qps, idx, qp) {
 		mutex_lock(&qp->mutex);
-		if (qp->dest == NTBR_QP_DEST_PEER && qp->rd_wait) {
-			/* No answer can come: the READ failed, as a WRITE. */
-			qp->rd_wait = false;
-			ntbr_eng_complete(qp, qp->eng_ctx, IB_WC_RETRY_EXC_ERR);
-		}
+		/*
+		 * No answer can come: the oldest READ failed, as a WRITE;
+		 * the ERR below flushes the rest.
+		 */
+		ntbr_read_link_down(qp);
 		if (qp->dest == NTBR_QP_DEST_PEER)
 			ntbr_qp_set_err_locked(qp);
 		mutex_unlock(&qp->mutex);

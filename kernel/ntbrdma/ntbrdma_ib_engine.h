@@ -99,8 +99,16 @@ int ntbr_eng_resp_read_ok(struct ntbr_qp *r);
 unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
 /* The QP's work: runs its SQ (after a READ answer, an error, ...). */
 void ntbr_eng_queue(struct ntbr_qp *qp);
-/* READ_DONE stored qp->rd_status: complete the READ. */
+/* Another work item of a QP, on the engine's workqueue. */
+void ntbr_eng_queue_work(struct work_struct *work);
+/* A READ_DONE arrived: complete what it allows, run the SQ. */
 void ntbr_eng_read_answered(struct ntbr_qp *qp);
+/*
+ * Consume the WQE at the head of the SQ and post its completion
+ * (signalled, or an error: then the QP goes to ERR).  Under qp->mutex.
+ */
+void ntbr_eng_complete_head(struct ntbr_qp *qp, u64 wr_id, u32 opcode,
+			    u32 flags, u64 len, int status);
 /* The responder has receives again: a retry wait ends now. */
 void ntbr_eng_rnr_now(struct ntbr_qp *qp);
 
@@ -109,15 +117,29 @@ void ntbr_eng_rnr_now(struct ntbr_qp *qp);
  * qp->mutex and eng_sem (read): SEND[_IMM] or the receive part of
  * WRITE_WITH_IMM (the data was written) into the peer QP's next
  * published receive: an ib_wc_status, or -EAGAIN (none published: RNR,
- * *rnr_timer says the responder's timer).  READ: sends the request and
- * returns -EINPROGRESS (the answer queues the QP's work, which finds
- * qp->rd_status set), or an ib_wc_status when it could not be sent.
+ * *rnr_timer says the responder's timer).
  */
 int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc, bool write_imm,
 		   u8 *rnr_timer);
+
+/*
+ * ntbrdma_ib_read.c, requester side, under qp->mutex and eng_sem (read).
+ * ntbr_peer_read: send the READ_REQ of the WQE in c (it stays in the SQ,
+ * one more of qp->rd_sq) and return -EINPROGRESS, or an ib_wc_status
+ * when it could not be sent.  ntbr_read_may_issue: the QP's
+ * max_rd_atomic and the device's budget allow one more READ in flight.
+ * ntbr_read_reap: complete the answered READs at the head of the SQ, in
+ * order (a flush or reset of the SQ takes the READs in flight with it:
+ * qp->rd_sq = 0; their answers are still counted when they come).
+ * ntbr_read_link_down: no answer will come; the oldest READ in flight
+ * fails with IB_WC_RETRY_EXC_ERR (the QP then goes to ERR).
+ */
 int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc);
+bool ntbr_read_may_issue(struct ntbr_qp *qp);
+void ntbr_read_reap(struct ntbr_qp *qp);
+void ntbr_read_link_down(struct ntbr_qp *qp);
 /*
  * Drop the receives the peer published to qp: after a link loss the
  * peer's QPs are in ERR, and its MRs are announced again under the same

@@ -33,11 +33,11 @@
  * may be overtaken by the new epoch's first RECV_POST: A ignores a flush
  * of the epoch it has.  RECV_DONEs of an older epoch are ignored by B.
  *
- * READ.  A sends READ_REQ {remote va, rkey, len, A's destination SGEs};
- * B checks its MR (REMOTE_READ, its QP's PD) and copies from its pages
- * into A's pages through the window (A's MRs are in B's remote-MR
- * table), then answers READ_DONE {status}.  A's engine keeps the READ at
- * the head of its SQ until the answer comes: one READ in flight per QP.
+ * READ (ntbrdma_ib_read.c).  A sends READ_REQ {remote va, rkey, len, A's
+ * destination SGEs}; B checks its MR (REMOTE_READ, its QP's PD) and
+ * copies from its pages into A's pages through the window (A's MRs are
+ * in B's remote-MR table), then answers READ_DONE {status}.  Several
+ * READs of a QP may be in flight.
  *
  * The handlers of the peer's messages, which check every message and
  * say what they lock, are in ntbrdma_ib_peer_rx.c; the wire format and
@@ -528,41 +528,6 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	return status;
 }
 
-/* --- A: READ ---------------------------------------------------------- */
-
-int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-		   struct ntbr_eng_ctx *c, u32 nsrc)
-{
-	struct ntbr_qp_msg_read *m = qp->pub_rd;
-	unsigned long flags;
-	u32 i;
-
-	m->dst_qpn = cpu_to_le32(qp->attr.dest_qp_num);
-	m->src_qpn = cpu_to_le32(qp->ibqp.qp_num);
-	m->len = cpu_to_le32(c->len);
-	m->va = cpu_to_le64(c->wqe.u.rdma.remote_addr);
-	m->rkey = cpu_to_le32(c->wqe.u.rdma.rkey);
-	m->nsge = nsrc;
-	memset(m->rsvd, 0, sizeof(m->rsvd));
-	for (i = 0; i < nsrc; i++) {
-		m->sge[i].va = cpu_to_le64(c->src[i].va);
-		m->sge[i].key = cpu_to_le32(c->src[i].mr->ibmr.lkey);
-		m->sge[i].len = cpu_to_le32(c->src[i].len);
-	}
-	spin_lock_irqsave(&qp->rrq_lock, flags);
-	qp->rd_id++;
-	m->req_id = cpu_to_le32(qp->rd_id);
-	qp->rd_status = -1;
-	spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	qp->rd_wait = true;
-	if (ntbr_mr_send(dev, NTBR_CTRL_QP_READ_REQ, m,
-			 struct_size(m, sge, nsrc))) {
-		qp->rd_wait = false;
-		return IB_WC_RETRY_EXC_ERR;
-	}
-	return -EINPROGRESS;
-}
-
 /* --- QP life ---------------------------------------------------------- */
 
 static void ntbr_peer_qp_free(struct ntbr_qp *qp)
@@ -588,7 +553,11 @@ int ntbr_peer_qp_init(struct ntbr_qp *qp)
 	spin_lock_init(&qp->rrq_lock);
 	INIT_LIST_HEAD(&qp->rrq);
 	INIT_WORK(&qp->rq_work, ntbr_peer_rq_work);
-	qp->rd_status = IB_WC_WR_FLUSH_ERR;
+	if (ntbr_read_qp_init(qp)) {
+		mutex_destroy(&qp->pub_mutex);
+		ntbr_peer_qp_free(qp);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -596,6 +565,7 @@ int ntbr_peer_qp_init(struct ntbr_qp *qp)
 void ntbr_peer_qp_fini(struct ntbr_qp *qp)
 {
 	cancel_work_sync(&qp->rq_work);
+	ntbr_read_qp_fini(qp);		/* the peer's READs queued here */
 	ntbr_peer_new_epoch(qp);	/* the peer drops our receives */
 	ntbr_peer_send_flush(qp);
 	ntbr_peer_rrq_clear(qp);

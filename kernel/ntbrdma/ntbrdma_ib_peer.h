@@ -170,5 +170,19 @@ int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
 /* ntbrdma_ib_peer_rx.c: handler of the types above. */
 void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
 		    size_t len);
+/*
+ * Our QP qpn if it is connected to the peer's QP src; with pending, also
+ * if it has no destination yet.  Caller holds eng_sem (read).
+ */
+struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
+			     bool pending);
+/* A message of the peer dropped: logged (ratelimited). */
+void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn);
+
+/* ntbrdma_ib_read.c: the handlers of READ_REQ and READ_DONE; QP life. */
+void ntbr_read_h_req(struct ntbr_ib_dev *dev, const void *p, size_t len);
+void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len);
+int ntbr_read_qp_init(struct ntbr_qp *qp);
+void ntbr_read_qp_fini(struct ntbr_qp *qp);
 
 #endif /* NTBRDMA_IB_PEER_H */

@@ -14,8 +14,9 @@
  * Handlers run on the transport's ordered control workqueue.  They never
  * take qp->mutex (the engine may hold it while it waits for room in the
  * control ring): they use rq_lock (our receives) and rrq_lock (the
- * peer's receives we hold; the READ answer), and hold eng_sem (read)
- * while they use a QP (destroy_qp waits for it).
+ * peer's receives we hold), and hold eng_sem (read) while they use a QP
+ * (destroy_qp waits for it).  READ_REQ and READ_DONE are handled in
+ * ntbrdma_ib_read.c.
  */
 #include <linux/slab.h>
 
@@ -27,8 +28,8 @@
  * and publish before ours is connected).  Never a loopback QP, never one
  * connected to another peer QP.  Caller holds eng_sem (read).
  */
-static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
-				    bool pending)
+struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
+			     bool pending)
 {
 	struct ntbr_qp *qp = xa_load(&dev->qps, qpn);
 	enum ntbr_qp_dest dest;
@@ -41,7 +42,7 @@ static struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
 	return pending && dest == NTBR_QP_DEST_NONE ? qp : NULL;
 }
 
-static void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
+void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
 {
 	ibdev_warn_ratelimited(&dev->ibdev, "peer %s for QP %u dropped\n",
 			       what, qpn);
@@ -278,91 +279,6 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 		ntbr_umap_recheck(dev);
 }
 
-/* B: execute a READ of the peer: push our data into its pages. */
-static int ntbr_peer_do_read(struct ntbr_ib_dev *dev,
-			     const struct ntbr_qp_msg_read *m,
-			     struct ntbr_rseg *rdst)
-{
-	u32 rlen = le32_to_cpu(m->len);
-	struct ntbr_seg src;
-	struct ntbr_qp *qp;
-
-	int status;
-
-	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn), false);
-	if (!qp || !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
-		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
-	/* As an HCA's responder: the QP's own READ permissions first. */
-	status = ntbr_eng_resp_read_ok(qp);
-	if (status != IB_WC_SUCCESS)
-		return status;
-	ntbr_seg_init(&src, NULL, le64_to_cpu(m->va), rlen);
-	src.mr = ntbr_eng_mr(dev, qp->ibqp.pd, le32_to_cpu(m->rkey), src.va,
-			     rlen, IB_ACCESS_REMOTE_READ);
-	if (!src.mr)
-		return IB_WC_REM_ACCESS_ERR;
-	return ntbr_peer_copy_to(dev, m->sge, m->nsge, rdst, &src, 1, NULL,
-				 rlen, true);
-}
-
-static void ntbr_peer_h_read(struct ntbr_ib_dev *dev, const void *p,
-			     size_t len)
-{
-	const struct ntbr_qp_msg_read *m = p;
-	struct ntbr_qp_msg_rdone a;
-	struct ntbr_rseg *rdst;
-	int status;
-
-	if (len < sizeof(*m) || m->nsge > NTBRDMA_MAX_SGE ||
-	    len != struct_size(m, sge, m->nsge))
-		return ntbr_peer_bad(dev, "malformed READ_REQ", 0);
-	rdst = kmalloc_array(NTBRDMA_MAX_SGE, sizeof(*rdst), GFP_KERNEL);
-	down_read(&dev->eng_sem);
-	status = rdst ? ntbr_peer_do_read(dev, m, rdst) : IB_WC_GENERAL_ERR;
-	up_read(&dev->eng_sem);
-	kfree(rdst);
-	if (status == -ENOTCONN)
-		return;		/* the link went: the requester fails it */
-	a.dst_qpn = m->src_qpn;
-	a.src_qpn = m->dst_qpn;
-	a.req_id = m->req_id;
-	a.status = cpu_to_le32(status);
-	ntbr_mr_send(dev, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
-}
-
-/* A: the answer to our READ. */
-static void ntbr_peer_h_rdone(struct ntbr_ib_dev *dev, const void *p,
-			      size_t len)
-{
-	const struct ntbr_qp_msg_rdone *m = p;
-	unsigned long flags;
-	struct ntbr_qp *qp;
-	bool ok = false;
-	u32 status;
-
-	if (len != sizeof(*m))
-		return ntbr_peer_bad(dev, "malformed READ_DONE", 0);
-	status = le32_to_cpu(m->status);
-	down_read(&dev->eng_sem);
-	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			  le32_to_cpu(m->src_qpn), false);
-	if (qp) {
-		spin_lock_irqsave(&qp->rrq_lock, flags);
-		ok = qp->rd_status < 0 &&
-		     le32_to_cpu(m->req_id) == qp->rd_id &&
-		     status <= IB_WC_GENERAL_ERR;
-		if (ok)
-			qp->rd_status = status;
-		spin_unlock_irqrestore(&qp->rrq_lock, flags);
-		if (ok)
-			ntbr_eng_read_answered(qp);
-	}
-	up_read(&dev->eng_sem);
-	if (!ok)
-		ntbr_peer_bad(dev, "READ_DONE", le32_to_cpu(m->dst_qpn));
-}
-
 void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 {
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
@@ -380,10 +296,10 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 		ntbr_peer_h_flush(dev, p, len);
 		break;
 	case NTBR_CTRL_QP_READ_REQ:
-		ntbr_peer_h_read(dev, p, len);
+		ntbr_read_h_req(dev, p, len);
 		break;
 	case NTBR_CTRL_QP_READ_DONE:
-		ntbr_peer_h_rdone(dev, p, len);
+		ntbr_read_h_done(dev, p, len);
 		break;
 	}
 	ib_device_put(&dev->ibdev);

@@ -207,7 +207,7 @@ void ntbr_qp_set_err_locked(struct ntbr_qp *qp)
 	    qp->state == IB_QPS_ERR)
 		return;
 	WRITE_ONCE(qp->state, IB_QPS_ERR);
-	qp->rd_wait = false;		/* its WQE is flushed below */
+	qp->rd_sq = 0;			/* the READs in flight: flushed below */
 	ntbr_qp_publish_state(qp);
 	ntbr_wq_flush(qp, true);
 	ntbr_wq_flush(qp, false);
@@ -567,7 +567,7 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 
 	switch (next) {
 	case IB_QPS_RESET:
-		qp->rd_wait = false;
+		qp->rd_sq = 0;
 		ntbr_wq_reset(qp, true);
 		ntbr_wq_reset(qp, false);
 		/*
@@ -577,8 +577,8 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		 */
 		break;
 	case IB_QPS_ERR:
-		/* Everything posted (a READ in flight too) is flushed now. */
-		qp->rd_wait = false;
+		/* Everything posted (READs in flight too) is flushed now. */
+		qp->rd_sq = 0;
 		ntbr_wq_flush(qp, true);
 		ntbr_wq_flush(qp, false);
 		break;

@@ -14,7 +14,9 @@
  *   ntbrdma-engine-test sserver DEV PORT, sclient DEV IP PORT
  *                                        SEND, WRITE_WITH_IMM and READ
  *                                        through the NTB, checked at both
- *                                        ends, and their error statuses
+ *                                        ends, and their error statuses;
+ *                                        READs in flight together, in
+ *                                        order with a WRITE after them
  *   ntbrdma-engine-test linkloss DEV IP PORT
  *                                        WRITEs to the server until the
  *                                        link fails: error, ERR, flush
@@ -35,6 +37,9 @@
 #include <infiniband/verbs.h>
 
 #include "ntbrdma-rc.h"
+
+/* READs the client posts at once in pipelined_reads(). */
+#define NREADS 12
 
 /*
  * len bytes at soff of src into dst at doff (WRITE) or of dst at doff
@@ -258,6 +263,59 @@ static void linkloss(struct env *e, struct ibv_qp *qp, const struct conn *t)
 		      "link loss: post after ERR");
 }
 
+/*
+ * Client: READs in flight together (max_rd_atomic 4), of the server's
+ * 1 MiB at t->addr + 11 (filled with pattern 21), then a WRITE over its
+ * first 64 KiB and a READ of them.  The completions come in order; every
+ * READ before the WRITE sees the data from before it, the READ after it
+ * the WRITE's data.
+ */
+static void pipelined_reads(struct env *e, struct ibv_qp *qp,
+			    const struct conn *t)
+{
+	unsigned char *wsrc = e->src + (1u << 20);
+	unsigned char *back = e->src + (3u << 19);
+	struct ibv_sge sg[NREADS], ws, bs;
+	struct ibv_wc wc;
+	bool ok = true;
+	int i;
+
+	memset(e->src, 0, BUF_SIZE);
+	for (i = 0; i < NREADS; i++) {
+		sg[i].addr = (uintptr_t)e->src + (uint64_t)i * 70000;
+		sg[i].length = 4096 + i * 5000;
+		sg[i].lkey = e->smr->lkey;
+		ok = ok && !post_rdma(qp, IBV_WR_RDMA_READ, 900 + i, &sg[i], 1,
+				      t->addr + 11 + i * 1000, t->rkey, 0, 0);
+	}
+	fill(wsrc, 65536, 55);
+	ws = (struct ibv_sge){ (uintptr_t)wsrc, 65536, e->smr->lkey };
+	bs = (struct ibv_sge){ (uintptr_t)back, 65536, e->smr->lkey };
+	CHECK(ok &&
+		      !post_rdma(qp, IBV_WR_RDMA_WRITE, 920, &ws, 1,
+				 t->addr + 11, t->rkey, 0, 0) &&
+		      !post_rdma(qp, IBV_WR_RDMA_READ, 921, &bs, 1,
+				 t->addr + 11, t->rkey, 0, 0),
+	      "client: post %d READs, a WRITE over what they read, a READ",
+	      NREADS);
+	for (i = 0; i <= NREADS + 1; i++) {
+		uint64_t id = i < NREADS ? 900u + i : 920u + i - NREADS;
+
+		CHECK(!wait_wc(e->scq, &wc) && wc.status == IBV_WC_SUCCESS &&
+			      wc.wr_id == id,
+		      "client: completion %d is wr_id %llu (got %llu, %s)", i,
+		      (unsigned long long)id, (unsigned long long)wc.wr_id,
+		      ibv_wc_status_str(wc.status));
+	}
+	fill(e->dst, 1 << 20, 21);
+	for (i = 0, ok = true; i < NREADS; i++)
+		ok = ok && !memcmp(e->src + (size_t)i * 70000,
+				   e->dst + i * 1000, sg[i].length);
+	CHECK(ok, "client: the READs before the WRITE read what was there");
+	CHECK(!memcmp(back, wsrc, 65536),
+	      "client: the READ after the WRITE read the WRITE's data");
+}
+
 /* Reconnect after an error, both ends, then meet. */
 static void reconnect(struct env *e, struct ibv_qp *qp, const struct conn *t,
 		      int fd, int rnr_retry)
@@ -380,6 +438,7 @@ static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
 		CHECK(!memcmp(e->src + 5, e->dst, 1 << 20) && !e->src[4] &&
 			      !e->src[5 + (1 << 20)],
 		      "client: READ data byte for byte, neighbours untouched");
+		pipelined_reads(e, qp, t);
 	}
 	barrier(fd);
 
@@ -417,16 +476,28 @@ static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
 	barrier(fd);
 	reconnect(e, qp, t, fd, 7);
 
-	/* READ with a bad rkey: REM_ACCESS_ERR, the next WQE flushed. */
+	/*
+	 * READ with a bad rkey between two good ones, all three in flight:
+	 * the first succeeds, the bad one REM_ACCESS_ERR, the READ after
+	 * it and the SEND behind them flushed.
+	 */
 	if (!server) {
 		s.length = 64;
-		CHECK(!post_rdma(qp, IBV_WR_RDMA_READ, 68, &s, 1, t->addr,
-				 t->rkey ^ 0x80, 0, 0) &&
+		CHECK(!post_rdma(qp, IBV_WR_RDMA_READ, 70, &s, 1, t->addr,
+				 t->rkey, 0, 0) &&
+			      !post_rdma(qp, IBV_WR_RDMA_READ, 68, &s, 1,
+					 t->addr, t->rkey ^ 0x80, 0, 0) &&
+			      !post_rdma(qp, IBV_WR_RDMA_READ, 71, &s, 1,
+					 t->addr, t->rkey, 0, 0) &&
 			      !post_rdma(qp, IBV_WR_SEND, 69, &s, 1, 0, 0, 0,
 					 0),
-		      "client: post READ with a bad rkey, then a SEND");
+		      "client: post READs, one with a bad rkey, then a SEND");
+		expect_status(e->scq, 70, IBV_WC_SUCCESS,
+			      "client: the READ before the bad one");
 		expect_status(e->scq, 68, IBV_WC_REM_ACCESS_ERR,
 			      "client: READ with a bad rkey");
+		expect_status(e->scq, 71, IBV_WC_WR_FLUSH_ERR,
+			      "client: the READ after it");
 		expect_status(e->scq, 69, IBV_WC_WR_FLUSH_ERR,
 			      "client: the SEND after it");
 		CHECK(query_state(qp) == IBV_QPS_ERR,
