@@ -237,6 +237,7 @@ struct ntbr_qp {
 		u64 wr_id;
 		u32 len;
 		u32 flags;		/* NTBRDMA_WQE_F_* of the WQE */
+		u32 opcode;		/* READ or an atomic */
 		int status;		/* its answer, -1 while none */
 	} rd_q[NTBR_MAX_RD_ATOM];
 	struct list_head rd_in;		/* struct ntbr_rd_req, under rrq_lock */

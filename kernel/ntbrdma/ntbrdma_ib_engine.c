@@ -240,6 +240,51 @@ u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
 	return total;
 }
 
+bool ntbr_eng_is_atomic(u32 op)
+{
+	return op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
+	       op == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+int ntbr_eng_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *r, u32 rkey,
+		    u64 va, u32 op, u64 compare_add, u64 swap, u64 *old)
+{
+	struct ntbr_seg s;
+	struct ntbr_mr *mr;
+	struct page *pg;
+	size_t pgoff;
+	atomic64_t *v;
+	void *p;
+
+	if (!(READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC))
+		return IB_WC_REM_ACCESS_ERR;
+	if (!READ_ONCE(r->attr.max_dest_rd_atomic))
+		return IB_WC_REM_INV_REQ_ERR;
+	/* Naturally aligned: an atomic never straddles two pages. */
+	if (va & 7)
+		return IB_WC_REM_INV_REQ_ERR;
+	mr = ntbr_eng_mr(dev, r->ibqp.pd, rkey, va, 8, IB_ACCESS_REMOTE_ATOMIC);
+	if (!mr)
+		return IB_WC_REM_ACCESS_ERR;
+	ntbr_seg_init(&s, mr, va, 8);
+	pg = ntbr_eng_page(&s, va, &pgoff);
+	if (!pg)
+		return IB_WC_REM_ACCESS_ERR;
+	/*
+	 * A locked instruction on the page itself: atomic against every
+	 * other atomic of this device (executed the same way, loopback or
+	 * for the peer) and against the CPUs of this host.
+	 */
+	p = kmap_local_page(pg);
+	v = p + pgoff;
+	if (op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP)
+		*old = atomic64_cmpxchg(v, compare_add, swap);
+	else
+		*old = atomic64_fetch_add(compare_add, v);
+	kunmap_local(p);
+	return IB_WC_SUCCESS;
+}
+
 int ntbr_eng_resp_read_ok(struct ntbr_qp *r)
 {
 	if (!(READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ))
@@ -472,6 +517,9 @@ static int ntbr_eng_exec_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		if (!c->len)
 			return IB_WC_SUCCESS;
 		return ntbr_peer_read(dev, qp, c, nsrc);
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+		return ntbr_peer_atomic(dev, qp, c);
 	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
 		/* Written again after an RNR wait: harmless. */
 		if (c->len) {
@@ -512,12 +560,14 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	case IB_UVERBS_WR_SEND:
 	case IB_UVERBS_WR_SEND_WITH_IMM:
 	case IB_UVERBS_WR_RDMA_READ:
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 		break;
 	default:
-		return IB_WC_REM_OP_ERR;	/* atomics, SEND_WITH_INV: not yet */
+		return IB_WC_REM_OP_ERR;	/* SEND_WITH_INV: not yet */
 	}
 	if (inl) {
-		if (op == IB_UVERBS_WR_RDMA_READ ||
+		if (op == IB_UVERBS_WR_RDMA_READ || ntbr_eng_is_atomic(op) ||
 		    wqe->inline_len > NTBRDMA_MAX_INLINE)
 			return IB_WC_LOC_QP_OP_ERR;
 		len = wqe->inline_len;
@@ -526,7 +576,8 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		if (wqe->num_sge > NTBRDMA_MAX_SGE)
 			return IB_WC_LOC_QP_OP_ERR;
 		ret = ntbr_eng_sges(dev, qp->ibqp.pd, wqe->d.sge, wqe->num_sge,
-				    op == IB_UVERBS_WR_RDMA_READ ?
+				    op == IB_UVERBS_WR_RDMA_READ ||
+						    ntbr_eng_is_atomic(op) ?
 					    IB_ACCESS_LOCAL_WRITE : 0,
 				    c->src, &nsrc, &len);
 		if (ret == -EMSGSIZE)
@@ -535,6 +586,9 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 			return IB_WC_LOC_PROT_ERR;
 		c->len = len;
 	}
+	/* An atomic returns the old 8 bytes into one 8-byte SGE. */
+	if (ntbr_eng_is_atomic(op) && (nsrc != 1 || len != 8))
+		return IB_WC_LOC_LEN_ERR;
 	/* A zero-length WRITE touches no remote memory: any rkey. */
 	if (op == IB_UVERBS_WR_RDMA_WRITE && !len)
 		return IB_WC_SUCCESS;
@@ -549,6 +603,20 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	if (op == IB_UVERBS_WR_SEND || op == IB_UVERBS_WR_SEND_WITH_IMM) {
 		ret = ntbr_eng_recv(dev, r, c, nsrc, len, false);
 		goto rnr;
+	}
+	if (ntbr_eng_is_atomic(op)) {
+		u64 old;
+
+		ret = ntbr_eng_atomic(dev, r, wqe->u.atomic.rkey,
+				      wqe->u.atomic.remote_addr, op,
+				      wqe->u.atomic.compare_add,
+				      wqe->u.atomic.swap, &old);
+		if (ret != IB_WC_SUCCESS)
+			return ret;
+		d.seg = c->src;
+		d.nseg = nsrc;
+		return ntbr_dst_write(&d, &old, sizeof(old)) ?
+			       IB_WC_LOC_PROT_ERR : IB_WC_SUCCESS;
 	}
 	if (op == IB_UVERBS_WR_RDMA_READ) {
 		if (!len)
@@ -676,7 +744,8 @@ void ntbr_eng_complete_head(struct ntbr_qp *qp, u64 wr_id, u32 opcode,
 	lockdep_assert_held(&qp->mutex);
 	qp->rnr_left = -1;
 	qp->retry_left = -1;
-	if (opcode == IB_UVERBS_WR_RDMA_READ && !status)
+	if ((opcode == IB_UVERBS_WR_RDMA_READ || ntbr_eng_is_atomic(opcode)) &&
+	    !status)
 		cqe.byte_len = len;
 	ntbr_eng_consume(qp);
 	if (status || (flags & NTBRDMA_WQE_F_SIGNALED))
@@ -701,15 +770,16 @@ static void ntbr_eng_complete(struct ntbr_qp *qp, struct ntbr_eng_ctx *c,
 }
 
 /*
- * While READs are in flight (qp->rd_sq) only another READ may be sent (a
- * WRITE or SEND after a READ must not land before the responder read),
- * and a READ only while the QP's and the device's limits allow
- * (ntbr_read_may_issue; always for the first one of an idle QP).  True:
- * c->wqe waits at its place; the next answer runs the SQ again.
+ * While READs or atomics are in flight (qp->rd_sq) only another of them
+ * may be sent (a WRITE or SEND after a READ must not land before the
+ * responder read), and one only while the QP's and the device's limits
+ * allow (ntbr_read_may_issue; always for the first one of an idle QP).
+ * True: c->wqe waits at its place; the next answer runs the SQ again.
  */
 static bool ntbr_eng_read_fence(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 {
-	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ)
+	if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ ||
+	    ntbr_eng_is_atomic(c->wqe.opcode))
 		return qp->dest == NTBR_QP_DEST_PEER &&
 		       !ntbr_read_may_issue(qp);
 	return qp->rd_sq;

@@ -95,6 +95,17 @@ u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w);
  * the requester's status.
  */
 int ntbr_eng_resp_read_ok(struct ntbr_qp *r);
+/* IB_UVERBS_WR_ATOMIC_CMP_AND_SWP or _FETCH_AND_ADD. */
+bool ntbr_eng_is_atomic(u32 op);
+/*
+ * Execute an atomic (op) for a requester on the 8 bytes at va of an MR
+ * of the responder QP r, with its checks (REMOTE_ATOMIC of the QP and
+ * the MR, max_dest_rd_atomic, alignment, key, range, PD): IB_WC_SUCCESS
+ * with the value before in *old, or the requester's status.  Caller
+ * holds eng_sem (read).
+ */
+int ntbr_eng_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *r, u32 rkey,
+		    u64 va, u32 op, u64 compare_add, u64 swap, u64 *old);
 /* Jiffies to wait before an RNR retry, for a responder's min_rnr_timer. */
 unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer);
 /* The QP's work: runs its SQ (after a READ answer, an error, ...). */
@@ -128,15 +139,18 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
  * ntbr_peer_read: send the READ_REQ of the WQE in c (it stays in the SQ,
  * one more of qp->rd_sq) and return -EINPROGRESS, or an ib_wc_status
  * when it could not be sent.  ntbr_read_may_issue: the QP's
- * max_rd_atomic and the device's budget allow one more READ in flight.
- * ntbr_read_reap: complete the answered READs at the head of the SQ, in
- * order (a flush or reset of the SQ takes the READs in flight with it:
+ * max_rd_atomic and the device's budget allow one more READ or atomic in
+ * flight.  ntbr_read_reap: complete the answered READs and atomics at
+ * the head of the SQ, in order (a flush or reset of the SQ takes the READs in flight with it:
  * qp->rd_sq = 0; their answers are still counted when they come).
  * ntbr_read_link_down: no answer will come; the oldest READ in flight
  * fails with IB_WC_RETRY_EXC_ERR (the QP then goes to ERR).
  */
 int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc);
+/* ATOMIC_REQ, the same way: the old value comes back into c->src[0]. */
+int ntbr_peer_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		     struct ntbr_eng_ctx *c);
 bool ntbr_read_may_issue(struct ntbr_qp *qp);
 void ntbr_read_reap(struct ntbr_qp *qp);
 void ntbr_read_link_down(struct ntbr_qp *qp);

@@ -20,6 +20,7 @@ enum {
 	NTBR_CTRL_QP_RRQ_FLUSH,				/* 26 */
 	NTBR_CTRL_QP_READ_REQ,				/* 27 */
 	NTBR_CTRL_QP_READ_DONE,				/* 28 */
+	NTBR_CTRL_QP_ATOMIC_REQ,			/* 29 */
 	NTBR_CTRL_QP_LAST = NTBR_CTRL_TYPE_IB + 15,	/* 31: reserved */
 };
 
@@ -102,7 +103,28 @@ struct ntbr_qp_msg_read {		/* READ_REQ: nsge SGEs follow */
 	struct ntbr_wire_sge sge[];
 };
 
-struct ntbr_qp_msg_rdone {		/* READ_DONE */
+/* ntbr_qp_msg_atomic.op */
+#define NTBR_ATOMIC_CMP_SWAP	1
+#define NTBR_ATOMIC_FETCH_ADD	2
+
+/*
+ * ATOMIC_REQ: answered by READ_DONE (the same req_id space), after the
+ * value from before is written, little endian, into sge.
+ */
+struct ntbr_qp_msg_atomic {
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 req_id;
+	__le32 rkey;
+	__le64 va;
+	__le64 compare_add;
+	__le64 swap;
+	u8 op;				/* NTBR_ATOMIC_* */
+	u8 rsvd[7];
+	struct ntbr_wire_sge sge;	/* 8 bytes of a LOCAL_WRITE MR */
+};
+
+struct ntbr_qp_msg_rdone {		/* READ_DONE (READ and ATOMIC_REQ) */
 	__le32 dst_qpn;
 	__le32 src_qpn;
 	__le32 req_id;
@@ -179,8 +201,9 @@ struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
 /* A message of the peer dropped: logged (ratelimited). */
 void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn);
 
-/* ntbrdma_ib_read.c: the handlers of READ_REQ and READ_DONE; QP life. */
-void ntbr_read_h_req(struct ntbr_ib_dev *dev, const void *p, size_t len);
+/* ntbrdma_ib_read.c: READ_REQ, ATOMIC_REQ and READ_DONE; QP life. */
+void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
+		     size_t len);
 void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len);
 int ntbr_read_qp_init(struct ntbr_qp *qp);
 void ntbr_read_qp_fini(struct ntbr_qp *qp);

@@ -15,8 +15,8 @@
  * take qp->mutex (the engine may hold it while it waits for room in the
  * control ring): they use rq_lock (our receives) and rrq_lock (the
  * peer's receives we hold), and hold eng_sem (read) while they use a QP
- * (destroy_qp waits for it).  READ_REQ and READ_DONE are handled in
- * ntbrdma_ib_read.c.
+ * (destroy_qp waits for it).  READ_REQ, ATOMIC_REQ and READ_DONE are
+ * handled in ntbrdma_ib_read.c.
  */
 #include <linux/slab.h>
 
@@ -296,7 +296,8 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 		ntbr_peer_h_flush(dev, p, len);
 		break;
 	case NTBR_CTRL_QP_READ_REQ:
-		ntbr_read_h_req(dev, p, len);
+	case NTBR_CTRL_QP_ATOMIC_REQ:
+		ntbr_read_h_req(dev, type, p, len);
 		break;
 	case NTBR_CTRL_QP_READ_DONE:
 		ntbr_read_h_done(dev, p, len);

@@ -61,14 +61,13 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	attr->max_qp_init_rd_atom = NTBR_MAX_RD_ATOM;
 	attr->max_res_rd_atom = NTBR_MAX_QP * NTBR_MAX_RD_ATOM;
 	/*
-	 * The engine does not execute atomics yet (they complete with
-	 * IB_WC_REM_OP_ERR), so none are advertised: applications and test
-	 * suites (rdma-core's tests/test_atomic.py) check atomic_cap first.
-	 * Once they are executed by the responder's host, serialised there
-	 * against other atomics arriving through this device, this becomes
-	 * IB_ATOMIC_HCA.
+	 * Atomics are executed by the responder's host with a locked
+	 * instruction on the target page (ntbr_eng_atomic): atomic against
+	 * every other atomic of the device, which is what IB_ATOMIC_HCA
+	 * promises (and against that host's CPUs too).  UCX offers atomics
+	 * only with IB_ATOMIC_HCA; no masked atomics.
 	 */
-	attr->atomic_cap = IB_ATOMIC_NONE;
+	attr->atomic_cap = IB_ATOMIC_HCA;
 	/*
 	 * Likewise no SRQs and no address handles (UD) until they exist:
 	 * max_srq, max_srq_wr, max_srq_sge and max_ah stay 0.

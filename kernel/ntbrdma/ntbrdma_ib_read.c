@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ntbrdma: RDMA READ between the hosts, pipelined (rdma-datapath.md,
- * "Kernel bypass", part 4).  The responder pushes the data: nothing is
- * read across the NTB.
+ * ntbrdma: RDMA READ and atomics between the hosts, pipelined
+ * (rdma-datapath.md, "Kernel bypass", part 4).  The responder pushes the
+ * data: nothing is read across the NTB.
+ *
+ * Atomics (CMP_AND_SWP, FETCH_AND_ADD) go the same way as an 8-byte
+ * READ: ATOMIC_REQ {req_id, op, va, rkey, compare_add, swap, A's 8-byte
+ * SGE}; B executes it with a locked instruction on its own page
+ * (ntbr_eng_atomic: atomic against its CPUs and every other atomic of
+ * the device, IB_ATOMIC_HCA and more), writes the value from before into
+ * A's SGE, little endian, and answers READ_DONE.  They share the READs'
+ * req_ids, limits and queues, and complete in order with them.
  *
  * Requester A.  The engine sends READ_REQ {req_id, remote va, rkey, len,
  * A's destination SGEs} and goes on with the next WQE if it is a READ
@@ -53,11 +61,20 @@
 #define NTBR_RD_IN_MAX		(NTBR_MAX_QP + NTBR_RD_EXTRA_MAX)
 
 static_assert((NTBR_MAX_RD_ATOM & (NTBR_MAX_RD_ATOM - 1)) == 0);
+/* READ_REQ and ATOMIC_REQ begin alike: ntbr_rd_answer() reads either. */
+static_assert(offsetof(struct ntbr_qp_msg_atomic, req_id) ==
+	      offsetof(struct ntbr_qp_msg_read, req_id));
+static_assert(offsetof(struct ntbr_qp_msg_atomic, src_qpn) ==
+	      offsetof(struct ntbr_qp_msg_read, src_qpn));
 
-/* A READ_REQ of the peer, queued on the QP it is for. */
+/* A READ_REQ or ATOMIC_REQ of the peer, queued on the QP it is for. */
 struct ntbr_rd_req {
 	struct list_head entry;
-	struct ntbr_qp_msg_read msg;	/* nsge SGEs follow */
+	u16 type;			/* NTBR_CTRL_QP_READ_REQ, _ATOMIC_REQ */
+	union {
+		struct ntbr_qp_msg_atomic atomic;
+		struct ntbr_qp_msg_read read;	/* nsge SGEs follow */
+	};
 };
 
 static struct ntbr_rd_ent *ntbr_rd_ent(struct ntbr_qp *qp, u32 req_id)
@@ -105,12 +122,49 @@ bool ntbr_read_may_issue(struct ntbr_qp *qp)
 	return ok;
 }
 
+/*
+ * Send the request m (type, len bytes, its req_id field at *req_id) for
+ * the WQE in c: -EINPROGRESS, or an ib_wc_status if it could not go.
+ */
+static int ntbr_rd_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			struct ntbr_eng_ctx *c, u16 type, void *m, size_t len,
+			__le32 *req_id)
+{
+	struct ntbr_rd_ent *e;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	/* The engine asked ntbr_read_may_issue() first, which charged it. */
+	if (WARN_ON_ONCE(qp->rd_id - qp->rd_acked >= NTBR_MAX_RD_ATOM ||
+			 !ntbr_rd_charge(dev, qp, true))) {
+		spin_unlock_irqrestore(&qp->rrq_lock, flags);
+		return IB_WC_GENERAL_ERR;
+	}
+	qp->rd_id++;
+	e = ntbr_rd_ent(qp, qp->rd_id);
+	e->wr_id = c->wqe.wr_id;
+	e->len = c->len;
+	e->flags = c->wqe.flags;
+	e->opcode = c->wqe.opcode;
+	e->status = -1;
+	*req_id = cpu_to_le32(qp->rd_id);
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	if (ntbr_mr_send(dev, type, m, len)) {
+		/* The link went: nothing was sent, nothing will answer. */
+		spin_lock_irqsave(&qp->rrq_lock, flags);
+		qp->rd_id--;
+		ntbr_rd_charge(dev, qp, false);
+		spin_unlock_irqrestore(&qp->rrq_lock, flags);
+		return IB_WC_RETRY_EXC_ERR;
+	}
+	qp->rd_sq++;
+	return -EINPROGRESS;
+}
+
 int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		   struct ntbr_eng_ctx *c, u32 nsrc)
 {
 	struct ntbr_qp_msg_read *m = qp->pub_rd;
-	struct ntbr_rd_ent *e;
-	unsigned long flags;
 	u32 i;
 
 	m->dst_qpn = cpu_to_le32(qp->attr.dest_qp_num);
@@ -125,32 +179,31 @@ int ntbr_peer_read(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		m->sge[i].key = cpu_to_le32(c->src[i].mr->ibmr.lkey);
 		m->sge[i].len = cpu_to_le32(c->src[i].len);
 	}
-	spin_lock_irqsave(&qp->rrq_lock, flags);
-	/* The engine asked ntbr_read_may_issue() first, which charged it. */
-	if (WARN_ON_ONCE(qp->rd_id - qp->rd_acked >= NTBR_MAX_RD_ATOM ||
-			 !ntbr_rd_charge(dev, qp, true))) {
-		spin_unlock_irqrestore(&qp->rrq_lock, flags);
-		return IB_WC_GENERAL_ERR;
-	}
-	qp->rd_id++;
-	e = ntbr_rd_ent(qp, qp->rd_id);
-	e->wr_id = c->wqe.wr_id;
-	e->len = c->len;
-	e->flags = c->wqe.flags;
-	e->status = -1;
-	m->req_id = cpu_to_le32(qp->rd_id);
-	spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	if (ntbr_mr_send(dev, NTBR_CTRL_QP_READ_REQ, m,
-			 struct_size(m, sge, nsrc))) {
-		/* The link went: nothing was sent, nothing will answer. */
-		spin_lock_irqsave(&qp->rrq_lock, flags);
-		qp->rd_id--;
-		ntbr_rd_charge(dev, qp, false);
-		spin_unlock_irqrestore(&qp->rrq_lock, flags);
-		return IB_WC_RETRY_EXC_ERR;
-	}
-	qp->rd_sq++;
-	return -EINPROGRESS;
+	return ntbr_rd_send(dev, qp, c, NTBR_CTRL_QP_READ_REQ, m,
+			    struct_size(m, sge, nsrc), &m->req_id);
+}
+
+int ntbr_peer_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		     struct ntbr_eng_ctx *c)
+{
+	const struct ntbrdma_send_wqe *w = &c->wqe;
+	struct ntbr_qp_msg_atomic *m = qp->pub_rd;
+
+	memset(m, 0, sizeof(*m));
+	m->dst_qpn = cpu_to_le32(qp->attr.dest_qp_num);
+	m->src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+	m->rkey = cpu_to_le32(w->u.atomic.rkey);
+	m->va = cpu_to_le64(w->u.atomic.remote_addr);
+	m->compare_add = cpu_to_le64(w->u.atomic.compare_add);
+	m->swap = cpu_to_le64(w->u.atomic.swap);
+	m->op = w->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ?
+			NTBR_ATOMIC_CMP_SWAP : NTBR_ATOMIC_FETCH_ADD;
+	/* One 8-byte SGE (ntbr_eng_exec checked it). */
+	m->sge.va = cpu_to_le64(c->src[0].va);
+	m->sge.key = cpu_to_le32(c->src[0].mr->ibmr.lkey);
+	m->sge.len = cpu_to_le32(8);
+	return ntbr_rd_send(dev, qp, c, NTBR_CTRL_QP_ATOMIC_REQ, m, sizeof(*m),
+			    &m->req_id);
 }
 
 void ntbr_read_reap(struct ntbr_qp *qp)
@@ -166,8 +219,8 @@ void ntbr_read_reap(struct ntbr_qp *qp)
 		if (e.status < 0)
 			return;
 		qp->rd_sq--;	/* first: an error completion flushes the rest */
-		ntbr_eng_complete_head(qp, e.wr_id, IB_UVERBS_WR_RDMA_READ,
-				       e.flags, e.len, e.status);
+		ntbr_eng_complete_head(qp, e.wr_id, e.opcode, e.flags, e.len,
+				       e.status);
 	}
 }
 
@@ -206,8 +259,8 @@ void ntbr_read_link_down(struct ntbr_qp *qp)
 	ntbr_read_forget(qp);
 	if (qp->rd_sq && qp->dest == NTBR_QP_DEST_PEER) {
 		qp->rd_sq--;
-		ntbr_eng_complete_head(qp, e.wr_id, IB_UVERBS_WR_RDMA_READ,
-				       e.flags, e.len, IB_WC_RETRY_EXC_ERR);
+		ntbr_eng_complete_head(qp, e.wr_id, e.opcode, e.flags, e.len,
+				       IB_WC_RETRY_EXC_ERR);
 	}
 }
 
@@ -251,6 +304,10 @@ void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len)
 
 /* --- B: the peer's READs ------------------------------------------------- */
 
+/*
+ * READ_DONE for the request whose first three words (dst_qpn, src_qpn,
+ * req_id: the same in READ_REQ and ATOMIC_REQ) are at m.
+ */
 static void ntbr_rd_answer(struct ntbr_ib_dev *dev,
 			   const struct ntbr_qp_msg_read *m, int status)
 {
@@ -264,19 +321,52 @@ static void ntbr_rd_answer(struct ntbr_ib_dev *dev,
 	ntbr_mr_send(dev, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
 }
 
+/* Still the QP the request was for, connected to the sender's QP. */
+static bool ntbr_rd_qp_ok(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			  const struct ntbr_qp_msg_read *m)
+{
+	return ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
+			    le32_to_cpu(m->src_qpn), false) == qp &&
+	       ntbr_peer_state_rcv(READ_ONCE(qp->state));
+}
+
+/* Execute one atomic of the peer; the old value goes into its page. */
+static int ntbr_rd_exec_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			       const struct ntbr_qp_msg_atomic *m)
+{
+	__le64 wire;
+	u64 old;
+	int status;
+
+	if (m->op != NTBR_ATOMIC_CMP_SWAP && m->op != NTBR_ATOMIC_FETCH_ADD)
+		return IB_WC_REM_INV_REQ_ERR;
+	status = ntbr_eng_atomic(dev, qp, le32_to_cpu(m->rkey),
+				 le64_to_cpu(m->va),
+				 m->op == NTBR_ATOMIC_CMP_SWAP ?
+					 IB_UVERBS_WR_ATOMIC_CMP_AND_SWP :
+					 IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD,
+				 le64_to_cpu(m->compare_add),
+				 le64_to_cpu(m->swap), &old);
+	if (status != IB_WC_SUCCESS)
+		return status;
+	wire = cpu_to_le64(old);
+	return ntbr_peer_copy_to(dev, &m->sge, 1, qp->rd_dst, NULL, 0, &wire,
+				 sizeof(wire), true);
+}
+
 /* Execute one READ of the peer: push our data into its pages. */
 static int ntbr_rd_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-			const struct ntbr_qp_msg_read *m)
+			const struct ntbr_rd_req *r)
 {
+	const struct ntbr_qp_msg_read *m = &r->read;
 	u32 rlen = le32_to_cpu(m->len);
 	struct ntbr_seg src;
 	int status;
 
-	/* Still the QP the READ was for, connected to the sender's QP. */
-	if (ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
-			 le32_to_cpu(m->src_qpn), false) != qp ||
-	    !ntbr_peer_state_rcv(READ_ONCE(qp->state)))
+	if (!ntbr_rd_qp_ok(dev, qp, m))
 		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
+	if (r->type == NTBR_CTRL_QP_ATOMIC_REQ)
+		return ntbr_rd_exec_atomic(dev, qp, &r->atomic);
 	/* As an HCA's responder: the QP's own READ permissions first. */
 	status = ntbr_eng_resp_read_ok(qp);
 	if (status != IB_WC_SUCCESS)
@@ -323,27 +413,32 @@ static void ntbr_rd_work(struct work_struct *work)
 		r = ntbr_rd_pop(qp);
 		if (!r)
 			break;
-		status = ntbr_rd_exec(dev, qp, &r->msg);
+		status = ntbr_rd_exec(dev, qp, r);
 		/* -ENOTCONN: the link went, the requester fails the READ. */
 		if (status != -ENOTCONN)
-			ntbr_rd_answer(dev, &r->msg, status);
+			ntbr_rd_answer(dev, &r->read, status);
 		ntbr_rd_free(dev, r);
 		cond_resched();
 	}
 	up_read(&dev->eng_sem);
 }
 
-/* B: a READ of the peer, queued on its QP. */
-void ntbr_read_h_req(struct ntbr_ib_dev *dev, const void *p, size_t len)
+/* B: a READ or atomic of the peer, queued on its QP. */
+void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
+		     size_t len)
 {
 	const struct ntbr_qp_msg_read *m = p;
 	struct ntbr_rd_req *r;
 	unsigned long flags;
 	struct ntbr_qp *qp;
 
-	if (len < sizeof(*m) || m->nsge > NTBRDMA_MAX_SGE ||
-	    len != struct_size(m, sge, m->nsge))
+	if (type == NTBR_CTRL_QP_ATOMIC_REQ) {
+		if (len != sizeof(struct ntbr_qp_msg_atomic))
+			return ntbr_peer_bad(dev, "malformed ATOMIC_REQ", 0);
+	} else if (len < sizeof(*m) || m->nsge > NTBRDMA_MAX_SGE ||
+		   len != struct_size(m, sge, m->nsge)) {
 		return ntbr_peer_bad(dev, "malformed READ_REQ", 0);
+	}
 	down_read(&dev->eng_sem);
 	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
 			  le32_to_cpu(m->src_qpn), false);
@@ -358,14 +453,15 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, const void *p, size_t len)
 		return ntbr_peer_bad(dev, "READ_REQ beyond every limit",
 				     le32_to_cpu(m->dst_qpn));
 	}
-	r = kmalloc(struct_size(r, msg.sge, m->nsge), GFP_KERNEL);
+	r = kmalloc(offsetof(struct ntbr_rd_req, read) + len, GFP_KERNEL);
 	if (!r) {
 		atomic_dec(&dev->rd_in);
 		up_read(&dev->eng_sem);
 		ntbr_rd_answer(dev, m, IB_WC_GENERAL_ERR);
 		return;
 	}
-	memcpy(&r->msg, m, len);
+	r->type = type;
+	memcpy(&r->read, m, len);
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	list_add_tail(&r->entry, &qp->rd_in);
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
@@ -401,7 +497,7 @@ void ntbr_read_qp_fini(struct ntbr_qp *qp)
 
 	cancel_work_sync(&qp->rd_work);
 	while ((r = ntbr_rd_pop(qp))) {
-		ntbr_rd_answer(dev, &r->msg, IB_WC_RETRY_EXC_ERR);
+		ntbr_rd_answer(dev, &r->read, IB_WC_RETRY_EXC_ERR);
 		ntbr_rd_free(dev, r);
 	}
 	ntbr_read_forget(qp);	/* its answers will find no QP */

@@ -38,9 +38,11 @@
  * (ntbrdma_ib_peer.c); 4: control channel flow control (ctrl_in_wait,
  * Documentation/control-channel.md); 5: several memory windows (the area
  * word names window and offset, the hello carries the sender's inbound
- * windows, Documentation/memory-windows.md).
+ * windows, Documentation/memory-windows.md); 6: READs of a QP in flight
+ * together, answered by the QP's work, and ATOMIC_REQ
+ * (ntbrdma_ib_read.c).
  */
-#define NTBR_PROTO_VERSION	5
+#define NTBR_PROTO_VERSION	6
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

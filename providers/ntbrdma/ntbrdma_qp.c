@@ -260,10 +260,13 @@ static int ntb_check_send_wr(struct ntb_qp *qp, const struct ibv_send_wr *wr)
 		return EINVAL;
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_send_sge)
 		return EINVAL;
+	/*
+	 * An atomic returns 8 bytes into one SGE; a misaligned target is
+	 * the responder's to refuse (IBV_WC_REM_INV_REQ_ERR), as on an HCA.
+	 */
 	if (wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
 	    wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD) {
-		if (wr->num_sge != 1 || wr->sg_list[0].length != 8 ||
-		    (wr->wr.atomic.remote_addr & 7))
+		if (wr->num_sge != 1 || wr->sg_list[0].length != 8)
 			return EINVAL;
 	}
 	if (wr->send_flags & IBV_SEND_INLINE) {

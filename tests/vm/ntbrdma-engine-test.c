@@ -143,6 +143,90 @@ static void check_sends(struct env *e, struct ibv_qp *qa, struct ibv_qp *qb)
 	CHECK(!memcmp(e->dst + 100, e->src, 5000), "WRITE_WITH_IMM data");
 }
 
+/* One signalled atomic WR, the old value into sge; ibv_post_send's result. */
+static int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+		       struct ibv_sge *sge, uint64_t raddr, uint32_t rkey,
+		       uint64_t compare_add, uint64_t swap)
+{
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = id;
+	wr.opcode = op;
+	wr.sg_list = sge;
+	wr.num_sge = 1;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.atomic.remote_addr = raddr;
+	wr.wr.atomic.compare_add = compare_add;
+	wr.wr.atomic.swap = swap;
+	wr.wr.atomic.rkey = rkey;
+	return ibv_post_send(qp, &wr, &bad);
+}
+
+/*
+ * A WRITE of a known value to the 8 bytes at raddr (rkey), then two
+ * CMP_AND_SWPs (one that swaps, one that does not), a FETCH_AND_ADD and
+ * a READ, all in flight together: they complete in order, each atomic
+ * with the value from before it, the READ with the sum.
+ */
+static void atomics(struct env *e, struct ibv_qp *qp, uint64_t raddr,
+		    uint32_t rkey, const char *who)
+{
+	static const enum ibv_wc_opcode wop[5] = {
+		IBV_WC_RDMA_WRITE, IBV_WC_COMP_SWAP, IBV_WC_COMP_SWAP,
+		IBV_WC_FETCH_ADD,  IBV_WC_RDMA_READ,
+	};
+	const uint64_t start = 0x1122334455667788ULL;
+	uint64_t *old = (uint64_t *)(e->src + 4096);
+	struct ibv_sge w = { (uintptr_t)e->src, 8, e->smr->lkey };
+	struct ibv_sge o[4];
+	struct ibv_wc wc;
+	int i;
+
+	memcpy(e->src, &start, 8);
+	memset(old, 0xee, 4 * 8);
+	for (i = 0; i < 4; i++)
+		o[i] = (struct ibv_sge){ (uintptr_t)&old[i], 8, e->smr->lkey };
+	CHECK(!post_rdma(qp, IBV_WR_RDMA_WRITE, 1000, &w, 1, raddr, rkey, 0,
+			 0) &&
+		      !post_atomic(qp, IBV_WR_ATOMIC_CMP_AND_SWP, 1001, &o[0],
+				   raddr, rkey, start, 42) &&
+		      !post_atomic(qp, IBV_WR_ATOMIC_CMP_AND_SWP, 1002, &o[1],
+				   raddr, rkey, 7, 9) &&
+		      !post_atomic(qp, IBV_WR_ATOMIC_FETCH_AND_ADD, 1003, &o[2],
+				   raddr, rkey, 100, 0) &&
+		      !post_rdma(qp, IBV_WR_RDMA_READ, 1004, &o[3], 1, raddr,
+				 rkey, 0, 0),
+	      "%s: post WRITE, CMP_AND_SWP x2, FETCH_AND_ADD, READ", who);
+	for (i = 0; i < 5; i++) {
+		CHECK(!wait_wc(e->scq, &wc) && wc.status == IBV_WC_SUCCESS &&
+			      wc.wr_id == 1000u + i && wc.opcode == wop[i] &&
+			      (i == 0 || wc.byte_len == 8),
+		      "%s: completion %d: wr_id %llu opcode %d byte_len %u (%s)",
+		      who, i, (unsigned long long)wc.wr_id, wc.opcode,
+		      wc.byte_len, ibv_wc_status_str(wc.status));
+	}
+	CHECK(old[0] == start && old[1] == 42 && old[2] == 42 && old[3] == 142,
+	      "%s: CMP_AND_SWP %#llx, CMP_AND_SWP (no swap) %llu, "
+	      "FETCH_AND_ADD %llu, READ %llu",
+	      who, (unsigned long long)old[0], (unsigned long long)old[1],
+	      (unsigned long long)old[2], (unsigned long long)old[3]);
+}
+
+/* An atomic at a misaligned address: REM_INV_REQ_ERR, the QP in ERR. */
+static void atomic_misaligned(struct env *e, struct ibv_qp *qp, uint64_t raddr,
+			      uint32_t rkey, const char *who)
+{
+	struct ibv_sge o = { (uintptr_t)e->src + 4096, 8, e->smr->lkey };
+
+	CHECK(!post_atomic(qp, IBV_WR_ATOMIC_FETCH_AND_ADD, 1010, &o, raddr + 4,
+			   rkey, 1, 0),
+	      "%s: post FETCH_AND_ADD at a misaligned address", who);
+	expect_status(e->scq, 1010, IBV_WC_REM_INV_REQ_ERR,
+		      "misaligned FETCH_AND_ADD");
+	CHECK(query_state(qp) == IBV_QPS_ERR, "%s: QP in ERR after it", who);
+}
+
 static int do_loop(const char *name)
 {
 	struct ibv_sge sge;
@@ -174,6 +258,23 @@ static int do_loop(const char *name)
 	xfer(&e, qa, true, 7, 4093, 4095, 1, 6);
 	xfer(&e, qa, true, 0, 0, 65536, 2, 7);
 	xfer(&e, qa, true, 1, 3, 1 << 20, 3, 8);
+
+	atomics(&e, qa, (uintptr_t)e.dst + 8192, e.dmr->rkey, "loopback");
+	CHECK(!memcmp(e.dst + 8192, &(uint64_t){ 142 }, 8),
+	      "loopback: the target holds the sum");
+	atomic_misaligned(&e, qa, (uintptr_t)e.dst + 8192, e.dmr->rkey,
+			  "loopback");
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 7), "reconnect");
+	{
+		struct ibv_sge o = { (uintptr_t)e.src, 8, e.smr->lkey };
+
+		CHECK(!post_atomic(qa, IBV_WR_ATOMIC_CMP_AND_SWP, 1011, &o,
+				   (uintptr_t)e.dst, e.dmr->rkey ^ 0x80, 0, 0),
+		      "loopback: post CMP_AND_SWP with a bad rkey");
+		expect_status(e.scq, 1011, IBV_WC_REM_ACCESS_ERR,
+			      "CMP_AND_SWP with a bad rkey");
+	}
+	CHECK(!connect_qp(&e, qa, &e.gid, qb->qp_num, 7), "reconnect");
 
 	/* Bad lkey: local protection error, QP to ERR. */
 	sge.addr = (uintptr_t)e.src;
@@ -439,6 +540,7 @@ static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
 			      !e->src[5 + (1 << 20)],
 		      "client: READ data byte for byte, neighbours untouched");
 		pipelined_reads(e, qp, t);
+		atomics(e, qp, t->addr + 8192, t->rkey, "client");
 	}
 	barrier(fd);
 
@@ -503,6 +605,11 @@ static void peer_script(struct env *e, struct ibv_qp *qp, int fd,
 		CHECK(query_state(qp) == IBV_QPS_ERR,
 		      "client: QP in ERR after the bad rkey");
 	}
+	barrier(fd);
+	reconnect(e, qp, t, fd, 7);
+
+	if (!server)
+		atomic_misaligned(e, qp, t->addr + 8192, t->rkey, "client");
 	barrier(fd);
 }
 

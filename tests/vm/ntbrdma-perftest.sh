@@ -3,8 +3,9 @@
 # (client) on ntbrdma0: ib_write_bw, ib_write_lat, ib_read_bw, ib_read_lat,
 # ib_send_bw and ib_send_lat at 2 B, 4 KiB, 64 KiB and 1 MiB.  No -R: the
 # QPs are connected with modify_qp after perftest's own TCP exchange over
-# ntb0.  Each run must exit 0 on both sides within 120 s; the figures are
-# printed, not judged (TCG).
+# ntb0.  Then ib_atomic_bw and ib_atomic_lat (8 bytes, FETCH_AND_ADD and
+# CMP_AND_SWAP).  Each run must exit 0 on both sides within 120 s; the
+# figures are printed, not judged (TCG).
 #
 # SKIP (77) only when the device does not execute RDMA WRITE yet: a first
 # tiny ib_write_lat fails, and the integrity program's probe (one 8-byte
@@ -31,11 +32,13 @@ GB=$(gid_index b "$DEV" "$SUBNET.2") ||
 	fail "b: no RoCE v2 GID of $SUBNET.2 on $DEV"
 pass "GID indexes: a $GA ($SUBNET.1), b $GB ($SUBNET.2)"
 
-# perf TEST SIZE ITERS LIMIT: b serves, a connects; sets out (both sides'
-# output) and returns 0 only if both exit 0 within LIMIT seconds.
+# perf TEST SIZE ITERS LIMIT [ARG...]: b serves, a connects (SIZE -: no
+# -s, for the atomic tests); sets out (both sides' output) and returns 0
+# only if both exit 0 within LIMIT seconds.
 perf() {
 	local t=$1 size=$2 iters=$3 limit=$4 src=0 rc=0 pid
-	local args=(-d "$DEV" -s "$size" -n "$iters" -F "${EXTRA[@]}")
+	local args=(-d "$DEV" -n "$iters" -F "${EXTRA[@]}" "${@:5}")
+	[ "$size" = - ] || args+=(-s "$size")
 	PORT=$((PORT + 1))
 	on b timeout "$limit" stdbuf -oL "$t" "${args[@]}" -x "$GB" \
 		-p "$PORT" >"$SRV_OUT" 2>&1 &
@@ -95,5 +98,17 @@ for t in "${TESTS[@]}"; do
 		fi
 	done
 done
+for t in ib_atomic_bw ib_atomic_lat; do
+	for op in FETCH_AND_ADD CMP_AND_SWAP; do
+		if perf "$t" - 200 120 -A "$op"; then
+			pass "$t -A $op -n 200"
+			figures | sed 's/^/    /'
+		else
+			echo "FAIL - $t -A $op -n 200: $(echo "$out" | head -n 1)"
+			echo "$out" | tail -n 25 | sed 's/^/    /'
+			bad=$((bad + 1))
+		fi
+	done
+done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
-pass "perftest: $ran tests x ${#SIZES[@]} sizes on $DEV"
+pass "perftest: $ran tests x ${#SIZES[@]} sizes, 2 atomic tests x 2 operations on $DEV"

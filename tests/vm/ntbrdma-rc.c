@@ -122,7 +122,8 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	       uint32_t dqpn, int rnr_retry)
 {
 	const struct qp_opts o = {
-		.access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+		.access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+			  IBV_ACCESS_REMOTE_ATOMIC,
 		.max_dest_rd_atomic = 4,
 		.timeout = 14,
 		.retry_cnt = 7,
