@@ -67,15 +67,26 @@ static_assert(offsetof(struct ntbr_qp_msg_atomic, req_id) ==
 static_assert(offsetof(struct ntbr_qp_msg_atomic, src_qpn) ==
 	      offsetof(struct ntbr_qp_msg_read, src_qpn));
 
-/* A READ_REQ or ATOMIC_REQ of the peer, queued on the QP it is for. */
+/*
+ * A READ_REQ or ATOMIC_REQ of the peer, queued on the QP it is for: the
+ * message as it came (ntbr_rd_read(), ntbr_rd_atomic()).
+ */
 struct ntbr_rd_req {
 	struct list_head entry;
 	u16 type;			/* NTBR_CTRL_QP_READ_REQ, _ATOMIC_REQ */
-	union {
-		struct ntbr_qp_msg_atomic atomic;
-		struct ntbr_qp_msg_read read;	/* nsge SGEs follow */
-	};
+	u64 msg[];
 };
+
+/* Both message types begin with READ_REQ's dst_qpn, src_qpn, req_id. */
+static struct ntbr_qp_msg_read *ntbr_rd_read(struct ntbr_rd_req *r)
+{
+	return (struct ntbr_qp_msg_read *)r->msg;
+}
+
+static struct ntbr_qp_msg_atomic *ntbr_rd_atomic(struct ntbr_rd_req *r)
+{
+	return (struct ntbr_qp_msg_atomic *)r->msg;
+}
 
 static struct ntbr_rd_ent *ntbr_rd_ent(struct ntbr_qp *qp, u32 req_id)
 {
@@ -356,9 +367,9 @@ static int ntbr_rd_exec_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 
 /* Execute one READ of the peer: push our data into its pages. */
 static int ntbr_rd_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-			const struct ntbr_rd_req *r)
+			struct ntbr_rd_req *r)
 {
-	const struct ntbr_qp_msg_read *m = &r->read;
+	const struct ntbr_qp_msg_read *m = ntbr_rd_read(r);
 	u32 rlen = le32_to_cpu(m->len);
 	struct ntbr_seg src;
 	int status;
@@ -366,7 +377,7 @@ static int ntbr_rd_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	if (!ntbr_rd_qp_ok(dev, qp, m))
 		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
 	if (r->type == NTBR_CTRL_QP_ATOMIC_REQ)
-		return ntbr_rd_exec_atomic(dev, qp, &r->atomic);
+		return ntbr_rd_exec_atomic(dev, qp, ntbr_rd_atomic(r));
 	/* As an HCA's responder: the QP's own READ permissions first. */
 	status = ntbr_eng_resp_read_ok(qp);
 	if (status != IB_WC_SUCCESS)
@@ -416,7 +427,7 @@ static void ntbr_rd_work(struct work_struct *work)
 		status = ntbr_rd_exec(dev, qp, r);
 		/* -ENOTCONN: the link went, the requester fails the READ. */
 		if (status != -ENOTCONN)
-			ntbr_rd_answer(dev, &r->read, status);
+			ntbr_rd_answer(dev, ntbr_rd_read(r), status);
 		ntbr_rd_free(dev, r);
 		cond_resched();
 	}
@@ -453,7 +464,8 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 		return ntbr_peer_bad(dev, "READ_REQ beyond every limit",
 				     le32_to_cpu(m->dst_qpn));
 	}
-	r = kmalloc(offsetof(struct ntbr_rd_req, read) + len, GFP_KERNEL);
+	r = kmalloc(struct_size(r, msg, DIV_ROUND_UP(len, sizeof(u64))),
+		    GFP_KERNEL);
 	if (!r) {
 		atomic_dec(&dev->rd_in);
 		up_read(&dev->eng_sem);
@@ -461,7 +473,7 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 		return;
 	}
 	r->type = type;
-	memcpy(&r->read, m, len);
+	memcpy(r->msg, m, len);
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	list_add_tail(&r->entry, &qp->rd_in);
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
@@ -497,7 +509,7 @@ void ntbr_read_qp_fini(struct ntbr_qp *qp)
 
 	cancel_work_sync(&qp->rd_work);
 	while ((r = ntbr_rd_pop(qp))) {
-		ntbr_rd_answer(dev, &r->read, IB_WC_RETRY_EXC_ERR);
+		ntbr_rd_answer(dev, ntbr_rd_read(r), IB_WC_RETRY_EXC_ERR);
 		ntbr_rd_free(dev, r);
 	}
 	ntbr_read_forget(qp);	/* its answers will find no QP */

@@ -85,6 +85,10 @@ for vm in a b; do
 		fail "$vm: rdma res show qp: no RC QP of ntbrdma-engine-test in RTS"
 	pass "$vm: rdma res show qp under traffic: the test's QP, RC, RTS"
 done
+# b answered the READs and atomics of the steps above: its log, before
+# it goes.
+expect_eq "b: no oops or warning" "" \
+	"$(onsh b "dmesg | grep -E 'BUG|WARNING|Oops|general protection' || true")"
 "$TESTBED" kill b
 wait "$loss_pid" || true
 out=$(on a cat /tmp/ntbrdma-eng-loss)

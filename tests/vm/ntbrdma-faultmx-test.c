@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The fault matrix (tests/vm/ntbrdma-faultmx.sh): eight RC QP pairs between
+ * The fault matrix (tests/vm/ntbrdma-faultmx.sh): ten RC QP pairs between
  * the hosts, one per cell of {WRITE, READ, SEND, WRITE_WITH_IMM} x {64 B,
- * 256 KiB}, all under traffic when one fault strikes; then every cell's
- * outcome is checked against what the fault must give.
+ * 256 KiB} and {FETCH_AND_ADD, CMP_AND_SWP} x 8 B, all under traffic when
+ * one fault strikes; then every cell's outcome is checked against what the
+ * fault must give.
  *
  *   ntbrdma-faultmx-test serve DEV PORT
  *	responder: one target MR per QP, receives kept posted; on the side
@@ -26,19 +27,27 @@
 
 #include "ntbrdma-rc.h"
 
-#define CELLS 8
+#define CELLS 10
 #define DEPTH 4
 #define MRSZ (1u << 20)
 #define NRECV 32
 
-static const enum ibv_wr_opcode ops[4] = { IBV_WR_RDMA_WRITE, IBV_WR_RDMA_READ,
-					   IBV_WR_SEND,
-					   IBV_WR_RDMA_WRITE_WITH_IMM };
-static const char *const op_name[4] = { "WRITE", "READ", "SEND", "WRITE_IMM" };
+/* Cells 0-7: two sizes of four operations; 8, 9: the two atomics. */
+static const enum ibv_wr_opcode ops[6] = {
+	IBV_WR_RDMA_WRITE,
+	IBV_WR_RDMA_READ,
+	IBV_WR_SEND,
+	IBV_WR_RDMA_WRITE_WITH_IMM,
+	IBV_WR_ATOMIC_FETCH_AND_ADD,
+	IBV_WR_ATOMIC_CMP_AND_SWP,
+};
+static const char *const op_name[6] = { "WRITE",     "READ",	  "SEND",
+					"WRITE_IMM", "FETCH_ADD", "CMP_SWAP" };
 static const uint32_t sizes[2] = { 64, 256u << 10 };
 
-#define CELL_OP(c) ops[(c) / 2]
-#define CELL_SIZE(c) sizes[(c) % 2]
+#define CELL_OP(c) ops[(c) < 8 ? (c) / 2 : (c)-4]
+#define CELL_NAME(c) op_name[(c) < 8 ? (c) / 2 : (c)-4]
+#define CELL_SIZE(c) ((c) < 8 ? sizes[(c) % 2] : 8)
 
 /* One cell's QP end as the other side needs it. */
 struct cellconn {
@@ -141,7 +150,7 @@ static int serve(const char *dev, int port)
 		    CELL_OP(i) == IBV_WR_RDMA_WRITE_WITH_IMM)
 			for (j = 0; j < NRECV; j++)
 				repost(c, i, (uint64_t)i << 32 | (unsigned)j);
-	CHECK(1, "server: 8 cells connected, receives posted");
+	CHECK(1, "server: %d cells connected, receives posted", CELLS);
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 
@@ -173,17 +182,35 @@ static int serve(const char *dev, int port)
 	}
 }
 
-/* Keep DEPTH WRs in flight on cell i; collect its completions. */
-static void drive(struct cell *c, int i, const struct cellconn *t)
+/* One WR of cell i (an atomic adds 1, or swaps 0 for 0); post's result. */
+static int post_cell(struct cell *c, int i, const struct cellconn *t)
 {
 	struct ibv_sge sge = { (uintptr_t)c[i].buf, CELL_SIZE(i),
 			       c[i].mr->lkey };
+	struct ibv_send_wr wr = {}, *bad;
+
+	if (i < 8)
+		return post_rdma(c[i].qp, CELL_OP(i), c[i].posted, &sge, 1,
+				 t->addr, t->rkey, 0, 0);
+	wr.wr_id = c[i].posted;
+	wr.opcode = CELL_OP(i);
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.atomic.remote_addr = t->addr;
+	wr.wr.atomic.rkey = t->rkey;
+	wr.wr.atomic.compare_add = i == 8 ? 1 : 0;
+	return ibv_post_send(c[i].qp, &wr, &bad);
+}
+
+/* Keep DEPTH WRs in flight on cell i; collect its completions. */
+static void drive(struct cell *c, int i, const struct cellconn *t)
+{
 	struct ibv_wc wc[DEPTH];
 	int n, k;
 
 	while (!c[i].err && c[i].posted - c[i].done < DEPTH &&
-	       !post_rdma(c[i].qp, CELL_OP(i), c[i].posted, &sge, 1, t->addr,
-			  t->rkey, 0, 0))
+	       !post_cell(c, i, t))
 		c[i].posted++;
 	n = ibv_poll_cq(c[i].cq, DEPTH, wc);
 	for (k = 0; k < n; k++) {
@@ -207,7 +234,10 @@ static bool explained(const char *f, int i, enum ibv_wc_status st)
 	/* The link lost: the WQE being copied fails, the rest flushes. */
 	if (!strcmp(f, "kill") || !strcmp(f, "stop"))
 		return st == IBV_WC_RETRY_EXC_ERR || st == IBV_WC_WR_FLUSH_ERR;
-	/* The rkey gone; a SEND's receive SGEs fail the responder's checks. */
+	/*
+	 * The rkey gone (READ and atomics: the responder's own check); a
+	 * SEND's receive SGEs fail the responder's checks.
+	 */
 	if (!strcmp(f, "dereg"))
 		return op == IBV_WR_SEND ? st == IBV_WC_REM_OP_ERR :
 					   st == IBV_WC_REM_ACCESS_ERR;
@@ -245,8 +275,7 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 	for (i = 0; i < CELLS; i++)
 		CHECK(c[i].ok >= 4 && !c[i].err,
 		      "%s %u B: traffic before the fault (%llu ok)",
-		      op_name[i / 2], CELL_SIZE(i),
-		      (unsigned long long)c[i].ok);
+		      CELL_NAME(i), CELL_SIZE(i), (unsigned long long)c[i].ok);
 	printf("# traffic\n");
 	if (!strcmp(f, "dereg") || !strcmp(f, "destroy"))
 		CHECK(write(fd, f, strlen(f)) == (ssize_t)strlen(f),
@@ -263,7 +292,7 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 	} while ((none || !all) && now() - t0 < limit);
 
 	for (i = 0; i < CELLS; i++) {
-		const char *op = op_name[i / 2];
+		const char *op = CELL_NAME(i);
 		unsigned int sz = CELL_SIZE(i);
 
 		if (none) {

@@ -1,14 +1,15 @@
 #!/bin/bash
 # The fault matrix: every cell of {WRITE, READ, SEND, WRITE_WITH_IMM} x
-# {64 B, 256 KiB} runs on its own RC QP pair, a requesting and b
-# responding (ntbrdma-faultmx-test), when one fault strikes; each cell's
-# outcome is checked:
+# {64 B, 256 KiB} and {FETCH_AND_ADD, CMP_AND_SWP} x 8 B runs on its own RC
+# QP pair, a requesting and b responding (ntbrdma-faultmx-test), when one
+# fault strikes; each cell's outcome is checked:
 #
 # | fault (on b unless said)              | every cell (requester on a)              |
 # |---------------------------------------|------------------------------------------|
 # | modprobe -r ntbrdma on a and on b,    | refused (module in use), traffic goes on |
 # |   user contexts open                  |   without a single error                 |
-# | deregister every target MR            | WRITE/READ/WRITE_IMM: REM_ACCESS_ERR;    |
+# | deregister every target MR            | WRITE/READ/WRITE_IMM/atomics:            |
+# |                                       |   REM_ACCESS_ERR;                        |
 # |                                       |   SEND: REM_OP_ERR (its receive's SGEs   |
 # |                                       |   fail b's checks); rest flushed, ERR    |
 # | destroy every responder QP            | RETRY_EXC_ERR, rest flushed, QP in ERR   |
