@@ -262,6 +262,8 @@ static void pf_ctrl_msg(struct pf_dev *pf)
 		      type == NTBR_CTRL_QP_READ_REQ ?
 			sizeof(struct ntbr_qp_msg_read) +
 			sizeof(struct ntbr_wire_sge) :
+		      type == NTBR_CTRL_QP_ATOMIC_REQ ?
+			sizeof(struct ntbr_qp_msg_atomic) :
 			sizeof(struct ntbr_qp_msg_done);
 		break;
 	case 1:
