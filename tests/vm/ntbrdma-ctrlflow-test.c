@@ -15,7 +15,7 @@
  * ibv_post_recv) the peer posted for it, a QP posting its next burst as
  * one completes, and every READ_EVERY-th QP READs 4 KiB of the peer's MR
  * NREAD times; meanwhile a thread registers and deregisters NMR MRs (4
- * KiB, announced to the peer).  ROUNDS rounds, more until both MR
+ * KiB, announced to the peer; NTBRDMA_CTRLFLOW_MRS sets another count).  ROUNDS rounds, more until both MR
  * threads are done.  Every receive must complete once, successfully,
  * with the bytes of its QP, round and place; every SEND and READ
  * succeed (READ data checked); every reg_mr succeed and dereg_mr return
@@ -52,7 +52,7 @@
 #define READ_EVERY 4
 #define NREAD 2 /* READs per reading QP and round */
 #define RD_LEN 4096
-#define NMR 10000
+#define NMR 10000 /* NTBRDMA_CTRLFLOW_MRS sets another count */
 #define MR_WIN 32 /* MRs registered at a time */
 #define MR_LEN 4096
 #define AFTER 200 /* kill: reg/dereg pairs after the drain */
@@ -537,7 +537,10 @@ static void churn_dereg(struct churn *c, struct ibv_mr *mr)
 	c->dereg++;
 }
 
-/* The MR thread: NMR reg/dereg (kill: until stopped, then AFTER more). */
+/* MRs the MR thread registers (NMR, or NTBRDMA_CTRLFLOW_MRS). */
+static unsigned int nmr = NMR;
+
+/* The MR thread: nmr reg/dereg (kill: until stopped, then AFTER more). */
 static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
@@ -545,7 +548,7 @@ static void *churn_main(void *arg)
 	double t0 = now();
 	unsigned int i;
 
-	for (i = 0; c->kill || i < NMR; i++) {
+	for (i = 0; c->kill || i < nmr; i++) {
 		if (atomic_load(&c->stop) && (!c->kill || c->after == AFTER))
 			break;
 		c->after += atomic_load(&c->stop);
@@ -683,10 +686,10 @@ static void report_flood(struct flood *f, uint32_t rounds)
 	CHECK(!f->n.dup && !f->n.bad_data && !f->n.post_fail,
 	      "%s: no duplicate (%llu), wrong data (%llu), failed post (%llu)",
 	      who, f->n.dup, f->n.bad_data, f->n.post_fail);
-	CHECK(c->reg == NMR && !c->reg_fail && c->dereg == NMR &&
+	CHECK(c->reg == nmr && !c->reg_fail && c->dereg == nmr &&
 		      !c->dereg_fail,
-	      "%s: %u of %d reg_mr (%u failed), %u dereg_mr (%u failed)", who,
-	      c->reg, NMR, c->reg_fail, c->dereg, c->dereg_fail);
+	      "%s: %u of %u reg_mr (%u failed), %u dereg_mr (%u failed)", who,
+	      c->reg, nmr, c->reg_fail, c->dereg, c->dereg_fail);
 }
 
 static void report_kill(struct flood *f, uint32_t rounds, bool down,
@@ -773,9 +776,12 @@ static int run(const char *dev, const char *ip, int port, bool kill)
 int main(int argc, char **argv)
 {
 	bool kill = argc > 1 && !strcmp(argv[argc - 1], "kill");
+	const char *mrs = getenv("NTBRDMA_CTRLFLOW_MRS");
 	int n = argc - kill;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (mrs && atoi(mrs) > 0)
+		nmr = (unsigned int)atoi(mrs);
 	if (n == 4 && !strcmp(argv[1], "server"))
 		return run(argv[2], NULL, atoi(argv[3]), kill);
 	if (n == 5 && !strcmp(argv[1], "client"))

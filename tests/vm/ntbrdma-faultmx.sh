@@ -65,10 +65,11 @@ start() {
 	on b "$FT" serve ntbrdma0 "$PORT" >"$TMPD/srv" 2>&1 &
 	spid=$!
 	wait_listen b "$PORT"
-	on a "$FT" client ntbrdma0 192.168.200.2 "$PORT" "$1" \
+	on a env NTBRDMA_FAULTMX_TIME_SCALE="${TESTBED_TIME_SCALE:-1}" \
+		"$FT" client ntbrdma0 192.168.200.2 "$PORT" "$1" \
 		>"$TMPD/cli" 2>&1 &
 	cpid=$!
-	for _ in $(seq 300); do
+	for _ in $(seq "$(scaled 300)"); do
 		grep -q '^# traffic' "$TMPD/cli" && return 0
 		kill -0 "$cpid" 2>/dev/null || break
 		sleep 0.2
