@@ -12,10 +12,12 @@
  *  - RDMA WRITE, loopback (memcpy into the local MR's pages) and peer
  *    (ntbr_peer_write into the pages of the peer's MR, from the remote-MR
  *    table, holding the entry's reference across the copy);
- *  - SEND, SEND_WITH_IMM, RDMA_WRITE_WITH_IMM and RDMA READ: loopback
- *    here (both QPs are in this kernel: the requester's engine takes the
- *    responder's receive WQE and copies directly), to the peer through
- *    ntbrdma_ib_peer.c; RNR and transport retries on a timer.
+ *  - SEND, SEND_WITH_IMM, RDMA_WRITE_WITH_IMM, RDMA READ and the atomics
+ *    CMP_AND_SWP and FETCH_AND_ADD: loopback here (both QPs are in this
+ *    kernel: the requester's engine takes the responder's receive WQE
+ *    and copies directly, or executes the atomic), to the peer through
+ *    ntbrdma_ib_peer.c (SEND) and ntbrdma_ib_read.c (READ and atomics,
+ *    several in flight); RNR and transport retries on a timer.
  *
  * Isolation (Documentation/security-model.md): a request reaches only
  * the QP it is addressed to if that QP is connected back to the
