@@ -72,7 +72,8 @@ onsh a "rm -f /tmp/ntbrdma-eng-loss; timeout 120 $ET linkloss ntbrdma0 \
 	192.168.200.2 18516 >/tmp/ntbrdma-eng-loss 2>&1; echo rc=\$? \
 	>>/tmp/ntbrdma-eng-loss" &
 loss_pid=$!
-expect_ok "a: writing to b" onsh a "timeout $(scaled 20) sh -c 'until grep -q \
+wait_s=$(scaled 20)
+expect_ok "a: writing to b" onsh a "timeout $wait_s sh -c 'until grep -q \
 	writing /tmp/ntbrdma-eng-loss 2>/dev/null; do sleep 0.1; done'"
 sleep 1
 # While the traffic runs: the link and the QPs as rdma(8) shows them.

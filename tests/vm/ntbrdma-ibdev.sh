@@ -24,7 +24,9 @@ port_state() {
 
 # wait_state VM STATE SECONDS
 wait_state() {
-	onsh "$1" "timeout $(scaled "$3") sh -c 'until ibv_devinfo -d ntbrdma0 |
+	local t
+	t=$(scaled "$3")
+	onsh "$1" "timeout $t sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q \"state:.*$2\"; do sleep 0.5; done'"
 }
 

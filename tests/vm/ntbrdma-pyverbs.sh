@@ -55,7 +55,8 @@ ntbrdma_wait_active a
 expect_ok "a: rdma link add rxe0 type rxe netdev vlink" \
 	onsh a "modprobe rdma_rxe && { [ -e /sys/class/infiniband/rxe0 ] ||
 		rdma link add rxe0 type rxe netdev vlink; }"
-expect_ok "a: rxe0 port active within 30 s" onsh a "timeout $(scaled 30) sh -c 'until
+t30=$(scaled 30)
+expect_ok "a: rxe0 port active within 30 s" onsh a "timeout $t30 sh -c 'until
 	ibv_devinfo -d rxe0 | grep -q PORT_ACTIVE; do sleep 0.5; done'"
 
 # summarize OUT RESULTS: reads unittest's verbose output OUT, writes one

@@ -19,7 +19,9 @@ trap cleanup EXIT
 ntbrdma_setup a 1
 ntbrdma_setup b 2
 ntbrdma_wait_active a
-expect_ok "a: GID of 192.168.200.1 within 30 s" onsh a "timeout $(scaled 30) sh -c \
+t30=$(scaled 30)
+t20=$(scaled 20)
+expect_ok "a: GID of 192.168.200.1 within 30 s" onsh a "timeout $t30 sh -c \
 	'until grep -q \"0000:0000:0000:0000:0000:ffff:c0a8:c801\" \
 	/sys/class/infiniband/ntbrdma0/ports/1/gids/*; do sleep 0.5; done'"
 
@@ -42,7 +44,7 @@ expect_eq "a: no QP before" 0 "$(res_count a)"
 out=$(onsh a "rm -f /tmp/ntbrdma-qp-release
 	$QT hold ntbrdma0 /tmp/ntbrdma-qp-release 192.168.200.2 \
 		>/tmp/ntbrdma-qp-hold 2>&1 &
-	timeout $(scaled 20) sh -c 'until grep -q held /tmp/ntbrdma-qp-hold; do
+	timeout $t20 sh -c 'until grep -q held /tmp/ntbrdma-qp-hold; do
 		sleep 0.1; done'
 	cat /tmp/ntbrdma-qp-hold
 	rdma -dd res show qp link ntbrdma0 | grep 'comm ntbrdma-qp-tes'

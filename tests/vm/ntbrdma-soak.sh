@@ -37,7 +37,9 @@ unload() {
 }
 
 active() {
-	onsh "$1" "timeout $(scaled 30) sh -c 'until ibv_devinfo -d ntbrdma0 |
+	local t
+	t=$(scaled 30)
+	onsh "$1" "timeout $t sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q PORT_ACTIVE; do sleep 0.5; done'"
 }
 

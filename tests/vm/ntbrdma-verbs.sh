@@ -40,9 +40,10 @@ res_count() { # VM TYPE: our test program's objects of that type
 		grep -c 'comm ntbrdma-verbs' || true
 }
 expect_eq "a: no PD before" 0 "$(res_count a pd)"
+t20=$(scaled 20)
 out=$(onsh a "rm -f /tmp/ntbrdma-release
 	$VT hold ntbrdma0 /tmp/ntbrdma-release >/tmp/ntbrdma-hold 2>&1 &
-	timeout $(scaled 20) sh -c 'until grep -q held /tmp/ntbrdma-hold; do
+	timeout $t20 sh -c 'until grep -q held /tmp/ntbrdma-hold; do
 		sleep 0.1; done'
 	echo pd \$(rdma res show pd dev ntbrdma0 | grep -c 'comm ntbrdma-verbs')
 	echo cq \$(rdma res show cq dev ntbrdma0 | grep -c 'comm ntbrdma-verbs')
