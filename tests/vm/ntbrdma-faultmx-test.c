@@ -16,8 +16,9 @@
  *	FAULT dereg or destroy sends the command itself.  Then until every
  *	cell failed and drained (90 s): the first error of each cell must be
  *	one the fault explains, every later WR flushed, the QP in ERR.
- *	FAULT none: 10 s of traffic, no error at all.  The times are
- *	multiplied by NTBRDMA_FAULTMX_TIME_SCALE if set (the debug kernel).
+ *	FAULT none: traffic until STOP_FILE exists (90 s at most), no
+ *	error at all.  The times are multiplied by
+ *	NTBRDMA_FAULTMX_TIME_SCALE if set (the debug kernel).
  */
 #include <poll.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 #define DEPTH 4
 #define MRSZ (1u << 20)
 #define NRECV 32
+/* FAULT none: the traffic goes on until this file exists (the script). */
+#define STOP_FILE "/tmp/ntbrdma-faultmx-stop"
 
 /* Cells 0-7: two sizes of four operations; 8, 9: the two atomics. */
 static const enum ibv_wr_opcode ops[6] = {
@@ -268,6 +271,8 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 		CHECK(0, "client: cells set up and connected");
 		return 1;
 	}
+	if (none)
+		unlink(STOP_FILE);
 	/* Traffic on every cell before the fault. */
 	t0 = now();
 	do {
@@ -287,13 +292,13 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 
 	/* Until every cell failed and drained, or the time is up. */
 	t0 = now();
-	limit = (none ? 10 : 90) * scale;
+	limit = 90 * scale;
 	do {
 		for (i = 0, all = true; i < CELLS; i++) {
 			drive(c, i, &them[i]);
 			all = all && c[i].err && c[i].done == c[i].posted;
 		}
-	} while ((none || !all) && now() - t0 < limit);
+	} while ((none ? access(STOP_FILE, F_OK) : !all) && now() - t0 < limit);
 
 	for (i = 0; i < CELLS; i++) {
 		const char *op = CELL_NAME(i);

@@ -119,6 +119,7 @@ for vm in a b; do
 	}
 	pass "$vm: modprobe -r ntbrdma refused at once while a process uses it"
 done
+on a touch /tmp/ntbrdma-faultmx-stop # the client's traffic ends
 finish "modprobe -r with contexts open"
 
 # --- the responder's MRs, then its QPs ------------------------------------------------
