@@ -59,11 +59,14 @@ static int free_port(void)
 /*
  * Connect to the agent.  QEMU's user network accepts the connection even
  * before the VM listens, so the agent is only there once its hello frame
- * arrives (within HELLO_MS).  Returns the socket or -1.
+ * arrives (within HELLO_MS, times TESTBED_TIME_SCALE: a sanitizer kernel
+ * busy in a long copy answers late).  Returns the socket or -1.
  */
 #define HELLO_MS 3000
 static int connect_agent(int port)
 {
+	const char *scale = getenv("TESTBED_TIME_SCALE");
+	int hello_ms = HELLO_MS * (scale && atoi(scale) > 1 ? atoi(scale) : 1);
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)port) };
 	struct pollfd p = { .events = POLLIN };
@@ -80,7 +83,7 @@ static int connect_agent(int port)
 	}
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	p.fd = s;
-	if (poll(&p, 1, HELLO_MS) != 1 || read_all(s, &f, sizeof(f)) ||
+	if (poll(&p, 1, hello_ms) != 1 || read_all(s, &f, sizeof(f)) ||
 	    f.type != VM_HELLO || f.len != 0) {
 		close(s);
 		return -1;
