@@ -143,26 +143,6 @@ static void check_sends(struct env *e, struct ibv_qp *qa, struct ibv_qp *qb)
 	CHECK(!memcmp(e->dst + 100, e->src, 5000), "WRITE_WITH_IMM data");
 }
 
-/* One signalled atomic WR, the old value into sge; ibv_post_send's result. */
-static int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
-		       struct ibv_sge *sge, uint64_t raddr, uint32_t rkey,
-		       uint64_t compare_add, uint64_t swap)
-{
-	struct ibv_send_wr wr, *bad;
-
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = id;
-	wr.opcode = op;
-	wr.sg_list = sge;
-	wr.num_sge = 1;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.wr.atomic.remote_addr = raddr;
-	wr.wr.atomic.compare_add = compare_add;
-	wr.wr.atomic.swap = swap;
-	wr.wr.atomic.rkey = rkey;
-	return ibv_post_send(qp, &wr, &bad);
-}
-
 /*
  * A WRITE of a known value to the 8 bytes at raddr (rkey), then two
  * CMP_AND_SWPs (one that swaps, one that does not), a FETCH_AND_ADD and

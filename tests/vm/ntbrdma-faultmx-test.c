@@ -191,20 +191,12 @@ static int post_cell(struct cell *c, int i, const struct cellconn *t)
 {
 	struct ibv_sge sge = { (uintptr_t)c[i].buf, CELL_SIZE(i),
 			       c[i].mr->lkey };
-	struct ibv_send_wr wr = {}, *bad;
 
 	if (i < 8)
 		return post_rdma(c[i].qp, CELL_OP(i), c[i].posted, &sge, 1,
 				 t->addr, t->rkey, 0, 0);
-	wr.wr_id = c[i].posted;
-	wr.opcode = CELL_OP(i);
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.wr.atomic.remote_addr = t->addr;
-	wr.wr.atomic.rkey = t->rkey;
-	wr.wr.atomic.compare_add = i == 8 ? 1 : 0;
-	return ibv_post_send(c[i].qp, &wr, &bad);
+	return post_atomic(c[i].qp, CELL_OP(i), c[i].posted, &sge, t->addr,
+			   t->rkey, i == 8 ? 1 : 0, 0);
 }
 
 /* Keep DEPTH WRs in flight on cell i; collect its completions. */

@@ -206,6 +206,26 @@ int post_rdma(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
 	return ibv_post_send(qp, &wr, &bad);
 }
 
+/* One signalled atomic WR, the old value into sge; ibv_post_send's result. */
+int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+		struct ibv_sge *sge, uint64_t raddr, uint32_t rkey,
+		uint64_t compare_add, uint64_t swap)
+{
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = id;
+	wr.opcode = op;
+	wr.sg_list = sge;
+	wr.num_sge = 1;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.wr.atomic.remote_addr = raddr;
+	wr.wr.atomic.compare_add = compare_add;
+	wr.wr.atomic.swap = swap;
+	wr.wr.atomic.rkey = rkey;
+	return ibv_post_send(qp, &wr, &bad);
+}
+
 int post_recv(struct ibv_qp *qp, uint64_t id, struct ibv_sge *sge, int nsge)
 {
 	struct ibv_recv_wr wr, *bad;

@@ -81,6 +81,10 @@ void fill(unsigned char *p, size_t n, unsigned int seed);
 int post_rdma(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
 	      struct ibv_sge *sge, int nsge, uint64_t raddr, uint32_t rkey,
 	      uint32_t imm, unsigned int flags);
+/* One signalled atomic WR, the old value into sge; ibv_post_send's result. */
+int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+		struct ibv_sge *sge, uint64_t raddr, uint32_t rkey,
+		uint64_t compare_add, uint64_t swap);
 int post_recv(struct ibv_qp *qp, uint64_t id, struct ibv_sge *sge, int nsge);
 /* The next completion of cq is id with status st (a check). */
 void expect_status(struct ibv_cq *cq, uint64_t id, enum ibv_wc_status st,
