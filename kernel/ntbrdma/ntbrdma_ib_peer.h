@@ -205,6 +205,7 @@ void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn);
 void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 		     size_t len);
 void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len);
+void ntbr_read_h_req_nodev(struct ntbr_dev *nd, const void *p, size_t len);
 int ntbr_read_qp_init(struct ntbr_qp *qp);
 void ntbr_read_qp_fini(struct ntbr_qp *qp);
 

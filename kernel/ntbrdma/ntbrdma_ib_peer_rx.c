@@ -283,8 +283,13 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 {
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
 
-	if (!dev)
+	if (!dev) {
+		/* Every other QP message can be dropped: nobody waits. */
+		if (type == NTBR_CTRL_QP_READ_REQ ||
+		    type == NTBR_CTRL_QP_ATOMIC_REQ)
+			ntbr_read_h_req_nodev(nd, p, len);
 		return;
+	}
 	switch (type) {
 	case NTBR_CTRL_QP_RECV_POST:
 		ntbr_peer_h_post(dev, p, len);

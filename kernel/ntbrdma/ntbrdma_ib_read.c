@@ -45,7 +45,8 @@
  * (state, REMOTE_READ, max_dest_rd_atomic, the MR's key, range and PD),
  * and after waiting for room in the control queue as the engine does;
  * then it answers READ_DONE.  Destroying the QP answers what is still
- * queued with IB_WC_RETRY_EXC_ERR (no QP answers).
+ * queued with IB_WC_RETRY_EXC_ERR (no QP answers); so does a request
+ * that finds no QP, or no ib_device at all (ntbr_read_h_req_nodev).
  *
  * What each attacker reaches: a local process only its own SQ (the WQE
  * is copied before it is used); the peer only the checks above, with
@@ -319,8 +320,8 @@ void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len)
  * READ_DONE for the request whose first three words (dst_qpn, src_qpn,
  * req_id: the same in READ_REQ and ATOMIC_REQ) are at m.
  */
-static void ntbr_rd_answer(struct ntbr_ib_dev *dev,
-			   const struct ntbr_qp_msg_read *m, int status)
+static void ntbr_rd_answer_nd(struct ntbr_dev *nd,
+			      const struct ntbr_qp_msg_read *m, int status)
 {
 	struct ntbr_qp_msg_rdone a = {
 		.dst_qpn = m->src_qpn,
@@ -329,7 +330,16 @@ static void ntbr_rd_answer(struct ntbr_ib_dev *dev,
 		.status = cpu_to_le32(status),
 	};
 
-	ntbr_mr_send(dev, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
+	int ret = ntbr_ctrl_send(nd, NTBR_CTRL_QP_READ_DONE, &a, sizeof(a));
+
+	/* Anything but "the link went" is a bug of ours (size, type). */
+	WARN_ON_ONCE(ret && ret != -ENOTCONN);
+}
+
+static void ntbr_rd_answer(struct ntbr_ib_dev *dev,
+			   const struct ntbr_qp_msg_read *m, int status)
+{
+	ntbr_rd_answer_nd(dev->nd, m, status);
 }
 
 /* Still the QP the request was for, connected to the sender's QP. */
@@ -479,6 +489,21 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_eng_queue_work(&qp->rd_work);
 	up_read(&dev->eng_sem);
+}
+
+/*
+ * B without an ib_device (`rdma link del` ran, or it is being removed
+ * while the NTB link stays up): no QP will ever answer the peer's READ or
+ * atomic, so we answer for it, as for a QP that is gone (the MR messages
+ * get the same in ntbr_mr_ctrl_nodev).  Without this the peer's READ
+ * would wait forever: nothing else tells it that our QPs are gone.  One
+ * answer per request, as with a device, so the control-queue bound holds.
+ */
+void ntbr_read_h_req_nodev(struct ntbr_dev *nd, const void *p, size_t len)
+{
+	if (len < offsetofend(struct ntbr_qp_msg_read, req_id))
+		return;
+	ntbr_rd_answer_nd(nd, p, IB_WC_RETRY_EXC_ERR);
 }
 
 /* --- QP life --------------------------------------------------------------- */

@@ -17,7 +17,9 @@
  *	cell failed and drained (90 s): the first error of each cell must be
  *	one the fault explains, every later WR flushed, the QP in ERR.
  *	FAULT none: traffic until STOP_FILE exists (90 s at most), no
- *	error at all.  The times are multiplied by
+ *	error at all.  FAULT gone: after the traffic, every cell drains
+ *	(no error), "# quiet" is printed, and the traffic resumes only
+ *	once GO_FILE exists: the script has removed b's device meanwhile.  The times are multiplied by
  *	NTBRDMA_FAULTMX_TIME_SCALE if set (the debug kernel).
  */
 #include <poll.h>
@@ -35,6 +37,8 @@
 #define NRECV 32
 /* FAULT none: the traffic goes on until this file exists (the script). */
 #define STOP_FILE "/tmp/ntbrdma-faultmx-stop"
+/* FAULT gone: the traffic resumes once this file exists (the script). */
+#define GO_FILE "/tmp/ntbrdma-faultmx-go"
 
 /* Cells 0-7: two sizes of four operations; 8, 9: the two atomics. */
 static const enum ibv_wr_opcode ops[6] = {
@@ -199,15 +203,12 @@ static int post_cell(struct cell *c, int i, const struct cellconn *t)
 			   t->rkey, i == 8 ? 1 : 0, 0);
 }
 
-/* Keep DEPTH WRs in flight on cell i; collect its completions. */
-static void drive(struct cell *c, int i, const struct cellconn *t)
+/* Collect cell i's completions. */
+static void collect(struct cell *c, int i)
 {
 	struct ibv_wc wc[DEPTH];
 	int n, k;
 
-	while (!c[i].err && c[i].posted - c[i].done < DEPTH &&
-	       !post_cell(c, i, t))
-		c[i].posted++;
 	n = ibv_poll_cq(c[i].cq, DEPTH, wc);
 	for (k = 0; k < n; k++) {
 		c[i].done++;
@@ -220,6 +221,42 @@ static void drive(struct cell *c, int i, const struct cellconn *t)
 			c[i].bad_after++;
 		}
 	}
+}
+
+/* Keep DEPTH WRs in flight on cell i; collect its completions. */
+static void drive(struct cell *c, int i, const struct cellconn *t)
+{
+	while (!c[i].err && c[i].posted - c[i].done < DEPTH &&
+	       !post_cell(c, i, t))
+		c[i].posted++;
+	collect(c, i);
+}
+
+/*
+ * FAULT gone: every cell's WRs completed, none in error, "# quiet"; then
+ * wait (90 s at most) for the script to say go on.
+ */
+static void quiesce(struct cell *c, double scale)
+{
+	double t0 = now();
+	bool all;
+	int i;
+
+	do {
+		for (i = 0, all = true; i < CELLS; i++) {
+			collect(c, i);
+			all = all && c[i].done == c[i].posted;
+		}
+	} while (!all && now() - t0 < 30 * scale);
+	for (i = 0; i < CELLS; i++)
+		CHECK(c[i].done == c[i].posted && !c[i].err,
+		      "%s %u B: drained before the fault (%llu ok)",
+		      CELL_NAME(i), CELL_SIZE(i), (unsigned long long)c[i].ok);
+	printf("# quiet\n");
+	t0 = now();
+	while (access(GO_FILE, F_OK) && now() - t0 < 90 * scale)
+		usleep(100000);
+	CHECK(!access(GO_FILE, F_OK), "client: told to go on after the fault");
 }
 
 /* What the first error of cell i may be after fault f ("none": nothing). */
@@ -240,8 +277,11 @@ static bool explained(const char *f, int i, enum ibv_wc_status st)
 	/* The responder QP gone: nobody answers. */
 	if (!strcmp(f, "destroy"))
 		return st == IBV_WC_RETRY_EXC_ERR;
-	/* The responder process gone (its device removed): both of those. */
-	if (!strcmp(f, "linkdel"))
+	/*
+	 * The responder process gone (its device removed): both of those;
+	 * with the device gone too, the host answers READs and atomics.
+	 */
+	if (!strcmp(f, "linkdel") || !strcmp(f, "gone"))
 		return st == IBV_WC_RETRY_EXC_ERR ||
 		       st == IBV_WC_REM_ACCESS_ERR || st == IBV_WC_REM_OP_ERR;
 	return false;
@@ -265,6 +305,7 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 	}
 	if (none)
 		unlink(STOP_FILE);
+	unlink(GO_FILE);
 	/* Traffic on every cell before the fault. */
 	t0 = now();
 	do {
@@ -278,6 +319,8 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 		      "%s %u B: traffic before the fault (%llu ok)",
 		      CELL_NAME(i), CELL_SIZE(i), (unsigned long long)c[i].ok);
 	printf("# traffic\n");
+	if (!strcmp(f, "gone"))
+		quiesce(c, scale);
 	if (!strcmp(f, "dereg") || !strcmp(f, "destroy"))
 		CHECK(write(fd, f, strlen(f)) == (ssize_t)strlen(f),
 		      "client: '%s' sent to the server", f);
@@ -324,7 +367,7 @@ int main(int argc, char **argv)
 		return client(argv[2], argv[3], atoi(argv[4]), argv[5]);
 	fprintf(stderr,
 		"usage: %s serve DEV PORT | client DEV IP PORT "
-		"none|kill|stop|dereg|destroy|linkdel\n",
+		"none|kill|stop|dereg|destroy|linkdel|gone\n",
 		argv[0]);
 	return 2;
 }

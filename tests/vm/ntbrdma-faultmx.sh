@@ -21,6 +21,9 @@
 # |                                       |   RETRY_EXC, REM_ACCESS or REM_OP_ERR    |
 # | rdma link del ntbrdma0 on a           | waits for a's process; completes once it |
 # |                                       |   is killed                              |
+# | b's process killed and its device     | the same as for link del on b            |
+# |   removed while a is idle (the NTB    |                                          |
+# |   link stays up); a's traffic resumes |                                          |
 # | b killed (SIGKILL of its QEMU)        | RETRY_EXC_ERR or WR_FLUSH_ERR, rest      |
 # |                                       |   flushed; b boots again and works       |
 #
@@ -145,6 +148,27 @@ on b pkill -KILL -f '[n]tbrdma-faultmx-test serve'
 expect_ok "b: rdma link del completes once the process is gone" \
 	timeout "$(scaled 30)" tail --pid="$ldpid" -f /dev/null
 finish "rdma link del on b"
+expect_ok "b: rdma link add again" \
+	on b rdma link add ntbrdma0 type ntbrdma netdev ntb0
+both_active
+
+# --- b's device removed while a is idle: a's requests meet no device -------------------
+start gone
+for _ in $(seq "$(scaled 300)"); do
+	grep -q '^# quiet' "$TMPD/cli" && break
+	kill -0 "$cpid" 2>/dev/null || break
+	sleep 0.2
+done
+grep -q '^# quiet' "$TMPD/cli" || {
+	cat "$TMPD/cli" "$TMPD/srv"
+	fail "gone: the cells never drained"
+}
+on b pkill -KILL -f '[n]tbrdma-faultmx-test serve'
+wait "$spid" || true
+expect_ok "b: rdma link del with its process gone" \
+	on b timeout "$(scaled 30)" rdma link del ntbrdma0
+on a touch /tmp/ntbrdma-faultmx-go # the client's traffic resumes
+finish "b's device removed, then a's traffic"
 expect_ok "b: rdma link add again" \
 	on b rdma link add ntbrdma0 type ntbrdma netdev ntb0
 both_active
