@@ -268,6 +268,12 @@ static inline struct ntbr_qp *to_ntbr_qp(struct ib_qp *ibqp)
 	return container_of(ibqp, struct ntbr_qp, ibqp);
 }
 
+/* Unreliable Connected: no acknowledgements, no READ or atomics. */
+static inline bool ntbr_qp_uc(const struct ntbr_qp *qp)
+{
+	return qp->ibqp.qp_type == IB_QPT_UC;
+}
+
 /* ntbrdma_ib.c: the registered ib_device on nd, referenced (ib_device_put). */
 struct ntbr_ib_dev *ntbr_ib_dev_get(struct ntbr_dev *nd);
 /*

@@ -167,6 +167,14 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 /* Pages a copy moves between two chances for others to run (1 MiB). */
 #define NTBR_COPY_RESCHED_PAGES	256
 
+/*
+ * UC: how often and how long a message that finds no receive (or a peer
+ * QP not connected back yet) waits for the responder's RECV_POST before
+ * it is dropped: 8 x 20 ms, far more than a RECV_POST takes.
+ */
+#define NTBR_UC_WAITS		8
+#define NTBR_UC_WAIT		msecs_to_jiffies(20)
+
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d)
 {
@@ -310,7 +318,8 @@ static struct ntbr_qp *ntbr_eng_resp(struct ntbr_ib_dev *dev,
 	enum ib_qp_state s;
 
 	if (!r || READ_ONCE(r->dest) != NTBR_QP_DEST_LOCAL ||
-	    READ_ONCE(r->attr.dest_qp_num) != qp->ibqp.qp_num)
+	    READ_ONCE(r->attr.dest_qp_num) != qp->ibqp.qp_num ||
+	    r->ibqp.qp_type != qp->ibqp.qp_type)
 		return NULL;
 	s = READ_ONCE(r->state);
 	return s == IB_QPS_RTR || s == IB_QPS_RTS || s == IB_QPS_SQD ||
@@ -454,6 +463,26 @@ static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	return err ? IB_WC_REM_ACCESS_ERR : IB_WC_SUCCESS;
 }
 
+/*
+ * UC: what the responder refused (key, range, access, a bad receive) or
+ * did not answer is dropped there, unacknowledged: the requester's WQE
+ * succeeds (IB: a UC responder silently drops an invalid request).  A
+ * local error stays an error.
+ */
+static int ntbr_eng_uc_status(int status)
+{
+	switch (status) {
+	case IB_WC_REM_ACCESS_ERR:
+	case IB_WC_REM_OP_ERR:
+	case IB_WC_REM_INV_REQ_ERR:
+	case IB_WC_RETRY_EXC_ERR:
+	case IB_WC_RNR_RETRY_EXC_ERR:
+		return IB_WC_SUCCESS;
+	default:
+		return status;
+	}
+}
+
 unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer)
 {
 	return usecs_to_jiffies(ntbr_rnr_usec[min_rnr_timer & 31]);
@@ -466,6 +495,19 @@ unsigned long ntbr_eng_rnr_delay(u8 min_rnr_timer)
 static int ntbr_eng_rnr(struct ntbr_qp *qp, u8 min_rnr_timer,
 			unsigned long *delay)
 {
+	/*
+	 * UC has no RNR: a message that finds no receive is dropped.  But
+	 * the responder's RECV_POST for a receive it posted in time may
+	 * still be on its way to us: a few short waits for it first.
+	 */
+	if (ntbr_qp_uc(qp)) {
+		if (qp->rnr_left < 0)
+			qp->rnr_left = NTBR_UC_WAITS;
+		if (!qp->rnr_left--)
+			return IB_WC_SUCCESS;
+		*delay = NTBR_UC_WAIT;
+		return -EAGAIN;
+	}
 	if (qp->rnr_left < 0)
 		qp->rnr_left = qp->attr.rnr_retry;
 	if (qp->attr.rnr_retry != 7) {
@@ -487,6 +529,14 @@ static int ntbr_eng_rnr(struct ntbr_qp *qp, u8 min_rnr_timer,
 static int ntbr_eng_no_ack(struct ntbr_qp *qp, unsigned long *delay)
 {
 	u8 t = qp->attr.timeout;
+
+	/*
+	 * UC: the peer QP may not have told us yet that it is connected
+	 * back (as above); after a few short waits the message is dropped,
+	 * as UC drops what its responder does not take.
+	 */
+	if (ntbr_qp_uc(qp))
+		return ntbr_eng_rnr(qp, 0, delay);
 
 	if (qp->retry_left < 0) {
 		qp->retry_left = qp->attr.retry_cnt;
@@ -568,6 +618,10 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	default:
 		return IB_WC_REM_OP_ERR;	/* SEND_WITH_INV: not yet */
 	}
+	/* UC has no READ and no atomics (the provider refuses them too). */
+	if (ntbr_qp_uc(qp) &&
+	    (op == IB_UVERBS_WR_RDMA_READ || ntbr_eng_is_atomic(op)))
+		return IB_WC_LOC_QP_OP_ERR;
 	if (inl) {
 		if (op == IB_UVERBS_WR_RDMA_READ || ntbr_eng_is_atomic(op) ||
 		    wqe->inline_len > NTBRDMA_MAX_INLINE)
@@ -860,6 +914,8 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			continue;
 		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
+		if (ntbr_qp_uc(qp))
+			status = ntbr_eng_uc_status(status);
 		if (status == -EINPROGRESS) {
 			qp->rnr_left = -1;
 			continue;	/* READ sent: its answer completes it */

@@ -187,7 +187,8 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 			h->epoch = cpu_to_le32(epoch);
 			h->pd_id = cpu_to_le32(qp->ibqp.pd->res.id);
 			h->rnr_timer = qp->attr.min_rnr_timer;
-			h->access = ntbr_post_access(qp->attr.qp_access_flags);
+			h->access = ntbr_post_access(qp->attr.qp_access_flags) |
+				    (ntbr_qp_uc(qp) ? NTBR_POST_A_UC : 0);
 			h->rq_order = ilog2(qp->rq.num_wqe);
 			len = sizeof(*h);
 			/*

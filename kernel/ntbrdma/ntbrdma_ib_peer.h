@@ -35,6 +35,8 @@ struct ntbr_wire_sge {
 #define NTBR_POST_A_WRITE	0x1	/* IB_ACCESS_REMOTE_WRITE */
 #define NTBR_POST_A_READ	0x2	/* IB_ACCESS_REMOTE_READ */
 #define NTBR_POST_A_ATOMIC	0x4	/* IB_ACCESS_REMOTE_ATOMIC */
+/* Not an access bit: the sender QP is UC (RC if clear).  Types must match. */
+#define NTBR_POST_A_UC		0x8
 
 /*
  * RECV_POST: count receives follow, each an entry and nsge SGEs.  The

@@ -98,7 +98,11 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 
 	down_read(&dev->eng_sem);
 	qp = ntbr_peer_qp(dev, qpn, src, true);
-	if (!qp) {
+	/*
+	 * An RC QP connected to a UC QP or the other way round never gets
+	 * connected back: as on an HCA, its requests go unanswered.
+	 */
+	if (!qp || !(h->access & NTBR_POST_A_UC) != !ntbr_qp_uc(qp)) {
 		up_read(&dev->eng_sem);
 		ntbr_rrq_free_list(&list);
 		return ntbr_peer_bad(dev, "RECV_POST", qpn);

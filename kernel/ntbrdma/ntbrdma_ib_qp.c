@@ -273,8 +273,8 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	u32 qpn;
 	int err;
 
-	/* RC only for now: UD, GSI (QP1) and the rest come with the engine. */
-	if (init->qp_type != IB_QPT_RC)
+	/* RC and UC for now: UD and GSI (QP1) are still to come. */
+	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UC)
 		return -EOPNOTSUPP;
 	if (init->create_flags || init->srq || init->rwq_ind_tbl)
 		return -EOPNOTSUPP;
@@ -725,6 +725,11 @@ static int ntbr_build_send_wqe(struct ntbr_qp *qp,
 	default:
 		return -EINVAL;
 	}
+	/* UC has no READ and no atomics. */
+	if (ntbr_qp_uc(qp) && (wr->opcode == IB_WR_RDMA_READ ||
+			       wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP ||
+			       wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD))
+		return -EINVAL;
 	if (wr->opcode == IB_WR_RDMA_WRITE ||
 	    wr->opcode == IB_WR_RDMA_WRITE_WITH_IMM ||
 	    wr->opcode == IB_WR_RDMA_READ) {

@@ -264,7 +264,8 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
 	int err, idx;
 
 	lockdep_assert_held(&qp->mutex);
-	if (!qp->user || qp->ibqp.qp_type != IB_QPT_RC || !uc)
+	if (!qp->user || !uc ||
+	    (qp->ibqp.qp_type != IB_QPT_RC && !ntbr_qp_uc(qp)))
 		return -EOPNOTSUPP;
 	if (udata->outlen < sizeof(resp))
 		return -EINVAL;

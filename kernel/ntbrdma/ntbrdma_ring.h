@@ -40,9 +40,10 @@
  * word names window and offset, the hello carries the sender's inbound
  * windows, Documentation/memory-windows.md); 6: READs of a QP in flight
  * together, answered by the QP's work, and ATOMIC_REQ
- * (ntbrdma_ib_read.c).
+ * (ntbrdma_ib_read.c); 7: RECV_POST says whether the sender QP is UC
+ * (NTBR_POST_A_UC).
  */
-#define NTBR_PROTO_VERSION	6
+#define NTBR_PROTO_VERSION	7
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

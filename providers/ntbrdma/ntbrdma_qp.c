@@ -258,6 +258,12 @@ static int ntb_check_send_wr(struct ntb_qp *qp, const struct ibv_send_wr *wr)
 
 	if (!ntb_opcode_ok(wr->opcode))
 		return EINVAL;
+	/* UC has no READ and no atomics (as rxe refuses them at post). */
+	if (qp->ibqp.qp_type == IBV_QPT_UC &&
+	    (wr->opcode == IBV_WR_RDMA_READ ||
+	     wr->opcode == IBV_WR_ATOMIC_CMP_AND_SWP ||
+	     wr->opcode == IBV_WR_ATOMIC_FETCH_AND_ADD))
+		return EINVAL;
 	if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_send_sge)
 		return EINVAL;
 	/*

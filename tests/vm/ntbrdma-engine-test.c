@@ -207,6 +207,80 @@ static void atomic_misaligned(struct env *e, struct ibv_qp *qp, uint64_t raddr,
 	CHECK(query_state(qp) == IBV_QPS_ERR, "%s: QP in ERR after it", who);
 }
 
+/*
+ * UC, loopback: no acknowledgements.  What the responder drops (a SEND
+ * that finds no receive, a WRITE with a bad rkey) still completes as
+ * sent at the requester, and both QPs go on; no READ or atomics; an RC
+ * QP connected to a UC QP is never answered.
+ */
+static void uc_checks(struct env *e)
+{
+	struct ibv_qp *ua = make_qp_type(e, e->pd, IBV_QPT_UC);
+	struct ibv_qp *ub = make_qp_type(e, e->pd, IBV_QPT_UC);
+	struct ibv_qp *rc = make_qp(e);
+	struct ibv_sge s = { (uintptr_t)e->src, 64, e->smr->lkey };
+	struct ibv_sge a8 = { (uintptr_t)e->src, 8, e->smr->lkey };
+	struct ibv_sge r = { (uintptr_t)e->dst, 64, e->dmr->lkey };
+	const struct qp_opts once = { .timeout = 14, .retry_cnt = 1 };
+
+	CHECK(ua && ub && rc && !connect_qp(e, ua, &e->gid, ub->qp_num, 0) &&
+		      !connect_qp(e, ub, &e->gid, ua->qp_num, 0),
+	      "UC: two QPs connected to each other (loopback)");
+	if (!ua || !ub || !rc)
+		return;
+
+	fill(e->src, 64, 21);
+	CHECK(!post_rdma(ua, IBV_WR_SEND, 900, &s, 1, 0, 0, 0, 0),
+	      "UC: post a SEND without a receive");
+	expect_status(e->scq, 900, IBV_WC_SUCCESS,
+		      "UC: the SEND that found no receive (dropped)");
+	memset(e->dst, 0, 64);
+	fill(e->src, 64, 22);
+	CHECK(!post_recv(ub, 901, &r, 1) &&
+		      !post_rdma(ua, IBV_WR_SEND, 902, &s, 1, 0, 0, 0, 0),
+	      "UC: post a receive, then a SEND");
+	expect_status(e->scq, 902, IBV_WC_SUCCESS, "UC: SEND");
+	expect_status(e->rcq, 901, IBV_WC_SUCCESS, "UC: its receive");
+	CHECK(!memcmp(e->dst, e->src, 64),
+	      "UC: the receive holds the second SEND, not the dropped one");
+
+	memset(e->dst, 0, 64);
+	fill(e->src, 64, 23);
+	CHECK(!post_rdma(ua, IBV_WR_RDMA_WRITE, 903, &s, 1, (uintptr_t)e->dst,
+			 e->dmr->rkey ^ 0x80, 0, 0),
+	      "UC: post a WRITE with a bad rkey");
+	expect_status(e->scq, 903, IBV_WC_SUCCESS,
+		      "UC: the WRITE with a bad rkey (dropped)");
+	CHECK(e->dst[0] == 0 && !memcmp(e->dst, e->dst + 1, 63),
+	      "UC: nothing written by the WRITE with a bad rkey");
+	CHECK(query_state(ua) == IBV_QPS_RTS && query_state(ub) == IBV_QPS_RTS,
+	      "UC: both QPs still in RTS");
+	CHECK(!post_rdma(ua, IBV_WR_RDMA_WRITE, 904, &s, 1, (uintptr_t)e->dst,
+			 e->dmr->rkey, 0, 0),
+	      "UC: post a WRITE with the right rkey");
+	expect_status(e->scq, 904, IBV_WC_SUCCESS, "UC: WRITE");
+	CHECK(!memcmp(e->dst, e->src, 64), "UC: the WRITE's data landed");
+
+	CHECK(post_rdma(ua, IBV_WR_RDMA_READ, 905, &s, 1, (uintptr_t)e->dst,
+			e->dmr->rkey, 0, 0) == EINVAL,
+	      "UC: READ refused at post (EINVAL)");
+	CHECK(post_atomic(ua, IBV_WR_ATOMIC_FETCH_AND_ADD, 906, &a8,
+			  (uintptr_t)e->dst, e->dmr->rkey, 1, 0) == EINVAL,
+	      "UC: FETCH_AND_ADD refused at post (EINVAL)");
+
+	/* An RC QP to a UC QP: the UC QP never answers it. */
+	CHECK(!connect_qp_opts(e, rc, &e->gid, ub->qp_num, &once) &&
+		      !connect_qp(e, ub, &e->gid, rc->qp_num, 0),
+	      "RC QP and UC QP connected to each other");
+	CHECK(!post_rdma(rc, IBV_WR_RDMA_WRITE, 907, &s, 1, (uintptr_t)e->dst,
+			 e->dmr->rkey, 0, 0),
+	      "RC to UC: post a WRITE");
+	expect_status(e->scq, 907, IBV_WC_RETRY_EXC_ERR,
+		      "RC to UC: the WRITE is never answered");
+	CHECK(!ibv_destroy_qp(ua) && !ibv_destroy_qp(ub) && !ibv_destroy_qp(rc),
+	      "UC: destroy QPs");
+}
+
 static int do_loop(const char *name)
 {
 	struct ibv_sge sge;
@@ -309,6 +383,7 @@ static int do_loop(const char *name)
 	}
 	(void)wc;
 
+	uc_checks(&e);
 	CHECK(!ibv_destroy_qp(qa) && !ibv_destroy_qp(qb), "destroy QPs");
 	CHECK(!ibv_dereg_mr(e.smr) && !ibv_dereg_mr(e.dmr), "dereg MRs");
 	return failures ? 1 : 0;

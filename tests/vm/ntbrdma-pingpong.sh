@@ -8,6 +8,7 @@
 #      own ntb0 address, at 1 B, 4 KiB and 64 KiB;
 #   2. host to host: b serves and a connects, then a serves and b connects,
 #      at the same sizes.
+#   3. ibv_uc_pingpong (the same over a UC QP) host to host both ways.
 # Every run must exit 0 on both sides within 120 s, print "N iters in"
 # for the N iterations asked, and report no invalid data.
 #
@@ -28,18 +29,20 @@ GID[b]=$(gid_index b "$DEV" "$SUBNET.2") ||
 	fail "b: no RoCE v2 GID of $SUBNET.2 on $DEV"
 pass "GID indexes: a ${GID[a]} ($SUBNET.1), b ${GID[b]} ($SUBNET.2)"
 
-# pingpong SERVER CLIENT ADDR SIZE: ibv_rc_pingpong served in VM SERVER,
+PROG=ibv_rc_pingpong
+
+# pingpong SERVER CLIENT ADDR SIZE: $PROG served in VM SERVER,
 # run from VM CLIENT against ADDR; sets out (both sides' output) and
 # returns 0 only if both sides exit 0 and report the exchange.
 pingpong() {
 	local s=$1 c=$2 addr=$3 size=$4 rc=0 src=0 pid
 	local args=(-d "$DEV" -s "$size" -n "$ITERS" -c)
 	PORT=$((PORT + 1))
-	on "$s" timeout "$LIMIT" ibv_rc_pingpong "${args[@]}" -g "${GID[$s]}" \
+	on "$s" timeout "$LIMIT" "$PROG" "${args[@]}" -g "${GID[$s]}" \
 		-p "$PORT" >"$SRV_OUT" 2>&1 &
 	pid=$!
 	wait_listen "$s" "$PORT"
-	out=$(on "$c" timeout "$LIMIT" ibv_rc_pingpong "${args[@]}" \
+	out=$(on "$c" timeout "$LIMIT" "$PROG" "${args[@]}" \
 		-g "${GID[$c]}" -p "$PORT" "$addr" 2>&1) || rc=$?
 	wait "$pid" || src=$?
 	out="--- client ($c):
@@ -69,10 +72,10 @@ run() {
 	local what=$1 size
 	for size in "${SIZES[@]}"; do
 		if pingpong "$2" "$3" "$4" "$size"; then
-			pass "$what: ibv_rc_pingpong -s $size -n $ITERS"
+			pass "$what: $PROG -s $size -n $ITERS"
 			grep "iters in" <<<"$out" | head -n 1 | sed 's/^/    /'
 		else
-			echo "FAIL - $what: ibv_rc_pingpong -s $size -n $ITERS: $(head -n 1 <<<"$out")"
+			echo "FAIL - $what: $PROG -s $size -n $ITERS: $(head -n 1 <<<"$out")"
 			tail -n 20 <<<"$out" | sed 's/^/    /'
 			bad=$((bad + 1))
 		fi
@@ -82,4 +85,7 @@ run() {
 run "a loopback" a a "$SUBNET.1"
 run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
-[ "$bad" = 0 ] || fail "$bad ibv_rc_pingpong run(s) failed"
+PROG=ibv_uc_pingpong
+run "b serves, a connects" b a "$SUBNET.2"
+run "a serves, b connects" a b "$SUBNET.1"
+[ "$bad" = 0 ] || fail "$bad pingpong run(s) failed"

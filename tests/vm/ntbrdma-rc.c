@@ -53,19 +53,25 @@ int env_open(struct env *e, const char *name)
 	return e->smr && e->dmr ? 0 : -1;
 }
 
-struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd)
+struct ibv_qp *make_qp_type(struct env *e, struct ibv_pd *pd,
+			    enum ibv_qp_type type)
 {
 	struct ibv_qp_init_attr ia;
 
 	memset(&ia, 0, sizeof(ia));
 	ia.send_cq = e->scq;
 	ia.recv_cq = e->rcq;
-	ia.qp_type = IBV_QPT_RC;
+	ia.qp_type = type;
 	ia.cap.max_send_wr = 64;
 	ia.cap.max_recv_wr = 64;
 	ia.cap.max_send_sge = 4;
 	ia.cap.max_recv_sge = 4;
 	return ibv_create_qp(pd, &ia);
+}
+
+struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd)
+{
+	return make_qp_type(e, pd, IBV_QPT_RC);
 }
 
 struct ibv_qp *make_qp(struct env *e)
@@ -76,6 +82,7 @@ struct ibv_qp *make_qp(struct env *e)
 int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 		    uint32_t dqpn, const struct qp_opts *o)
 {
+	bool uc = qp->qp_type == IBV_QPT_UC;
 	struct ibv_qp_attr a;
 
 	memset(&a, 0, sizeof(a));
@@ -100,14 +107,18 @@ int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	a.ah_attr.grh.sgid_index = (uint8_t)e->gid_index;
 	a.ah_attr.grh.hop_limit = 64;
 	a.ah_attr.port_num = 1;
+	/* UC: no READ or atomic resources, no RNR, no acknowledgements. */
 	if (ibv_modify_qp(qp, &a,
 			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
 				  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				  IBV_QP_MAX_DEST_RD_ATOMIC |
-				  IBV_QP_MIN_RNR_TIMER))
+				  (uc ? 0 :
+					IBV_QP_MAX_DEST_RD_ATOMIC |
+						   IBV_QP_MIN_RNR_TIMER)))
 		return -1;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
+	if (uc)
+		return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN);
 	a.timeout = o->timeout;
 	a.retry_cnt = o->retry_cnt;
 	a.rnr_retry = o->rnr_retry;

@@ -47,6 +47,9 @@ int env_open_bare(struct env *e, const char *name);
 struct ibv_qp *make_qp(struct env *e);
 /* The same in another PD than e's. */
 struct ibv_qp *make_qp_pd(struct env *e, struct ibv_pd *pd);
+/* The same of another type (RC, UC). */
+struct ibv_qp *make_qp_type(struct env *e, struct ibv_pd *pd,
+			    enum ibv_qp_type type);
 /* What connect_qp_opts() sets besides the address. */
 struct qp_opts {
 	int access; /* qp_access_flags */
@@ -59,7 +62,10 @@ struct qp_opts {
 /* RESET -> INIT -> RTR (to dgid/dqpn) -> RTS. */
 int connect_qp_opts(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 		    uint32_t dqpn, const struct qp_opts *o);
-/* The same with REMOTE_WRITE|READ, 4 READs, timeout 14, retry_cnt 7. */
+/*
+ * The same with REMOTE_WRITE|READ|ATOMIC, 4 READs, timeout 14, retry_cnt
+ * 7 (for a UC QP only what UC has: the access flags and the address).
+ */
 int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	       uint32_t dqpn, int rnr_retry);
 /*
