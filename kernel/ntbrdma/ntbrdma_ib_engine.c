@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ntbrdma: the engine - executes the send WQEs of RC QPs.
+ * ntbrdma: the engine - executes the send WQEs of RC and UC QPs.
  *
  * One delayed work item per QP (qp->sq_work) on ntbr_eng_wq drains the
  * QP's SQ in order.  It runs when kicked (provider syscall through
@@ -18,6 +18,8 @@
  *    and copies directly, or executes the atomic), to the peer through
  *    ntbrdma_ib_peer.c (SEND) and ntbrdma_ib_read.c (READ and atomics,
  *    several in flight); RNR and transport retries on a timer.
+ *
+ * Local memory (keys, page copies, atomics) is ntbrdma_ib_copy.c's.
  *
  * Isolation (Documentation/security-model.md): a request reaches only
  * the QP it is addressed to if that QP is connected back to the
@@ -42,10 +44,6 @@
  * not change while one WQE executes) -> the responder's rq_lock ->
  * CQ lock.
  */
-#include <linux/highmem.h>
-#include <linux/scatterlist.h>
-#include <rdma/ib_umem.h>
-
 #include "ntbrdma_ib_engine.h"
 
 static struct workqueue_struct *ntbr_eng_wq;
@@ -63,110 +61,6 @@ void ntbr_eng_sync(struct ntbr_ib_dev *dev)
 	up_write(&dev->eng_sem);
 }
 
-struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
-			    u32 key, u64 va, u64 len, int access)
-{
-	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, key >> 8);
-
-	if (!mr || mr->ibmr.lkey != key || !mr->umem || READ_ONCE(mr->dead) ||
-	    READ_ONCE(mr->ibmr.pd) != pd || (mr->access & access) != access)
-		return NULL;
-	if (va < mr->iova || len > mr->length ||
-	    va - mr->iova > mr->length - len)
-		return NULL;
-	return mr;
-}
-
-/*
- * The page holding va (inside s->mr) and the offset of va in it.  The
- * cursor in s moves forward with the copy, so walking a segment costs
- * one step per sg entry, not a walk from the start for every page.
- */
-static struct page *ntbr_eng_page(struct ntbr_seg *s, u64 va, size_t *pgoff)
-{
-	struct sg_table *sgt = &s->mr->umem->sgt_append.sgt;
-	u64 pos = s->mr->first_off + (va - s->mr->iova);
-	u64 pidx = pos >> PAGE_SHIFT, first = s->sg_pidx, n;
-	struct scatterlist *sg = s->sg;
-
-	*pgoff = pos & ~PAGE_MASK;
-	if (!sg || pidx < first) {
-		sg = sgt->sgl;
-		first = 0;
-	}
-	for (; sg; sg = sg_next(sg)) {
-		n = PAGE_ALIGN(sg->offset + sg->length) >> PAGE_SHIFT;
-		if (pidx < first + n) {
-			s->sg = sg;
-			s->sg_pidx = first;
-			return nth_page(sg_page(sg), pidx - first);
-		}
-		first += n;
-	}
-	return NULL;
-}
-
-/* Bytes left in the current piece of d, moving past finished pieces. */
-static u64 ntbr_dst_room(struct ntbr_dst *d)
-{
-	u64 len;
-
-	for (; d->i < d->nseg; d->i++, d->off = 0) {
-		len = d->rseg ? d->rseg[d->i].len : d->seg[d->i].len;
-		if (d->off < len)
-			return len - d->off;
-	}
-	return 0;
-}
-
-/* Copy len bytes from kernel memory src to the destination cursor. */
-static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
-{
-	struct ntbr_rseg *r;
-	struct ntbr_seg *s;
-	struct page *pg;
-	size_t n, pgoff, contig;
-	u64 dma, room;
-	void *p;
-	int err;
-
-	while (len) {
-		room = ntbr_dst_room(d);
-		if (!room)
-			return -EMSGSIZE;
-		n = min_t(u64, len, room);
-		if (d->rseg) {
-			r = &d->rseg[d->i];
-			err = ntbr_rmr_dma_addr(r->rmr, r->va + d->off, &dma,
-						&contig);
-			if (err)
-				return err;
-			if (!contig)
-				return -ERANGE;
-			n = min(n, contig);
-			err = ntbr_peer_write(d->dev->nd, dma, src, n);
-			if (err)
-				return err;
-		} else {
-			s = &d->seg[d->i];
-			pg = ntbr_eng_page(s, s->va + d->off, &pgoff);
-			if (!pg)
-				return -EFAULT;
-			n = min_t(size_t, n, PAGE_SIZE - pgoff);
-			p = kmap_local_page(pg);
-			memcpy(p + pgoff, src, n);
-			kunmap_local(p);
-		}
-		d->off += n;
-		src += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Pages a copy moves between two chances for others to run (1 MiB). */
-#define NTBR_COPY_RESCHED_PAGES	256
-
 /*
  * UC: how often and how long a message that finds no receive (or a peer
  * QP not connected back yet) waits for the responder's RECV_POST before
@@ -175,124 +69,11 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 #define NTBR_UC_WAITS		8
 #define NTBR_UC_WAIT		msecs_to_jiffies(20)
 
-int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
-		  u32 inl_len, struct ntbr_dst *d)
-{
-	u32 i, pages = 0;
-	size_t pgoff, n;
-	struct page *pg;
-	u64 off;
-	void *p;
-	int err;
-
-	if (inl)
-		return ntbr_dst_write(d, inl, inl_len);
-	for (i = 0; i < nseg; i++) {
-		for (off = 0; off < seg[i].len; off += n) {
-			pg = ntbr_eng_page(&seg[i], seg[i].va + off, &pgoff);
-			if (!pg)
-				return -EFAULT;
-			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
-			p = kmap_local_page(pg);
-			err = ntbr_dst_write(d, p + pgoff, n);
-			kunmap_local(p);
-			if (err)
-				return err;
-			/*
-			 * A message may be 2 GiB: let others run meanwhile,
-			 * but not within every small copy (a READ answered
-			 * in the control work would wait for a timeslice).
-			 */
-			if (!(++pages % NTBR_COPY_RESCHED_PAGES))
-				cond_resched();
-		}
-	}
-	return 0;
-}
-
-int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
-		  const struct ntbrdma_sge *sge, u32 n, int access,
-		  struct ntbr_seg *seg, u32 *nseg, u64 *total)
-{
-	u32 i, len;
-
-	*nseg = 0;
-	*total = 0;
-	for (i = 0; i < n; i++) {
-		len = READ_ONCE(sge[i].length);
-		if (!len)
-			continue;
-		ntbr_seg_init(&seg[*nseg], NULL, READ_ONCE(sge[i].addr), len);
-		seg[*nseg].mr = ntbr_eng_mr(dev, pd, READ_ONCE(sge[i].lkey),
-					    seg[*nseg].va, len, access);
-		if (!seg[*nseg].mr)
-			return -EINVAL;
-		*total += len;
-		(*nseg)++;
-	}
-	return *total > NTBR_MAX_MSG_SZ ? -EMSGSIZE : 0;
-}
-
 void ntbr_eng_kick(struct ntbr_qp *qp)
 {
 	/* Owner: kernel.  Set before the work is queued (see ntbr_eng_work). */
 	WRITE_ONCE(qp->sq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
 	queue_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
-}
-
-u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
-{
-	u32 i, n = min_t(u32, READ_ONCE(w->num_sge), NTBRDMA_MAX_SGE);
-	u64 total = 0;
-
-	for (i = 0; i < n; i++)
-		total += READ_ONCE(w->sge[i].length);
-	return total;
-}
-
-bool ntbr_eng_is_atomic(u32 op)
-{
-	return op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
-	       op == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
-}
-
-int ntbr_eng_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *r, u32 rkey,
-		    u64 va, u32 op, u64 compare_add, u64 swap, u64 *old)
-{
-	struct ntbr_seg s;
-	struct ntbr_mr *mr;
-	struct page *pg;
-	size_t pgoff;
-	atomic64_t *v;
-	void *p;
-
-	if (!(READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC))
-		return IB_WC_REM_ACCESS_ERR;
-	if (!READ_ONCE(r->attr.max_dest_rd_atomic))
-		return IB_WC_REM_INV_REQ_ERR;
-	/* Naturally aligned: an atomic never straddles two pages. */
-	if (va & 7)
-		return IB_WC_REM_INV_REQ_ERR;
-	mr = ntbr_eng_mr(dev, r->ibqp.pd, rkey, va, 8, IB_ACCESS_REMOTE_ATOMIC);
-	if (!mr)
-		return IB_WC_REM_ACCESS_ERR;
-	ntbr_seg_init(&s, mr, va, 8);
-	pg = ntbr_eng_page(&s, va, &pgoff);
-	if (!pg)
-		return IB_WC_REM_ACCESS_ERR;
-	/*
-	 * A locked instruction on the page itself: atomic against every
-	 * other atomic of this device (executed the same way, loopback or
-	 * for the peer) and against the CPUs of this host.
-	 */
-	p = kmap_local_page(pg);
-	v = p + pgoff;
-	if (op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP)
-		*old = atomic64_cmpxchg(v, compare_add, swap);
-	else
-		*old = atomic64_fetch_add(compare_add, v);
-	kunmap_local(p);
-	return IB_WC_SUCCESS;
 }
 
 int ntbr_eng_resp_read_ok(struct ntbr_qp *r)
@@ -671,7 +452,7 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 			return ret;
 		d.seg = c->src;
 		d.nseg = nsrc;
-		return ntbr_dst_write(&d, &old, sizeof(old)) ?
+		return ntbr_eng_copy(NULL, 0, &old, sizeof(old), &d) ?
 			       IB_WC_LOC_PROT_ERR : IB_WC_SUCCESS;
 	}
 	if (op == IB_UVERBS_WR_RDMA_READ) {

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntbrdma: the engine's access to local memory - an lkey/rkey checked
+ * against its MR (ntbr_eng_mr), the pages of an MR walked with a cursor,
+ * copies from local segments or inline data into a destination cursor
+ * (local pages, or the peer's pages through the window:
+ * ntbr_peer_write), the SGEs of a WQE resolved, and the atomics executed
+ * on a local page.  Used by the engine (ntbrdma_ib_engine.c) and by the
+ * peer paths (ntbrdma_ib_peer.c, ntbrdma_ib_read.c), always under
+ * dev->eng_sem held for reading, which keeps the MRs found alive
+ * (ntbrdma_ib_engine.c, "Lifetimes").
+ */
+#include <linux/highmem.h>
+#include <linux/scatterlist.h>
+#include <rdma/ib_umem.h>
+
+#include "ntbrdma_ib_engine.h"
+
+struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+			    u32 key, u64 va, u64 len, int access)
+{
+	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, key >> 8);
+
+	if (!mr || mr->ibmr.lkey != key || !mr->umem || READ_ONCE(mr->dead) ||
+	    READ_ONCE(mr->ibmr.pd) != pd || (mr->access & access) != access)
+		return NULL;
+	if (va < mr->iova || len > mr->length ||
+	    va - mr->iova > mr->length - len)
+		return NULL;
+	return mr;
+}
+
+/*
+ * The page holding va (inside s->mr) and the offset of va in it.  The
+ * cursor in s moves forward with the copy, so walking a segment costs
+ * one step per sg entry, not a walk from the start for every page.
+ */
+static struct page *ntbr_eng_page(struct ntbr_seg *s, u64 va, size_t *pgoff)
+{
+	struct sg_table *sgt = &s->mr->umem->sgt_append.sgt;
+	u64 pos = s->mr->first_off + (va - s->mr->iova);
+	u64 pidx = pos >> PAGE_SHIFT, first = s->sg_pidx, n;
+	struct scatterlist *sg = s->sg;
+
+	*pgoff = pos & ~PAGE_MASK;
+	if (!sg || pidx < first) {
+		sg = sgt->sgl;
+		first = 0;
+	}
+	for (; sg; sg = sg_next(sg)) {
+		n = PAGE_ALIGN(sg->offset + sg->length) >> PAGE_SHIFT;
+		if (pidx < first + n) {
+			s->sg = sg;
+			s->sg_pidx = first;
+			return nth_page(sg_page(sg), pidx - first);
+		}
+		first += n;
+	}
+	return NULL;
+}
+
+/* Bytes left in the current piece of d, moving past finished pieces. */
+static u64 ntbr_dst_room(struct ntbr_dst *d)
+{
+	u64 len;
+
+	for (; d->i < d->nseg; d->i++, d->off = 0) {
+		len = d->rseg ? d->rseg[d->i].len : d->seg[d->i].len;
+		if (d->off < len)
+			return len - d->off;
+	}
+	return 0;
+}
+
+/* Copy len bytes from kernel memory src to the destination cursor. */
+static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
+{
+	struct ntbr_rseg *r;
+	struct ntbr_seg *s;
+	struct page *pg;
+	size_t n, pgoff, contig;
+	u64 dma, room;
+	void *p;
+	int err;
+
+	while (len) {
+		room = ntbr_dst_room(d);
+		if (!room)
+			return -EMSGSIZE;
+		n = min_t(u64, len, room);
+		if (d->rseg) {
+			r = &d->rseg[d->i];
+			err = ntbr_rmr_dma_addr(r->rmr, r->va + d->off, &dma,
+						&contig);
+			if (err)
+				return err;
+			if (!contig)
+				return -ERANGE;
+			n = min(n, contig);
+			err = ntbr_peer_write(d->dev->nd, dma, src, n);
+			if (err)
+				return err;
+		} else {
+			s = &d->seg[d->i];
+			pg = ntbr_eng_page(s, s->va + d->off, &pgoff);
+			if (!pg)
+				return -EFAULT;
+			n = min_t(size_t, n, PAGE_SIZE - pgoff);
+			p = kmap_local_page(pg);
+			memcpy(p + pgoff, src, n);
+			kunmap_local(p);
+		}
+		d->off += n;
+		src += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Pages a copy moves between two chances for others to run (1 MiB). */
+#define NTBR_COPY_RESCHED_PAGES	256
+
+int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
+		  u32 inl_len, struct ntbr_dst *d)
+{
+	u32 i, pages = 0;
+	size_t pgoff, n;
+	struct page *pg;
+	u64 off;
+	void *p;
+	int err;
+
+	if (inl)
+		return ntbr_dst_write(d, inl, inl_len);
+	for (i = 0; i < nseg; i++) {
+		for (off = 0; off < seg[i].len; off += n) {
+			pg = ntbr_eng_page(&seg[i], seg[i].va + off, &pgoff);
+			if (!pg)
+				return -EFAULT;
+			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
+			p = kmap_local_page(pg);
+			err = ntbr_dst_write(d, p + pgoff, n);
+			kunmap_local(p);
+			if (err)
+				return err;
+			/*
+			 * A message may be 2 GiB: let others run meanwhile,
+			 * but not within every small copy (a READ answered
+			 * in the control work would wait for a timeslice).
+			 */
+			if (!(++pages % NTBR_COPY_RESCHED_PAGES))
+				cond_resched();
+		}
+	}
+	return 0;
+}
+
+int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+		  const struct ntbrdma_sge *sge, u32 n, int access,
+		  struct ntbr_seg *seg, u32 *nseg, u64 *total)
+{
+	u32 i, len;
+
+	*nseg = 0;
+	*total = 0;
+	for (i = 0; i < n; i++) {
+		len = READ_ONCE(sge[i].length);
+		if (!len)
+			continue;
+		ntbr_seg_init(&seg[*nseg], NULL, READ_ONCE(sge[i].addr), len);
+		seg[*nseg].mr = ntbr_eng_mr(dev, pd, READ_ONCE(sge[i].lkey),
+					    seg[*nseg].va, len, access);
+		if (!seg[*nseg].mr)
+			return -EINVAL;
+		*total += len;
+		(*nseg)++;
+	}
+	return *total > NTBR_MAX_MSG_SZ ? -EMSGSIZE : 0;
+}
+
+u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
+{
+	u32 i, n = min_t(u32, READ_ONCE(w->num_sge), NTBRDMA_MAX_SGE);
+	u64 total = 0;
+
+	for (i = 0; i < n; i++)
+		total += READ_ONCE(w->sge[i].length);
+	return total;
+}
+
+bool ntbr_eng_is_atomic(u32 op)
+{
+	return op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
+	       op == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+int ntbr_eng_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *r, u32 rkey,
+		    u64 va, u32 op, u64 compare_add, u64 swap, u64 *old)
+{
+	struct ntbr_seg s;
+	struct ntbr_mr *mr;
+	struct page *pg;
+	size_t pgoff;
+	atomic64_t *v;
+	void *p;
+
+	if (!(READ_ONCE(r->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC))
+		return IB_WC_REM_ACCESS_ERR;
+	if (!READ_ONCE(r->attr.max_dest_rd_atomic))
+		return IB_WC_REM_INV_REQ_ERR;
+	/* Naturally aligned: an atomic never straddles two pages. */
+	if (va & 7)
+		return IB_WC_REM_INV_REQ_ERR;
+	mr = ntbr_eng_mr(dev, r->ibqp.pd, rkey, va, 8, IB_ACCESS_REMOTE_ATOMIC);
+	if (!mr)
+		return IB_WC_REM_ACCESS_ERR;
+	ntbr_seg_init(&s, mr, va, 8);
+	pg = ntbr_eng_page(&s, va, &pgoff);
+	if (!pg)
+		return IB_WC_REM_ACCESS_ERR;
+	/*
+	 * A locked instruction on the page itself: atomic against every
+	 * other atomic of this device (executed the same way, loopback or
+	 * for the peer) and against the CPUs of this host.
+	 */
+	p = kmap_local_page(pg);
+	v = p + pgoff;
+	if (op == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP)
+		*old = atomic64_cmpxchg(v, compare_add, swap);
+	else
+		*old = atomic64_fetch_add(compare_add, v);
+	kunmap_local(p);
+	return IB_WC_SUCCESS;
+}
