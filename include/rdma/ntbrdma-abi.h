@@ -300,6 +300,17 @@ struct ntbrdma_recv_wqe {
 	struct ntbrdma_sge sge[NTBRDMA_MAX_SGE];
 };
 
+/* --- create_ah (IB_USER_VERBS_CMD_CREATE_AH) ------------------------------
+ *
+ * No driver request data.  The answer names the AH in UD send WQEs
+ * (ntbrdma_send_wqe.u.ud.ah).  A kernel without UD refuses the command,
+ * so this needs no new ABI version.
+ */
+struct ntbrdma_create_ah_resp {
+	__u32 ah_num;
+	__u32 reserved;
+};
+
 /* --- modify_qp (IB_USER_VERBS_EX_CMD_MODIFY_QP) driver data -------------
  *
  * Since ABI 3.  With attribute mask 0 and this request the command asks

@@ -106,6 +106,8 @@ static void ntbr_dealloc_driver(struct ib_device *ibdev)
 	debugfs_remove_recursive(dev->dbg);
 	ntbr_umap_dev_fini(dev);
 	ntbr_mr_dev_fini(dev);
+	ntbr_ud_dev_fini(dev);
+	xa_destroy(&dev->ahs);
 	spin_lock(&ntbr_ib_lock);
 	list_del_init(&dev->list);
 	if (ntbr_get_ib(dev->nd) == dev)
@@ -128,6 +130,10 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	.device_group = &ntbr_ib_attr_group,
 
 	.alloc_pd = ntbr_alloc_pd,
+	.create_ah = ntbr_create_ah,
+	.create_user_ah = ntbr_create_ah,
+	.destroy_ah = ntbr_destroy_ah,
+	.query_ah = ntbr_query_ah,
 	.alloc_ucontext = ntbr_alloc_ucontext,
 	.create_cq = ntbr_create_cq,
 	.create_qp = ntbr_create_qp,
@@ -156,6 +162,7 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	.req_notify_cq = ntbr_req_notify_cq,
 	.resize_cq = ntbr_resize_cq,
 
+	INIT_RDMA_OBJ_SIZE(ib_ah, ntbr_ah, ibah),
 	INIT_RDMA_OBJ_SIZE(ib_cq, ntbr_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, ntbr_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, ntbr_qp, ibqp),
@@ -195,6 +202,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	ntbr_mr_dev_init(dev);
 	ntbr_umap_dev_init(dev);
 	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
+	xa_init_flags(&dev->ahs, XA_FLAGS_ALLOC);
 	init_rwsem(&dev->eng_sem);
 	/* The provider's kick is a post_send system call (as siw). */
 	dev->ibdev.uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
@@ -203,7 +211,9 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	ib_set_device_ops(&dev->ibdev, &ntbr_ib_dev_ops);
 	ntbr_init_device_attrs(dev);
 
-	err = ib_device_set_netdev(&dev->ibdev, ndev, 1);
+	err = ntbr_ud_dev_init(dev);
+	if (!err)
+		err = ib_device_set_netdev(&dev->ibdev, ndev, 1);
 	if (err) {
 		ib_dealloc_device(&dev->ibdev); /* dealloc_driver puts nd */
 		goto err_unlock;
@@ -226,6 +236,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	ntbr_rmr_debugfs(dev, dev->dbg);
 	ntbr_mr_debugfs(dev, dev->dbg);
 	ntbr_umap_debugfs(dev, dev->dbg);
+	ntbr_ud_debugfs(dev, dev->dbg);
 
 	/*
 	 * Virtual DMA (dma_device NULL), as rxe and siw: kernel ULPs hand us
@@ -323,6 +334,7 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 		 * we went through our teardown), then its MR table goes.
 		 */
 		ntbr_eng_link_down(dev);
+		ntbr_ud_link_down(dev);
 		ntbr_umap_revoke(dev, NULL, true);
 		ntbr_mr_link_down(dev);
 	}

@@ -30,7 +30,16 @@
 /* Our READs in flight beyond the first of each QP (ntbrdma_ib_read.c). */
 #define NTBR_RD_EXTRA_MAX	1024
 #define NTBR_GID_TBL_LEN	32
+#define NTBR_MAX_AH		65536
+/* UD: the largest datagram (IB_MTU_4096) and the Q_Key of QP1. */
+#define NTBR_UD_MAX_MSG		4096
+#define NTBR_QP1_QKEY		0x80010000U
+/* Control messages one datagram of NTBR_UD_MAX_MSG bytes takes. */
+#define NTBR_UD_MSGS_MAX	9
 #define NTBR_MAX_MSG_SZ		0x80000000U
+
+struct ntbr_ud_dev;
+struct ntbr_ud_qp;
 
 struct ntbr_ib_dev {
 	struct ib_device ibdev;		/* first: ib_alloc_device */
@@ -56,6 +65,10 @@ struct ntbr_ib_dev {
 	 */
 	atomic_t rd_extra;
 	atomic_t rd_in;
+	/* Address handles by index (user WQEs name them so), ntbrdma_ib_ah.c. */
+	struct xarray ahs;
+	atomic_t num_ah;
+	struct ntbr_ud_dev *ud;		/* UD datagrams (ntbrdma_ib_ud.c) */
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 	/* User mappings of peer MRs (ntbrdma_ib_umap.c). */
@@ -76,6 +89,29 @@ struct ntbr_ucontext {
 
 struct ntbr_pd {
 	struct ib_pd ibpd;
+};
+
+/*
+ * What an address handle says: where a UD datagram goes (a GID of ours:
+ * loopback; any other: the peer) and what its GRH says.  Immutable; in
+ * dev->ahs by index (what WQEs carry), freed after an RCU grace period.
+ */
+struct ntbr_ah_info {
+	struct rcu_head rcu;
+	u32 index;
+	struct ib_pd *pd;		/* compared, never dereferenced */
+	bool local;			/* the destination GID is one of ours */
+	bool ipv4;			/* both GIDs IPv4-mapped: an IPv4 GRH */
+	u8 hop_limit;
+	u8 traffic_class;
+	u32 flow_label;
+	union ib_gid sgid;
+	union ib_gid dgid;
+};
+
+struct ntbr_ah {
+	struct ib_ah ibah;
+	struct ntbr_ah_info *info;
 };
 
 /*
@@ -243,6 +279,13 @@ struct ntbr_qp {
 	struct list_head rd_in;		/* struct ntbr_rd_req, under rrq_lock */
 	struct work_struct rd_work;
 	struct ntbr_rseg *rd_dst;	/* rd_work's scratch */
+	/*
+	 * UD and GSI (ntbrdma_ib_ud.c): scratch of the datagram sent and
+	 * received; ud_rx_mutex makes the delivery of datagrams to this QP
+	 * one at a time (the peer's handler and local engines).
+	 */
+	struct ntbr_ud_qp *ud;
+	struct mutex ud_rx_mutex;	/* one delivery at a time */
 	/* Peer-MR mappings of user space (ntbrdma_ib_umap.c), umap_lock. */
 	u32 umap_count;
 	u32 map_gen;			/* published in sq.ctrl->map_gen */
@@ -272,6 +315,17 @@ static inline struct ntbr_qp *to_ntbr_qp(struct ib_qp *ibqp)
 static inline bool ntbr_qp_uc(const struct ntbr_qp *qp)
 {
 	return qp->ibqp.qp_type == IB_QPT_UC;
+}
+
+/* UD, or GSI (QP1, a kernel UD QP). */
+static inline bool ntbr_qp_ud(const struct ntbr_qp *qp)
+{
+	return qp->ibqp.qp_type == IB_QPT_UD || qp->ibqp.qp_type == IB_QPT_GSI;
+}
+
+static inline struct ntbr_ah *to_ntbr_ah(struct ib_ah *ibah)
+{
+	return container_of(ibah, struct ntbr_ah, ibah);
 }
 
 /* ntbrdma_ib.c: the registered ib_device on nd, referenced (ib_device_put). */
@@ -389,5 +443,30 @@ void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
 void ntbr_peer_attr_changed(struct ntbr_qp *qp);
+
+/* ntbrdma_ib_ah.c: address handles (UD). */
+/*
+ * A RoCE address vector (port 1, a GRH with its source GID entry, not
+ * multicast): 0 and whether its destination GID is one of ours (else,
+ * since an NTB link joins two hosts, the peer's), or -EINVAL.
+ */
+int ntbr_av_dest(struct ib_device *ibdev, struct rdma_ah_attr *attr,
+		 bool *local);
+int ntbr_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
+		   struct ib_udata *udata);
+int ntbr_destroy_ah(struct ib_ah *ibah, u32 flags);
+int ntbr_query_ah(struct ib_ah *ibah, struct rdma_ah_attr *attr);
+u32 ntbr_ah_index(struct ib_ah *ibah);
+/* AH index of pd into *out (a copy, taken under RCU); false if none. */
+bool ntbr_ah_copy(struct ntbr_ib_dev *dev, u32 index, struct ib_pd *pd,
+		  struct ntbr_ah_info *out);
+
+/* ntbrdma_ib_ud.c: UD datagrams (Documentation/rdma-datapath.md). */
+int ntbr_ud_dev_init(struct ntbr_ib_dev *dev);
+void ntbr_ud_dev_fini(struct ntbr_ib_dev *dev);
+int ntbr_ud_qp_init(struct ntbr_qp *qp);
+void ntbr_ud_qp_fini(struct ntbr_qp *qp);
+void ntbr_ud_link_down(struct ntbr_ib_dev *dev);
+void ntbr_ud_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir);
 
 #endif /* NTBRDMA_IB_H */

@@ -21,8 +21,15 @@ struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 {
 	struct ntbr_mr *mr = xa_load(&dev->mrd.mr_xa, key >> 8);
 
-	if (!mr || mr->ibmr.lkey != key || !mr->umem || READ_ONCE(mr->dead) ||
+	if (!mr || mr->ibmr.lkey != key || READ_ONCE(mr->dead) ||
 	    READ_ONCE(mr->ibmr.pd) != pd || (mr->access & access) != access)
+		return NULL;
+	/*
+	 * A kernel DMA MR (no umem: kernel virtual addresses of a kernel
+	 * ULP's PD, which no user QP has) serves only local access: never
+	 * the peer's request, whatever access its ULP asked for.
+	 */
+	if (!mr->umem && (access & ~IB_ACCESS_LOCAL_WRITE))
 		return NULL;
 	if (va < mr->iova || len > mr->length ||
 	    va - mr->iova > mr->length - len)
@@ -37,11 +44,23 @@ struct ntbr_mr *ntbr_eng_mr(struct ntbr_ib_dev *dev, struct ib_pd *pd,
  */
 static struct page *ntbr_eng_page(struct ntbr_seg *s, u64 va, size_t *pgoff)
 {
-	struct sg_table *sgt = &s->mr->umem->sgt_append.sgt;
-	u64 pos = s->mr->first_off + (va - s->mr->iova);
-	u64 pidx = pos >> PAGE_SHIFT, first = s->sg_pidx, n;
+	struct sg_table *sgt;
+	u64 pos, pidx, first = s->sg_pidx, n;
 	struct scatterlist *sg = s->sg;
 
+	/*
+	 * A kernel DMA MR: va is a kernel virtual address in the linear
+	 * map (virtual DMA: ib_dma_map_* of a kernel ULP hands us those).
+	 */
+	if (!s->mr->umem) {
+		if (!virt_addr_valid((void *)(uintptr_t)va))
+			return NULL;
+		*pgoff = offset_in_page(va);
+		return virt_to_page((void *)(uintptr_t)va);
+	}
+	sgt = &s->mr->umem->sgt_append.sgt;
+	pos = s->mr->first_off + (va - s->mr->iova);
+	pidx = pos >> PAGE_SHIFT;
 	*pgoff = pos & ~PAGE_MASK;
 	if (!sg || pidx < first) {
 		sg = sgt->sgl;
@@ -150,6 +169,29 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 			 */
 			if (!(++pages % NTBR_COPY_RESCHED_PAGES))
 				cond_resched();
+		}
+	}
+	return 0;
+}
+
+int ntbr_eng_gather(struct ntbr_seg *seg, u32 nseg, void *buf)
+{
+	size_t pgoff, n;
+	struct page *pg;
+	u32 i;
+	u64 off;
+	void *p;
+
+	for (i = 0; i < nseg; i++) {
+		for (off = 0; off < seg[i].len; off += n) {
+			pg = ntbr_eng_page(&seg[i], seg[i].va + off, &pgoff);
+			if (!pg)
+				return -EFAULT;
+			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
+			p = kmap_local_page(pg);
+			memcpy(buf, p + pgoff, n);
+			kunmap_local(p);
+			buf += n;
 		}
 	}
 	return 0;

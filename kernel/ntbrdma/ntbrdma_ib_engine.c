@@ -426,6 +426,9 @@ static int ntbr_eng_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	/* An atomic returns the old 8 bytes into one 8-byte SGE. */
 	if (ntbr_eng_is_atomic(op) && (nsrc != 1 || len != 8))
 		return IB_WC_LOC_LEN_ERR;
+	/* UD: a datagram to the WQE's AH (ntbrdma_ib_ud.c). */
+	if (ntbr_qp_ud(qp))
+		return ntbr_ud_send(dev, qp, c, nsrc);
 	/* A zero-length WRITE touches no remote memory: any rkey. */
 	if (op == IB_UVERBS_WR_RDMA_WRITE && !len)
 		return IB_WC_SUCCESS;
@@ -695,6 +698,9 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			continue;
 		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
+		/* UD: the control queue is long; ctrl_room runs us again. */
+		if (status == -EBUSY)
+			break;
 		if (ntbr_qp_uc(qp))
 			status = ntbr_eng_uc_status(status);
 		if (status == -EINPROGRESS) {

@@ -87,6 +87,8 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);
+/* Copy the local segments into buf (room for all of them: the caller's). */
+int ntbr_eng_gather(struct ntbr_seg *seg, u32 nseg, void *buf);
 /* Bytes a receive WQE (untrusted: a mapped slot) can hold. */
 u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w);
 /*
@@ -167,5 +169,13 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
  * no answer.  Under qp->mutex.
  */
 bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access);
+
+/*
+ * ntbrdma_ib_ud.c: the UD WQE in c (its sources resolved: nsrc, c->len)
+ * as a datagram: an ib_wc_status, or -EBUSY while the control queue is
+ * long (ntbr_eng_ctrl_room() runs the QP again).
+ */
+int ntbr_ud_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+		 struct ntbr_eng_ctx *c, u32 nsrc);
 
 #endif /* NTBRDMA_IB_ENGINE_H */

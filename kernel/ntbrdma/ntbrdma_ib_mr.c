@@ -69,8 +69,8 @@
  * (Documentation/control-channel.md).
  */
 static_assert(NTBR_CTRL_Q_SOFT + 2 * NTBR_MR_ANN_WINDOW +
-	      NTBR_MR_DEL_WINDOW + 3 * NTBR_MAX_QP + NTBR_RD_EXTRA_MAX <=
-	      NTBR_CTRL_Q_MAX);
+	      NTBR_MR_DEL_WINDOW + 3 * NTBR_MAX_QP + NTBR_RD_EXTRA_MAX +
+	      NTBR_UD_MSGS_MAX <= NTBR_CTRL_Q_MAX);
 #define NTBR_MR_TIMEOUT		(5 * HZ)
 
 struct workqueue_struct *ntbr_mr_wq;

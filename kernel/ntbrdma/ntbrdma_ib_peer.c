@@ -579,7 +579,7 @@ int ntbr_peer_init(void)
 	u16 t;
 	int err;
 
-	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_ATOMIC_REQ; t++) {
+	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_LAST; t++) {
 		err = ntbr_ctrl_register(t, ntbr_peer_ctrl);
 		if (err) {
 			while (t-- > NTBR_CTRL_QP_RECV_POST)
@@ -594,6 +594,6 @@ void ntbr_peer_exit(void)
 {
 	u16 t;
 
-	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_ATOMIC_REQ; t++)
+	for (t = NTBR_CTRL_QP_RECV_POST; t <= NTBR_CTRL_QP_LAST; t++)
 		ntbr_ctrl_unregister(t);
 }

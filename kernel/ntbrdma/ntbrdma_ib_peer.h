@@ -21,7 +21,9 @@ enum {
 	NTBR_CTRL_QP_READ_REQ,				/* 27 */
 	NTBR_CTRL_QP_READ_DONE,				/* 28 */
 	NTBR_CTRL_QP_ATOMIC_REQ,			/* 29 */
-	NTBR_CTRL_QP_LAST = NTBR_CTRL_TYPE_IB + 15,	/* 31: reserved */
+	NTBR_CTRL_QP_UD_SEND,				/* 30 */
+	NTBR_CTRL_QP_UD_MORE,				/* 31 */
+	NTBR_CTRL_QP_LAST = NTBR_CTRL_QP_UD_MORE,	/* 31: the last */
 };
 
 /* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
@@ -126,6 +128,38 @@ struct ntbr_qp_msg_atomic {
 	struct ntbr_wire_sge sge;	/* 8 bytes of a LOCAL_WRITE MR */
 };
 
+/* ntbr_ud_msg_send.flags */
+#define NTBR_UD_F_IMM		0x1
+#define NTBR_UD_F_SOLICITED	0x2
+#define NTBR_UD_F_IPV4		0x4	/* the GRH is an IPv4 header */
+
+/*
+ * UD_SEND: a datagram (ntbrdma_ib_ud.c) - its header and the first
+ * payload bytes, as many as fit; UD_MORE messages carry the rest.
+ */
+struct ntbr_ud_msg_send {
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 qkey;
+	__le32 len;			/* the whole payload, <= 4096 */
+	u32 imm;			/* as in the WQE: network order */
+	u8 flags;			/* NTBR_UD_F_* */
+	u8 hop_limit;
+	u8 traffic_class;
+	u8 rsvd0;
+	__le32 flow_label;
+	__le32 rsvd1;
+	u8 sgid[16];			/* the sender's GID */
+	u8 dgid[16];			/* the receiver's */
+	u8 data[];
+};
+
+struct ntbr_ud_msg_more {		/* UD_MORE */
+	__le32 offset;			/* of data in the payload */
+	__le32 rsvd;
+	u8 data[];
+};
+
 struct ntbr_qp_msg_rdone {		/* READ_DONE (READ and ATOMIC_REQ) */
 	__le32 dst_qpn;
 	__le32 src_qpn;
@@ -208,6 +242,10 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 		     size_t len);
 void ntbr_read_h_done(struct ntbr_ib_dev *dev, const void *p, size_t len);
 void ntbr_read_h_req_nodev(struct ntbr_dev *nd, const void *p, size_t len);
+
+/* ntbrdma_ib_ud.c: UD datagrams (engine side and the peer's). */
+void ntbr_ud_h_send(struct ntbr_ib_dev *dev, const void *p, size_t len);
+void ntbr_ud_h_more(struct ntbr_ib_dev *dev, const void *p, size_t len);
 int ntbr_read_qp_init(struct ntbr_qp *qp);
 void ntbr_read_qp_fini(struct ntbr_qp *qp);
 

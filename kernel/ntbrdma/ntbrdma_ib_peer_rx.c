@@ -311,6 +311,12 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 	case NTBR_CTRL_QP_READ_DONE:
 		ntbr_read_h_done(dev, p, len);
 		break;
+	case NTBR_CTRL_QP_UD_SEND:
+		ntbr_ud_h_send(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_UD_MORE:
+		ntbr_ud_h_more(dev, p, len);
+		break;
 	}
 	ib_device_put(&dev->ibdev);
 }

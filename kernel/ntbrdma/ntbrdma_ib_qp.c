@@ -273,9 +273,19 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	u32 qpn;
 	int err;
 
-	/* RC and UC for now: UD and GSI (QP1) are still to come. */
-	if (init->qp_type != IB_QPT_RC && init->qp_type != IB_QPT_UC)
+	switch (init->qp_type) {
+	case IB_QPT_RC:
+	case IB_QPT_UC:
+	case IB_QPT_UD:
+		break;
+	case IB_QPT_GSI:
+		/* QP1 of our one port, for ib_mad only. */
+		if (udata || init->port_num != 1)
+			return -EINVAL;
+		break;
+	default:
 		return -EOPNOTSUPP;
+	}
 	if (init->create_flags || init->srq || init->rwq_ind_tbl)
 		return -EOPNOTSUPP;
 	if (!init->send_cq || !init->recv_cq)
@@ -316,11 +326,21 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	err = ntbr_eng_qp_init(qp);
 	if (err)
 		goto err_rq;
-
-	err = xa_alloc_cyclic(&dev->qps, &qpn, qp, XA_LIMIT(2, NTBR_QPN_MAX),
-			      &dev->next_qpn, GFP_KERNEL);
-	if (err < 0)
+	err = ntbr_ud_qp_init(qp);
+	if (err)
 		goto err_eng;
+
+	/* QP1 is the GSI QP's (never allocated to another). */
+	if (init->qp_type == IB_QPT_GSI) {
+		qpn = 1;
+		err = xa_insert(&dev->qps, qpn, qp, GFP_KERNEL);
+	} else {
+		err = xa_alloc_cyclic(&dev->qps, &qpn, qp,
+				      XA_LIMIT(2, NTBR_QPN_MAX),
+				      &dev->next_qpn, GFP_KERNEL);
+	}
+	if (err < 0)
+		goto err_ud;
 	ibqp->qp_num = qpn;
 
 	if (udata) {
@@ -334,6 +354,8 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 err_xa:
 	xa_erase(&dev->qps, qpn);
+err_ud:
+	ntbr_ud_qp_fini(qp);
 err_eng:
 	ntbr_eng_qp_fini(qp);
 err_rq:
@@ -355,6 +377,7 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	/* Posted WQEs are dropped without completions (IB destroy). */
 	xa_erase(&dev->qps, ibqp->qp_num);
 	ntbr_eng_qp_fini(qp);
+	ntbr_ud_qp_fini(qp);
 	ntbr_wq_free(&qp->rq);
 	ntbr_wq_free(&qp->sq);
 	mutex_destroy(&qp->mutex);
@@ -371,26 +394,12 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 static int ntbr_qp_check_av(struct ntbr_qp *qp, struct rdma_ah_attr *ah,
 			    enum ntbr_qp_dest *dest)
 {
-	const struct ib_global_route *grh;
-	const struct ib_gid_attr *gattr;
+	bool local;
+	int err = ntbr_av_dest(qp->ibqp.device, ah, &local);
 
-	if (ah->type != RDMA_AH_ATTR_TYPE_ROCE ||
-	    !(rdma_ah_get_ah_flags(ah) & IB_AH_GRH) ||
-	    rdma_ah_get_port_num(ah) != 1)
-		return -EINVAL;
-	grh = rdma_ah_read_grh(ah);
-	if (!grh->sgid_attr ||
-	    rdma_is_multicast_addr((struct in6_addr *)grh->dgid.raw))
-		return -EINVAL;
-	gattr = rdma_find_gid(qp->ibqp.device, &grh->dgid,
-			      grh->sgid_attr->gid_type, NULL);
-	if (!IS_ERR(gattr)) {
-		rdma_put_gid_attr(gattr);
-		*dest = NTBR_QP_DEST_LOCAL;
-	} else {
-		*dest = NTBR_QP_DEST_PEER;
-	}
-	return 0;
+	if (!err)
+		*dest = local ? NTBR_QP_DEST_LOCAL : NTBR_QP_DEST_PEER;
+	return err;
 }
 
 #define NTBR_QP_ACCESS (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_READ | \
@@ -478,6 +487,9 @@ static void ntbr_qp_store_attr(struct ntbr_qp *qp, struct ib_qp_attr *attr,
 		a->sq_psn = attr->sq_psn;
 	if (mask & IB_QP_MAX_DEST_RD_ATOMIC)
 		a->max_dest_rd_atomic = attr->max_dest_rd_atomic;
+	/* Read without the mutex by the delivery of datagrams. */
+	if (mask & IB_QP_QKEY)
+		WRITE_ONCE(a->qkey, attr->qkey);
 	if (mask & IB_QP_PATH_MIG_STATE)
 		a->path_mig_state = attr->path_mig_state;
 	if (mask & IB_QP_DEST_QPN)
@@ -724,6 +736,15 @@ static int ntbr_build_send_wqe(struct ntbr_qp *qp,
 		break;
 	default:
 		return -EINVAL;
+	}
+	/* UD: SEND and SEND_WITH_IMM to the AH, remote QP and Q_Key. */
+	if (ntbr_qp_ud(qp)) {
+		if (wr->opcode != IB_WR_SEND &&
+		    wr->opcode != IB_WR_SEND_WITH_IMM)
+			return -EINVAL;
+		wqe->u.ud.ah = ntbr_ah_index(ud_wr(wr)->ah);
+		wqe->u.ud.remote_qpn = ud_wr(wr)->remote_qpn;
+		wqe->u.ud.remote_qkey = ud_wr(wr)->remote_qkey;
 	}
 	/* UC has no READ and no atomics. */
 	if (ntbr_qp_uc(qp) && (wr->opcode == IB_WR_RDMA_READ ||

@@ -68,10 +68,8 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	 * only with IB_ATOMIC_HCA; no masked atomics.
 	 */
 	attr->atomic_cap = IB_ATOMIC_HCA;
-	/*
-	 * Likewise no SRQs and no address handles (UD) until they exist:
-	 * max_srq, max_srq_wr, max_srq_sge and max_ah stay 0.
-	 */
+	/* Address handles for UD (ntbrdma_ib_ah.c); no SRQs yet. */
+	attr->max_ah = NTBR_MAX_AH;
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
 	return 0;

@@ -678,6 +678,8 @@ static void ntb_free_context(struct ibv_context *ibctx);
 
 static const struct verbs_context_ops ntb_ctx_ops = {
 	.alloc_pd = ntb_alloc_pd,
+	.create_ah = ntb_create_ah,
+	.destroy_ah = ntb_destroy_ah,
 	.create_cq = ntb_create_cq,
 	.create_cq_ex = ntb_create_cq_ex,
 	.create_qp = ntb_create_qp,

@@ -44,6 +44,20 @@ struct ntb_context {
 };
 
 /* A completion the provider made itself, after ring entry `mark`. */
+/* An address handle: the kernel's index for it goes into UD WQEs. */
+struct ntb_ah {
+	struct ibv_ah ibah;
+	uint32_t ah_num;
+};
+
+static inline struct ntb_ah *to_ah(struct ibv_ah *ibah)
+{
+	return (struct ntb_ah *)((char *)ibah - offsetof(struct ntb_ah, ibah));
+}
+
+struct ibv_ah *ntb_create_ah(struct ibv_pd *pd, struct ibv_ah_attr *attr);
+int ntb_destroy_ah(struct ibv_ah *ibah);
+
 struct ntb_priv_cqe {
 	struct ntbrdma_cqe cqe;
 	uint32_t mark; /* the ring's prod when it was made */

@@ -193,7 +193,8 @@ static void *ntb_wq_slot(struct ntb_wq *wq)
  * it reads prod to flush - look at the state: in ERR the kernel may have
  * flushed before it saw our WQEs, so ask it to flush again.
  */
-static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted)
+static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted,
+			   struct ibv_ah *ah)
 {
 	struct ibv_modify_qp cmd;
 	struct ibv_qp_attr attr;
@@ -210,6 +211,12 @@ static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted)
 		if (wq == &to_qp(ibqp)->sq) {
 			struct ibv_send_wr kick = { .opcode = IBV_WR_SEND };
 			struct ibv_send_wr *bad;
+
+			/*
+			 * libibverbs and uverbs resolve a UD work request's
+			 * AH: the kick names one the caller just posted to.
+			 */
+			kick.wr.ud.ah = ah;
 
 			(void)ibv_cmd_post_send(ibqp, &kick, &bad);
 		} else {
@@ -258,6 +265,11 @@ static int ntb_check_send_wr(struct ntb_qp *qp, const struct ibv_send_wr *wr)
 
 	if (!ntb_opcode_ok(wr->opcode))
 		return EINVAL;
+	/* UD: SEND and SEND_WITH_IMM to an AH of ours. */
+	if (qp->ibqp.qp_type == IBV_QPT_UD &&
+	    ((wr->opcode != IBV_WR_SEND && wr->opcode != IBV_WR_SEND_WITH_IMM) ||
+	     !wr->wr.ud.ah || wr->wr.ud.ah->context != qp->ibqp.context))
+		return EINVAL;
 	/* UC has no READ and no atomics (as rxe refuses them at post). */
 	if (qp->ibqp.qp_type == IBV_QPT_UC &&
 	    (wr->opcode == IBV_WR_RDMA_READ ||
@@ -302,6 +314,11 @@ static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
 		wqe->flags |= NTBRDMA_WQE_F_SOLICITED;
 	if (wr->send_flags & IBV_SEND_FENCE)
 		wqe->flags |= NTBRDMA_WQE_F_FENCE;
+	if (qp->ibqp.qp_type == IBV_QPT_UD) {
+		wqe->u.ud.ah = to_ah(wr->wr.ud.ah)->ah_num;
+		wqe->u.ud.remote_qpn = wr->wr.ud.remote_qpn;
+		wqe->u.ud.remote_qkey = wr->wr.ud.remote_qkey;
+	}
 	switch (wr->opcode) {
 	case IBV_WR_SEND_WITH_IMM:
 		wqe->ex = wr->imm_data; /* network order, as given */
@@ -357,6 +374,7 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 {
 	struct ntb_qp *qp = to_qp(ibqp);
 	struct ntb_wq *wq = &qp->sq;
+	struct ibv_ah *kick_ah = NULL;
 	enum ibv_qp_state state;
 	bool posted = false;
 	uint32_t flags;
@@ -393,9 +411,11 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq), flags);
 		wq->prod++;
 		posted = true;
+		if (ibqp->qp_type == IBV_QPT_UD)
+			kick_ah = wr->wr.ud.ah;
 	}
 out:
-	ntb_wq_publish(ibqp, wq, posted);
+	ntb_wq_publish(ibqp, wq, posted, kick_ah);
 	pthread_spin_unlock(&wq->lock);
 	return ret;
 }
@@ -438,7 +458,7 @@ int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		posted = true;
 	}
 out:
-	ntb_wq_publish(ibqp, wq, posted);
+	ntb_wq_publish(ibqp, wq, posted, NULL);
 	pthread_spin_unlock(&wq->lock);
 	return ret;
 }

@@ -281,6 +281,106 @@ static void uc_checks(struct env *e)
 	      "UC: destroy QPs");
 }
 
+/* No completion on cq for a moment (what UD drops leaves no trace). */
+static bool cq_quiet(struct ibv_cq *cq)
+{
+	struct ibv_wc wc;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (ibv_poll_cq(cq, 1, &wc))
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/*
+ * UD, loopback: a datagram lands after a 40-byte GRH (RoCE v2, IPv4:
+ * 20 zero bytes, then the IPv4 header with both addresses), with src_qp,
+ * GRH and the network header type in the completion; a wrong Q_Key or
+ * no receive drops it (the sender still succeeds), the high bit of the
+ * Q_Key means the sender's own; a short receive completes with
+ * LOC_LEN_ERR and the QP goes on; no RDMA on UD.
+ */
+static void ud_checks(struct env *e)
+{
+	struct ibv_qp *ua = make_qp_type(e, e->pd, IBV_QPT_UD);
+	struct ibv_qp *ub = make_qp_type(e, e->pd, IBV_QPT_UD);
+	struct ibv_ah *ah = make_ah(e, &e->gid);
+	struct ibv_sge s = { (uintptr_t)e->src, 64, e->smr->lkey };
+	struct ibv_sge r = { (uintptr_t)e->dst, 40 + 64, e->dmr->lkey };
+	struct ibv_sge small = { (uintptr_t)e->dst, 50, e->dmr->lkey };
+	const uint32_t qk = 0x1234;
+	struct ibv_wc wc;
+	int n;
+
+	CHECK(ua && ub && ah && !ud_ready(ua, qk) && !ud_ready(ub, qk),
+	      "UD: two QPs in RTS and an AH to our own GID");
+	if (!ua || !ub || !ah)
+		return;
+	fill(e->src, 64, 31);
+	memset(e->dst, 0xee, 40 + 64);
+	CHECK(!post_recv(ub, 950, &r, 1) &&
+		      !post_ud(ua, IBV_WR_SEND, 951, &s, ah, ub->qp_num, qk, 0),
+	      "UD: post a receive, then a SEND to it");
+	expect_status(e->scq, 951, IBV_WC_SUCCESS, "UD: SEND");
+	n = wait_wc(e->rcq, &wc);
+	CHECK(!n && wc.wr_id == 950 && wc.status == IBV_WC_SUCCESS &&
+		      wc.byte_len == 40 + 64 && wc.src_qp == ua->qp_num &&
+		      (wc.wc_flags & IBV_WC_GRH) && wc.opcode == IBV_WC_RECV,
+	      "UD: received: status %d, %u bytes, src_qp %u, flags %#x",
+	      n ? -1 : (int)wc.status, n ? 0 : wc.byte_len, n ? 0 : wc.src_qp,
+	      n ? 0 : wc.wc_flags);
+	CHECK(!memcmp(e->dst + 40, e->src, 64),
+	      "UD: the payload after the GRH");
+	CHECK(e->dst[0] == 0 && !memcmp(e->dst, e->dst + 1, 19) &&
+		      e->dst[20] == 0x45 && e->dst[29] == 17 &&
+		      !memcmp(e->dst + 32, e->gid.raw + 12, 4) &&
+		      !memcmp(e->dst + 36, e->gid.raw + 12, 4),
+	      "UD: the GRH: 20 zero bytes, an IPv4/UDP header from and to our address");
+
+	memset(e->dst, 0, 40 + 64);
+	CHECK(!post_recv(ub, 952, &r, 1) && !post_ud(ua, IBV_WR_SEND, 953, &s,
+						     ah, ub->qp_num, 0x9999, 0),
+	      "UD: post a SEND with another Q_Key");
+	expect_status(e->scq, 953, IBV_WC_SUCCESS,
+		      "UD: SEND with another Q_Key");
+	CHECK(cq_quiet(e->rcq),
+	      "UD: the datagram with another Q_Key is dropped");
+	CHECK(!post_ud(ua, IBV_WR_SEND_WITH_IMM, 954, &s, ah, ub->qp_num,
+		       0x80000000U, htonl(0xabcd)),
+	      "UD: post a SEND_WITH_IMM with the high bit of the Q_Key set");
+	expect_status(e->scq, 954, IBV_WC_SUCCESS, "UD: SEND_WITH_IMM");
+	n = wait_wc(e->rcq, &wc);
+	CHECK(!n && wc.wr_id == 952 && wc.status == IBV_WC_SUCCESS &&
+		      (wc.wc_flags & IBV_WC_WITH_IMM) &&
+		      wc.imm_data == htonl(0xabcd),
+	      "UD: the QP's own Q_Key: delivered into the receive left posted, with the immediate");
+
+	CHECK(!post_ud(ua, IBV_WR_SEND, 955, &s, ah, ub->qp_num, qk, 0),
+	      "UD: post a SEND without a receive");
+	expect_status(e->scq, 955, IBV_WC_SUCCESS,
+		      "UD: SEND without a receive");
+	CHECK(cq_quiet(e->rcq),
+	      "UD: the datagram without a receive is dropped");
+
+	CHECK(!post_recv(ub, 956, &small, 1) &&
+		      !post_ud(ua, IBV_WR_SEND, 957, &s, ah, ub->qp_num, qk, 0),
+	      "UD: post a 50-byte receive, then a 64-byte SEND");
+	expect_status(e->scq, 957, IBV_WC_SUCCESS,
+		      "UD: SEND into a short receive");
+	expect_status(e->rcq, 956, IBV_WC_LOC_LEN_ERR, "UD: the short receive");
+	CHECK(query_state(ub) == IBV_QPS_RTS,
+	      "UD: the receiving QP goes on (RTS)");
+
+	CHECK(post_rdma(ua, IBV_WR_RDMA_WRITE, 958, &s, 1, (uintptr_t)e->dst,
+			e->dmr->rkey, 0, 0) == EINVAL,
+	      "UD: WRITE refused at post (EINVAL)");
+	CHECK(!ibv_destroy_qp(ua) && !ibv_destroy_qp(ub) && !ibv_destroy_ah(ah),
+	      "UD: destroy QPs and AH");
+}
+
 static int do_loop(const char *name)
 {
 	struct ibv_sge sge;
@@ -384,6 +484,7 @@ static int do_loop(const char *name)
 	(void)wc;
 
 	uc_checks(&e);
+	ud_checks(&e);
 	CHECK(!ibv_destroy_qp(qa) && !ibv_destroy_qp(qb), "destroy QPs");
 	CHECK(!ibv_dereg_mr(e.smr) && !ibv_dereg_mr(e.dmr), "dereg MRs");
 	return failures ? 1 : 0;

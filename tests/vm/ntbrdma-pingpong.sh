@@ -8,7 +8,10 @@
 #      own ntb0 address, at 1 B, 4 KiB and 64 KiB;
 #   2. host to host: b serves and a connects, then a serves and b connects,
 #      at the same sizes.
-#   3. ibv_uc_pingpong (the same over a UC QP) host to host both ways.
+#   3. ibv_uc_pingpong (the same over a UC QP) host to host both ways;
+#   4. ibv_ud_pingpong (UD datagrams: address handles, GRH) host to host
+#      both ways, at 1 B and at the port's MTU (1024 on ntb0's default
+#      MTU 1500; 1024 B take three control messages between the hosts).
 # Every run must exit 0 on both sides within 120 s, print "N iters in"
 # for the N iterations asked, and report no invalid data.
 #
@@ -86,6 +89,10 @@ run "a loopback" a a "$SUBNET.1"
 run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
 PROG=ibv_uc_pingpong
+run "b serves, a connects" b a "$SUBNET.2"
+run "a serves, b connects" a b "$SUBNET.1"
+PROG=ibv_ud_pingpong
+SIZES=(1 1024)
 run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
 [ "$bad" = 0 ] || fail "$bad pingpong run(s) failed"

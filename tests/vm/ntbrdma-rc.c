@@ -144,6 +144,57 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
 	return connect_qp_opts(e, qp, dgid, dqpn, &o);
 }
 
+int ud_ready(struct ibv_qp *qp, uint32_t qkey)
+{
+	struct ibv_qp_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_INIT;
+	a.port_num = 1;
+	a.qkey = qkey;
+	if (ibv_modify_qp(qp, &a,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				  IBV_QP_QKEY))
+		return -1;
+	a.qp_state = IBV_QPS_RTR;
+	if (ibv_modify_qp(qp, &a, IBV_QP_STATE))
+		return -1;
+	a.qp_state = IBV_QPS_RTS;
+	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN);
+}
+
+struct ibv_ah *make_ah(struct env *e, const union ibv_gid *dgid)
+{
+	struct ibv_ah_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.is_global = 1;
+	a.grh.dgid = *dgid;
+	a.grh.sgid_index = (uint8_t)e->gid_index;
+	a.grh.hop_limit = 64;
+	a.port_num = 1;
+	return ibv_create_ah(e->pd, &a);
+}
+
+int post_ud(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+	    struct ibv_sge *sge, struct ibv_ah *ah, uint32_t rqpn,
+	    uint32_t qkey, uint32_t imm)
+{
+	struct ibv_send_wr wr, *bad;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = id;
+	wr.opcode = op;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.sg_list = sge;
+	wr.num_sge = sge ? 1 : 0;
+	wr.imm_data = imm;
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = rqpn;
+	wr.wr.ud.remote_qkey = qkey;
+	return ibv_post_send(qp, &wr, &bad);
+}
+
 int loop_pair(struct env *e, struct ibv_qp **a, struct ibv_qp **b)
 {
 	*a = make_qp(e);

@@ -73,6 +73,14 @@ int connect_qp(struct env *e, struct ibv_qp *qp, const union ibv_gid *dgid,
  * rnr_retry 7); 0, or -1 (what was made is in *a and *b, or NULL).
  */
 int loop_pair(struct env *e, struct ibv_qp **a, struct ibv_qp **b);
+/* A UD QP of Q_Key qkey through INIT and RTR to RTS; 0 or -1. */
+int ud_ready(struct ibv_qp *qp, uint32_t qkey);
+/* An AH of e's PD to dgid from e's GID; NULL on failure. */
+struct ibv_ah *make_ah(struct env *e, const union ibv_gid *dgid);
+/* One signalled UD send WR (sge NULL: none); ibv_post_send's result. */
+int post_ud(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t id,
+	    struct ibv_sge *sge, struct ibv_ah *ah, uint32_t rqpn,
+	    uint32_t qkey, uint32_t imm);
 enum ibv_qp_state query_state(struct ibv_qp *qp);
 /*
  * The state within 2 s: a responder's QP goes to ERR by its own work
