@@ -293,7 +293,8 @@ static void check_limits(struct env *e, struct ibv_cq *cq)
 	c.max_inline_data = 257;
 	expect_create_fail(e, cq, c, IBV_QPT_RC, EINVAL, "max_inline 257");
 	c = small_cap(1, 1);
-	expect_create_fail(e, cq, c, IBV_QPT_UD, EOPNOTSUPP, "UD");
+	expect_create_fail(e, cq, c, IBV_QPT_RAW_PACKET, EOPNOTSUPP,
+			   "raw packet");
 	/* The largest legal caps work. */
 	c = small_cap(mwr, mwr);
 	c.max_send_sge = msge;
