@@ -593,23 +593,9 @@ static struct ibv_cq_ex *ntb_create_cq_ex(struct ibv_context *ibctx,
 	if (!ibcq)
 		return NULL;
 	/*
-	 * What libibverbs' ibv_create_cq() does after the provider's
-	 * create_cq (verbs_init_cq): ibv_create_cq_ex() leaves it to us.
-	 * ibv_destroy_cq() drops the channel reference.
+	 * libibverbs initialises the common fields (context, channel and
+	 * its reference, cq_context) after we return, as for create_cq.
 	 */
-	ibcq->context = ibctx;
-	ibcq->channel = channel;
-	if (channel) {
-		pthread_mutex_lock(&ibctx->mutex);
-		channel->refcnt++;
-		pthread_mutex_unlock(&ibctx->mutex);
-	}
-	ibcq->cq_context = attr->cq_context;
-	ibcq->comp_events_completed = 0;
-	ibcq->async_events_completed = 0;
-	pthread_mutex_init(&ibcq->mutex, NULL);
-	pthread_cond_init(&ibcq->cond, NULL);
-
 	ex = &to_cq(ibcq)->ibcq_ex;
 	ex->start_poll = ntb_start_poll;
 	ex->next_poll = ntb_next_poll;
@@ -684,19 +670,24 @@ static const struct verbs_context_ops ntb_ctx_ops = {
 	.create_cq_ex = ntb_create_cq_ex,
 	.create_qp = ntb_create_qp,
 	.create_qp_ex = ntb_create_qp_ex,
+	.create_srq = ntb_create_srq,
 	.dealloc_pd = ntb_dealloc_pd,
 	.dereg_mr = ntb_dereg_mr,
 	.destroy_cq = ntb_destroy_cq,
 	.destroy_qp = ntb_destroy_qp,
+	.destroy_srq = ntb_destroy_srq,
 	.free_context = ntb_free_context,
 	.modify_qp = ntb_modify_qp,
+	.modify_srq = ntb_modify_srq,
 	.poll_cq = ntb_poll_cq,
 	.post_recv = ntb_post_recv,
 	.post_send = ntb_post_send,
+	.post_srq_recv = ntb_post_srq_recv,
 	.query_device_ex = ntb_query_device,
 	.query_port = ntb_query_port,
 	.reg_mr = ntb_reg_mr,
 	.query_qp = ntb_query_qp,
+	.query_srq = ntb_query_srq,
 	.req_notify_cq = ntb_req_notify_cq,
 	.resize_cq = ntb_resize_cq,
 };

@@ -132,6 +132,20 @@ static int do_verbs(const char *name)
 
 	if (cq2)
 		CHECK(ibv_destroy_cq(cq2) == 0, "destroy CQ with channel");
+	/*
+	 * An extended CQ on the channel holds one reference on it, dropped
+	 * by its destroy (UCX: ibv_destroy_comp_channel() gave EBUSY).
+	 */
+	if (ch) {
+		struct ibv_cq_init_attr_ex xa = { .cqe = 4, .channel = ch };
+		struct ibv_cq_ex *xcq = ibv_create_cq_ex(ctx, &xa);
+
+		CHECK(xcq && ibv_cq_ex_to_cq(xcq)->channel == ch &&
+			      ibv_destroy_comp_channel(ch) == EBUSY,
+		      "create_cq_ex with channel: the channel is in use");
+		CHECK(xcq && ibv_destroy_cq(ibv_cq_ex_to_cq(xcq)) == 0,
+		      "destroy extended CQ with channel");
+	}
 	if (ch)
 		CHECK(ibv_destroy_comp_channel(ch) == 0, "destroy channel");
 	if (cq)
