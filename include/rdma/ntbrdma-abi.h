@@ -311,6 +311,24 @@ struct ntbrdma_create_ah_resp {
 	__u32 reserved;
 };
 
+/* --- create_srq (IB_USER_VERBS_CMD_CREATE_SRQ) ----------------------------
+ *
+ * No driver request data.  The SRQ's ring: one mapping, laid out as a
+ * QP's RQ (struct ntbrdma_wq_ctrl, then num_wqe receive WQE slots), with
+ * the same producer rules.  qp_state is not used; `engine` works as the
+ * RQ's, the kick being post_srq_recv with one empty work request.  A QP
+ * created on an SRQ has no RQ ring (rq_mmap_size 0).  A kernel without
+ * SRQs refuses the command, so this needs no new ABI version.
+ */
+struct ntbrdma_create_srq_resp {
+	__aligned_u64 mmap_offset;
+	__aligned_u64 mmap_size;
+	__u32 num_wqe;			/* slots, a power of two */
+	__u32 wqe_size;			/* sizeof(struct ntbrdma_recv_wqe) */
+	__u32 srq_id;			/* for diagnostics */
+	__u32 reserved;
+};
+
 /* --- modify_qp (IB_USER_VERBS_EX_CMD_MODIFY_QP) driver data -------------
  *
  * Since ABI 3.  With attribute mask 0 and this request the command asks

@@ -107,6 +107,7 @@ static void ntbr_dealloc_driver(struct ib_device *ibdev)
 	ntbr_umap_dev_fini(dev);
 	ntbr_mr_dev_fini(dev);
 	ntbr_ud_dev_fini(dev);
+	ntbr_srq_dev_fini(dev);
 	xa_destroy(&dev->ahs);
 	spin_lock(&ntbr_ib_lock);
 	list_del_init(&dev->list);
@@ -137,12 +138,14 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	.alloc_ucontext = ntbr_alloc_ucontext,
 	.create_cq = ntbr_create_cq,
 	.create_qp = ntbr_create_qp,
+	.create_srq = ntbr_create_srq,
 	.dealloc_driver = ntbr_dealloc_driver,
 	.dereg_mr = ntbr_dereg_mr,
 	.dealloc_pd = ntbr_dealloc_pd,
 	.dealloc_ucontext = ntbr_dealloc_ucontext,
 	.destroy_cq = ntbr_destroy_cq,
 	.destroy_qp = ntbr_destroy_qp,
+	.destroy_srq = ntbr_destroy_srq,
 	.fill_res_qp_entry = ntbr_fill_res_qp_entry,
 	.get_dev_fw_str = ntbr_get_dev_fw_str,
 	.get_dma_mr = ntbr_get_dma_mr,
@@ -151,14 +154,17 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	.mmap = ntbr_mmap,
 	.mmap_free = ntbr_mmap_free,
 	.modify_qp = ntbr_modify_qp,
+	.modify_srq = ntbr_modify_srq,
 	.poll_cq = ntbr_poll_cq,
 	.post_recv = ntbr_post_recv,
 	.post_send = ntbr_post_send,
+	.post_srq_recv = ntbr_post_srq_recv,
 	.query_device = ntbr_query_device,
 	.query_pkey = ntbr_query_pkey,
 	.query_port = ntbr_query_port,
 	.reg_user_mr = ntbr_reg_user_mr,
 	.query_qp = ntbr_query_qp,
+	.query_srq = ntbr_query_srq,
 	.req_notify_cq = ntbr_req_notify_cq,
 	.resize_cq = ntbr_resize_cq,
 
@@ -166,6 +172,7 @@ static const struct ib_device_ops ntbr_ib_dev_ops = {
 	INIT_RDMA_OBJ_SIZE(ib_cq, ntbr_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, ntbr_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, ntbr_qp, ibqp),
+	INIT_RDMA_OBJ_SIZE(ib_srq, ntbr_srq, ibsrq),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, ntbr_ucontext, ibuc),
 };
 
@@ -203,10 +210,12 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	ntbr_umap_dev_init(dev);
 	xa_init_flags(&dev->qps, XA_FLAGS_ALLOC);
 	xa_init_flags(&dev->ahs, XA_FLAGS_ALLOC);
+	ntbr_srq_dev_init(dev);
 	init_rwsem(&dev->eng_sem);
 	/* The provider's kick is a post_send system call (as siw). */
 	dev->ibdev.uverbs_cmd_mask |= BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
-				      BIT_ULL(IB_USER_VERBS_CMD_POST_RECV);
+				      BIT_ULL(IB_USER_VERBS_CMD_POST_RECV) |
+				      BIT_ULL(IB_USER_VERBS_CMD_POST_SRQ_RECV);
 
 	ib_set_device_ops(&dev->ibdev, &ntbr_ib_dev_ops);
 	ntbr_init_device_attrs(dev);
@@ -327,6 +336,7 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 	}
 	if (active) {
 		ntbr_mr_link_up(dev);
+		ntbr_srq_link_up(dev);
 	} else {
 		/*
 		 * The QPs stop first, then user space loses its mappings of
@@ -335,6 +345,7 @@ static void ntbr_ib_port_event(struct ntbr_dev *nd, bool active)
 		 */
 		ntbr_eng_link_down(dev);
 		ntbr_ud_link_down(dev);
+		ntbr_srq_link_down(dev);
 		ntbr_umap_revoke(dev, NULL, true);
 		ntbr_mr_link_down(dev);
 	}

@@ -14,10 +14,7 @@
 #include "ntbrdma.h"
 #include "ntbrdma_ib_mr.h"
 
-/*
- * Limits of this device, reported by query_device.  SRQ and AH limits
- * are reported as 0 until their verbs exist (they return -EOPNOTSUPP).
- */
+/* Limits of this device, reported by query_device. */
 #define NTBR_MAX_CQ		16384
 #define NTBR_MAX_CQE		32768	/* a power of two */
 #define NTBR_MAX_PD		65536
@@ -37,6 +34,9 @@
 /* Control messages one datagram of NTBR_UD_MAX_MSG bytes takes. */
 #define NTBR_UD_MSGS_MAX	9
 #define NTBR_MAX_MSG_SZ		0x80000000U
+/* SRQs (ntbrdma_ib_srq.c); UCX's rc_verbs asks for 4096 receives. */
+#define NTBR_MAX_SRQ		1024
+#define NTBR_MAX_SRQ_WR		16384	/* a power of two */
 
 struct ntbr_ud_dev;
 struct ntbr_ud_qp;
@@ -69,6 +69,17 @@ struct ntbr_ib_dev {
 	struct xarray ahs;
 	atomic_t num_ah;
 	struct ntbr_ud_dev *ud;		/* UD datagrams (ntbrdma_ib_ud.c) */
+	/*
+	 * SRQs (ntbrdma_ib_srq.c): ours by id, and the receives the peer's
+	 * SRQs published to us (struct ntbr_rsrq by the peer's id, their
+	 * lists under rsrq_lock).
+	 */
+	struct xarray srqs;
+	u32 next_srq;			/* cyclic allocation, under srqs lock */
+	atomic_t num_srq;		/* enforces NTBR_MAX_SRQ */
+	struct xarray rsrqs;
+	spinlock_t rsrq_lock;		/* also the lists, nrsrq */
+	u32 nrsrq;			/* enforces NTBR_MAX_SRQ on the peer */
 	struct ntbr_mr_dev mrd;		/* MRs, the peer's MRs (ntbrdma_ib_mr.h) */
 	struct dentry *dbg;		/* debugfs directory */
 	/* User mappings of peer MRs (ntbrdma_ib_umap.c). */
@@ -289,6 +300,51 @@ struct ntbr_qp {
 	/* Peer-MR mappings of user space (ntbrdma_ib_umap.c), umap_lock. */
 	u32 umap_count;
 	u32 map_gen;			/* published in sq.ctrl->map_gen */
+	/*
+	 * SRQ (ntbrdma_ib_srq.c).  As responder: the QP receives from
+	 * ibqp.srq (its own RQ stays empty) and counts in the SRQ's npeer
+	 * while connected to the peer (under mutex).  As requester: the
+	 * peer QP receives from its SRQ peer_srq (under rrq_lock; 0: none).
+	 */
+	bool srq_peer;
+	u32 peer_srq;
+};
+
+/*
+ * A shared receive queue.  Its ring (the RQ layout of ntbrdma-abi.h) is
+ * written by the provider (user SRQs) or ntbr_post_srq_recv; the kernel
+ * is its only consumer, under lock: a loopback requester or a UD
+ * delivery takes the head, the publisher moves receives into records
+ * it hands to the peer (SRQ_POST), which names a record in RECV_DONE.
+ */
+struct ntbr_srq_rec {
+	struct ntbrdma_recv_wqe wqe;
+	u16 gen;			/* in the handle: a stale one is refused */
+	u8 state;			/* NTBR_SRQ_REC_* */
+};
+
+struct ntbr_srq {
+	struct ib_srq ibsrq;
+	u32 id;				/* dev->srqs, on the wire */
+	bool user;
+	spinlock_t lock;		/* ring consumer, records, limit */
+	struct ntbr_wq rq;
+	u32 max_wr;			/* as reported */
+	u32 limit;			/* armed srq_limit; 0: not armed */
+	struct ntbr_srq_rec *rec;	/* rq.num_wqe records */
+	u32 *free;			/* free record indices (a stack) */
+	u32 nfree;
+	u32 *avail;			/* records to publish again (FIFO) */
+	u32 avail_head;
+	u32 navail;
+	u32 npub;			/* records the peer holds */
+	bool pub_any;			/* the peer may hold some: flush */
+	atomic_t npeer;			/* attached QPs connected to the peer */
+	struct mutex pub_mutex;		/* one publisher; link down */
+	struct work_struct pub_work;
+	void *pub_buf;			/* SRQ_POST being built */
+	u32 *pub_idx;			/* its records */
+	unsigned long ctrl_wait;	/* bit 0: waits for the control queue */
 };
 
 static inline struct ntbr_ib_dev *to_ntbr_ib(struct ib_device *ibdev)
@@ -321,6 +377,11 @@ static inline bool ntbr_qp_uc(const struct ntbr_qp *qp)
 static inline bool ntbr_qp_ud(const struct ntbr_qp *qp)
 {
 	return qp->ibqp.qp_type == IB_QPT_UD || qp->ibqp.qp_type == IB_QPT_GSI;
+}
+
+static inline struct ntbr_srq *to_ntbr_srq(struct ib_srq *ibsrq)
+{
+	return container_of(ibsrq, struct ntbr_srq, ibsrq);
 }
 
 static inline struct ntbr_ah *to_ntbr_ah(struct ib_ah *ibah)
@@ -407,6 +468,8 @@ int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		   const struct ib_recv_wr **bad_wr);
 
 /* Ring helpers of ntbrdma_ib_qp.c, for the engine (under the ring lock). */
+int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge);
+void ntbr_wq_free(struct ntbr_wq *wq);
 void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index);
 bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod);
 void ntbr_wq_set_cons(struct ntbr_wq *wq, u32 cons);
@@ -443,6 +506,26 @@ void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
 void ntbr_peer_attr_changed(struct ntbr_qp *qp);
+
+/* ntbrdma_ib_srq.c: shared receive queues (rdma-datapath.md, "SRQ"). */
+int ntbr_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
+		    struct ib_udata *udata);
+int ntbr_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
+		    enum ib_srq_attr_mask mask, struct ib_udata *udata);
+int ntbr_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr);
+int ntbr_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata);
+int ntbr_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
+		       const struct ib_recv_wr **bad_wr);
+void ntbr_srq_dev_init(struct ntbr_ib_dev *dev);
+void ntbr_srq_dev_fini(struct ntbr_ib_dev *dev);
+/* The next receive of srq for a local consumer, copied into *w; false: none. */
+bool ntbr_srq_take(struct ntbr_srq *srq, struct ntbrdma_recv_wqe *w);
+/* Under qp->mutex: qp (of an SRQ) is connected to the peer or no more. */
+void ntbr_srq_qp_peer(struct ntbr_qp *qp, bool peer);
+void ntbr_srq_link_up(struct ntbr_ib_dev *dev);
+void ntbr_srq_link_down(struct ntbr_ib_dev *dev);
+/* Control queue has room: SRQs that held back publish (eng_sem read). */
+void ntbr_srq_ctrl_room(struct ntbr_ib_dev *dev);
 
 /* ntbrdma_ib_ah.c: address handles (UD). */
 /*

@@ -44,7 +44,7 @@
  * not change while one WQE executes) -> the responder's rq_lock ->
  * CQ lock.
  */
-#include "ntbrdma_ib_engine.h"
+#include "ntbrdma_ib_peer.h"
 
 static struct workqueue_struct *ntbr_eng_wq;
 
@@ -145,21 +145,28 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 	};
 	struct ntbr_dst d = { .dev = dev };
 	struct ntbrdma_recv_wqe *rw = &c->rwqe;
+	struct ntbr_srq *srq = r->ibqp.srq ? to_ntbr_srq(r->ibqp.srq) : NULL;
 	int status = IB_WC_SUCCESS;
-	u32 prod, nseg, index, epoch;
+	u32 prod, nseg, index = 0, epoch = 0;
 	unsigned long flags;
 	u64 room;
 	int err;
 
-	spin_lock_irqsave(&r->rq_lock, flags);
-	if (!ntbr_wq_prod(r, &r->rq, &prod) || prod == r->rq.cons) {
+	if (srq) {
+		/* Ours once taken: completed below, whatever happens. */
+		if (!ntbr_srq_take(srq, rw))
+			return -EAGAIN;
+	} else {
+		spin_lock_irqsave(&r->rq_lock, flags);
+		if (!ntbr_wq_prod(r, &r->rq, &prod) || prod == r->rq.cons) {
+			spin_unlock_irqrestore(&r->rq_lock, flags);
+			return -EAGAIN;
+		}
+		index = r->rq.cons;
+		epoch = r->rq_epoch;
+		memcpy(rw, ntbr_wq_slot(&r->rq, index), sizeof(*rw));
 		spin_unlock_irqrestore(&r->rq_lock, flags);
-		return -EAGAIN;
 	}
-	index = r->rq.cons;
-	epoch = r->rq_epoch;
-	memcpy(rw, ntbr_wq_slot(&r->rq, index), sizeof(*rw));
-	spin_unlock_irqrestore(&r->rq_lock, flags);
 
 	cqe.wr_id = rw->wr_id;
 	if (wqe->opcode != IB_UVERBS_WR_SEND) {
@@ -191,16 +198,23 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 		}
 	}
 	spin_lock_irqsave(&r->rq_lock, flags);
-	if (r->rq.cons != index || r->rq_epoch != epoch) {
+	if (srq && !ntbr_peer_state_rcv(READ_ONCE(r->state))) {
+		/* It consumed the SRQ's receive, then went to error. */
+		cqe.status = IB_WC_WR_FLUSH_ERR;
+		status = IB_WC_RETRY_EXC_ERR;
+	} else if (srq) {
+		/* Taken from the SRQ: nothing of r's own ring. */
+	} else if (r->rq.cons == index && r->rq_epoch == epoch) {
+		ntbr_wq_set_cons(&r->rq, index + 1);
+	} else {
 		/* Flushed or reset while we copied: nobody answers. */
 		spin_unlock_irqrestore(&r->rq_lock, flags);
 		return IB_WC_RETRY_EXC_ERR;
 	}
-	ntbr_wq_set_cons(&r->rq, index + 1);
 	ntbr_cq_post(to_ntbr_cq(r->ibqp.recv_cq), &cqe, &r->ibqp,
 		     wqe->flags & NTBRDMA_WQE_F_SOLICITED);
 	spin_unlock_irqrestore(&r->rq_lock, flags);
-	if (cqe.status != IB_WC_SUCCESS)
+	if (cqe.status != IB_WC_SUCCESS && cqe.status != IB_WC_WR_FLUSH_ERR)
 		ntbr_eng_resp_err(r);
 	return status;
 }
@@ -533,6 +547,7 @@ void ntbr_eng_ctrl_room(struct ntbr_ib_dev *dev)
 		if (test_and_clear_bit(NTBR_QP_WAIT_RD, &qp->ctrl_wait))
 			ntbr_eng_queue_work(&qp->rd_work);
 	}
+	ntbr_srq_ctrl_room(dev);
 	up_read(&dev->eng_sem);
 }
 

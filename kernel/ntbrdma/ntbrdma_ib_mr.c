@@ -65,12 +65,12 @@
  * bound it holds at most our answers to its windows (MR_LIST and
  * MR_READY_ACK per announcement, MR_DEL_ACKs, one READ_DONE per READ in
  * flight: at most one per QP plus NTBR_RD_EXTRA_MAX, ntbrdma_ib_read.c)
- * and one message per QP's engine or publisher that passed the check
- * (Documentation/control-channel.md).
+ * and one message per QP's engine or publisher, and per SRQ's
+ * publisher, that passed the check (Documentation/control-channel.md).
  */
 static_assert(NTBR_CTRL_Q_SOFT + 2 * NTBR_MR_ANN_WINDOW +
 	      NTBR_MR_DEL_WINDOW + 3 * NTBR_MAX_QP + NTBR_RD_EXTRA_MAX +
-	      NTBR_UD_MSGS_MAX <= NTBR_CTRL_Q_MAX);
+	      NTBR_UD_MSGS_MAX + NTBR_MAX_SRQ <= NTBR_CTRL_Q_MAX);
 #define NTBR_MR_TIMEOUT		(5 * HZ)
 
 struct workqueue_struct *ntbr_mr_wq;

@@ -111,11 +111,10 @@ u32 ntbr_pub_max(u32 rq_slots)
 /* --- B: publishing our receives ---------------------------------------- */
 
 /* Append one receive (a private copy of its slot) to the message. */
-static void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-			 const struct ntbrdma_recv_wqe *w, u32 index,
-			 u8 *buf, size_t *len)
+void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+		  const struct ntbrdma_recv_wqe *w, u32 index, u8 *buf,
+		  size_t *len, __le16 *count)
 {
-	struct ntbr_qp_msg_post *h = (void *)buf;
 	struct ntbr_qp_msg_rcv *r = (void *)(buf + *len);
 	u32 n = min_t(u32, w->num_sge, NTBRDMA_MAX_SGE), i, k = 0;
 	u64 total = 0;
@@ -124,9 +123,8 @@ static void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	for (i = 0; i < n; i++) {
 		if (!w->sge[i].length)
 			continue;
-		if (!ntbr_eng_mr(dev, qp->ibqp.pd, w->sge[i].lkey,
-				 w->sge[i].addr, w->sge[i].length,
-				 IB_ACCESS_LOCAL_WRITE))
+		if (!ntbr_eng_mr(dev, pd, w->sge[i].lkey, w->sge[i].addr,
+				 w->sge[i].length, IB_ACCESS_LOCAL_WRITE))
 			flags |= NTBR_RCV_F_BAD;
 		total += w->sge[i].length;
 		r->sge[k].va = cpu_to_le64(w->sge[i].addr);
@@ -141,7 +139,7 @@ static void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	r->flags = flags;
 	r->rsvd = 0;
 	*len += struct_size(r, sge, k);
-	le16_add_cpu(&h->count, 1);
+	le16_add_cpu(count, 1);
 }
 
 enum ntbr_pub {
@@ -190,6 +188,9 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 			h->access = ntbr_post_access(qp->attr.qp_access_flags) |
 				    (ntbr_qp_uc(qp) ? NTBR_POST_A_UC : 0);
 			h->rq_order = ilog2(qp->rq.num_wqe);
+			if (qp->ibqp.srq)
+				h->srq_id =
+					cpu_to_le32(to_ntbr_srq(qp->ibqp.srq)->id);
 			len = sizeof(*h);
 			/*
 			 * The first message of an epoch goes even if empty:
@@ -218,7 +219,8 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 		}
 		spin_unlock_irqrestore(&qp->rq_lock, flags);
 		if (have) {
-			ntbr_pub_add(dev, qp, w, index, qp->pub_buf, &len);
+			ntbr_pub_add(dev, qp->ibqp.pd, w, index, qp->pub_buf,
+				     &len, &h->count);
 			send = true;
 			if (len + most <= NTBR_CTRL_MAX_PAYLOAD)
 				continue;
@@ -379,6 +381,7 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	ntbr_rrq_take_all(qp, &list);
 	qp->peer_qpn = 0;
+	qp->peer_srq = 0;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&list);
 	ntbr_umap_recheck(to_ntbr_ib(qp->ibqp.device));
@@ -398,17 +401,25 @@ bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)
 	return ok;
 }
 
-/* The first published receive of the connected peer QP, taken off. */
-static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
+/*
+ * The first published receive of the connected peer QP (or of the SRQ
+ * it receives from), taken off; *epoch: the peer QP's epoch then.
+ */
+static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
+					 u32 *epoch)
 {
-	struct ntbr_rrq_ent *e;
+	struct ntbr_rrq_ent *e = NULL;
 	unsigned long flags;
 	LIST_HEAD(stale);
+	u32 srq;
 
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	*rnr_timer = qp->peer_rnr_timer;
-	while ((e = list_first_entry_or_null(&qp->rrq, struct ntbr_rrq_ent,
-					     entry))) {
+	*epoch = qp->rrq_epoch;
+	srq = qp->peer_srq;
+	while (!srq && (e = list_first_entry_or_null(&qp->rrq,
+						     struct ntbr_rrq_ent,
+						     entry))) {
 		list_del(&e->entry);
 		qp->rrq_count--;
 		qp->rrq_bytes -= ntbr_rrq_ent_size(e);
@@ -420,6 +431,8 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer)
 	}
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&stale);
+	if (srq)
+		return ntbr_srq_pop(to_ntbr_ib(qp->ibqp.device), srq);
 	return e;
 }
 
@@ -477,11 +490,13 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	int status = IB_WC_SUCCESS, rstatus = IB_WC_SUCCESS;
 	struct ntbr_rrq_ent *e;
 	unsigned long flags;
-	bool stale;
+	bool stale, srq;
+	u32 epoch;
 
-	e = ntbr_rrq_pop(qp, rnr_timer);
+	e = ntbr_rrq_pop(qp, rnr_timer, &epoch);
 	if (!e)
 		return -EAGAIN;
+	srq = !e->src_qpn;	/* a receive of the peer QP's SRQ */
 	if (write_imm) {
 		/* The data went to the rkey's MR; the receive only completes. */
 	} else if (e->flags & NTBR_RCV_F_BAD) {
@@ -504,7 +519,7 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	else if (rstatus != IB_WC_SUCCESS)
 		status = IB_WC_REM_OP_ERR;
 
-	m.dst_qpn = cpu_to_le32(e->src_qpn);
+	m.dst_qpn = cpu_to_le32(srq ? qp->attr.dest_qp_num : e->src_qpn);
 	m.src_qpn = cpu_to_le32(qp->ibqp.qp_num);
 	m.epoch = cpu_to_le32(e->epoch);
 	m.rq_index = cpu_to_le32(e->rq_index);
@@ -517,14 +532,20 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	if (wqe->flags & NTBRDMA_WQE_F_SOLICITED)
 		m.flags |= NTBR_DONE_F_SOLICITED;
 	m.status = rstatus;
+	if (srq)
+		m.flags |= NTBR_DONE_F_SRQ;
 	/* Flushed while we copied: the responder is in error, no answer. */
 	spin_lock_irqsave(&qp->rrq_lock, flags);
-	stale = e->epoch != qp->rrq_epoch;
+	stale = (srq ? epoch : e->epoch) != qp->rrq_epoch;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	kfree(e);
-	if (stale)
+	/*
+	 * An SRQ's receive is answered even then: its SRQ gets it back or
+	 * completes it in error for its QP (ntbr_srq_h_done).
+	 */
+	if (stale && !srq)
 		return IB_WC_RETRY_EXC_ERR;
-	if (ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_DONE, &m, sizeof(m)))
+	if (ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_DONE, &m, sizeof(m)) || stale)
 		return IB_WC_RETRY_EXC_ERR;
 	return status;
 }

@@ -23,7 +23,9 @@ enum {
 	NTBR_CTRL_QP_ATOMIC_REQ,			/* 29 */
 	NTBR_CTRL_QP_UD_SEND,				/* 30 */
 	NTBR_CTRL_QP_UD_MORE,				/* 31 */
-	NTBR_CTRL_QP_LAST = NTBR_CTRL_QP_UD_MORE,	/* 31: the last */
+	NTBR_CTRL_QP_SRQ_POST,				/* 32 */
+	NTBR_CTRL_QP_SRQ_FLUSH,				/* 33 */
+	NTBR_CTRL_QP_LAST = NTBR_CTRL_QP_SRQ_FLUSH,	/* 33: the last */
 };
 
 /* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
@@ -55,6 +57,9 @@ struct ntbr_qp_msg_post {
 	u8 access;			/* NTBR_POST_A_* */
 	u8 rq_order;			/* its RQ holds 1 << rq_order */
 	u8 rsvd[3];
+	/* Since protocol 8: the sender QP receives from this SRQ (count 0). */
+	__le32 srq_id;
+	__le32 rsvd2;
 };
 
 #define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
@@ -74,6 +79,8 @@ enum {
 
 #define NTBR_DONE_F_IMM		0x1
 #define NTBR_DONE_F_SOLICITED	0x2
+/* A receive of an SRQ: epoch is the SRQ's id, rq_index its handle. */
+#define NTBR_DONE_F_SRQ		0x4
 
 struct ntbr_qp_msg_done {		/* RECV_DONE */
 	__le32 dst_qpn;
@@ -92,6 +99,21 @@ struct ntbr_qp_msg_flush {		/* RRQ_FLUSH */
 	__le32 dst_qpn;
 	__le32 src_qpn;
 	__le32 epoch;
+	__le32 rsvd;
+};
+
+/*
+ * SRQ_POST: count receives of the sender's SRQ srq_id follow, as in
+ * RECV_POST (rq_index: the receive's handle, returned in RECV_DONE).
+ */
+struct ntbr_srq_msg_post {
+	__le32 srq_id;
+	__le16 count;
+	__le16 rsvd;
+};
+
+struct ntbr_srq_msg_flush {		/* SRQ_FLUSH: drop them all */
+	__le32 srq_id;
 	__le32 rsvd;
 };
 
@@ -170,6 +192,9 @@ struct ntbr_qp_msg_rdone {		/* READ_DONE (READ and ATOMIC_REQ) */
 static_assert(sizeof(struct ntbr_qp_msg_post) +
 	      struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
 			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
+static_assert(sizeof(struct ntbr_srq_msg_post) +
+	      struct_size((struct ntbr_qp_msg_rcv *)NULL, sge,
+			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
 static_assert(struct_size((struct ntbr_qp_msg_read *)NULL, sge,
 			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
 
@@ -234,8 +259,29 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,
  */
 struct ntbr_qp *ntbr_peer_qp(struct ntbr_ib_dev *dev, u32 qpn, u32 src,
 			     bool pending);
+/* The receive completion a RECV_DONE describes (wr_id aside). */
+void ntbr_done_cqe(const struct ntbr_qp_msg_done *m, struct ntbrdma_cqe *cqe);
 /* A message of the peer dropped: logged (ratelimited). */
 void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn);
+
+/*
+ * The receive fields of a RECV_POST or SRQ_POST at p, len bytes, parsed
+ * into entries (src_qpn, epoch set by the caller) on list; the bytes
+ * they take in *bytes.  -EINVAL for a malformed message, -ENOMEM.
+ */
+int ntbr_rrq_parse(const void *p, size_t len, size_t off, u32 n,
+		   struct list_head *list, size_t *bytes);
+
+/* ntbrdma_ib_srq.c: SRQ_POST, SRQ_FLUSH; RECV_DONE of an SRQ receive. */
+void ntbr_srq_h_post(struct ntbr_ib_dev *dev, const void *p, size_t len);
+void ntbr_srq_h_flush(struct ntbr_ib_dev *dev, const void *p, size_t len);
+void ntbr_srq_h_done(struct ntbr_ib_dev *dev, const struct ntbr_qp_msg_done *m);
+/* A: the first receive the peer's SRQ id published, taken off; or NULL. */
+struct ntbr_rrq_ent *ntbr_srq_pop(struct ntbr_ib_dev *dev, u32 id);
+/* B: append one receive to a RECV_POST or SRQ_POST being built. */
+void ntbr_pub_add(struct ntbr_ib_dev *dev, struct ib_pd *pd,
+		  const struct ntbrdma_recv_wqe *w, u32 index, u8 *buf,
+		  size_t *len, __le16 *count);
 
 /* ntbrdma_ib_read.c: READ_REQ, ATOMIC_REQ and READ_DONE; QP life. */
 void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,

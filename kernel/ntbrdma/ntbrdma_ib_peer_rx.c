@@ -48,16 +48,48 @@ void ntbr_peer_bad(struct ntbr_ib_dev *dev, const char *what, u32 qpn)
 			       what, qpn);
 }
 
+int ntbr_rrq_parse(const void *p, size_t len, size_t off, u32 n,
+		   struct list_head *list, size_t *bytes)
+{
+	const struct ntbr_qp_msg_rcv *r;
+	struct ntbr_rrq_ent *e;
+	u32 i, k;
+
+	*bytes = 0;
+	for (i = 0; i < n; i++) {
+		r = p + off;
+		if (len - off < sizeof(*r) || r->nsge > NTBRDMA_MAX_SGE ||
+		    len - off < struct_size(r, sge, r->nsge))
+			return -EINVAL;
+		e = kmalloc(struct_size(e, sge, r->nsge), GFP_KERNEL);
+		if (!e)
+			return -ENOMEM;
+		e->src_qpn = 0;
+		e->epoch = 0;
+		e->rq_index = le32_to_cpu(r->rq_index);
+		e->nsge = r->nsge;
+		e->flags = r->flags;
+		e->total = 0;
+		for (k = 0; k < r->nsge; k++) {
+			e->sge[k] = r->sge[k];
+			e->total += le32_to_cpu(r->sge[k].len);
+		}
+		list_add_tail(&e->entry, list);
+		*bytes += ntbr_rrq_ent_size(e);
+		off += struct_size(r, sge, r->nsge);
+	}
+	return 0;
+}
+
 /* A: receives published by the peer. */
 static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 			     size_t len)
 {
 	const struct ntbr_qp_msg_post *h = p;
-	const struct ntbr_qp_msg_rcv *r;
-	u32 qpn, src, epoch, n, i, k, most;
+	u32 qpn, src, epoch, n, most, srq;
 	u32 conn_was, pd_was, access_was, epoch_was;
 	const char *excess = NULL;
-	size_t off = sizeof(*h), bytes = 0;
+	size_t bytes = 0;
 	bool recheck;
 	struct ntbr_rrq_ent *e;
 	unsigned long flags;
@@ -71,27 +103,13 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 	src = le32_to_cpu(h->src_qpn);
 	epoch = le32_to_cpu(h->epoch);
 	n = le16_to_cpu(h->count);
-	for (i = 0; i < n; i++) {
-		r = p + off;
-		if (len - off < sizeof(*r) || r->nsge > NTBRDMA_MAX_SGE ||
-		    len - off < struct_size(r, sge, r->nsge))
-			goto bad;
-		e = kmalloc(struct_size(e, sge, r->nsge), GFP_KERNEL);
-		if (!e)
-			goto bad;
+	srq = le32_to_cpu(h->srq_id);
+	/* A QP of an SRQ publishes no receives of its own. */
+	if ((srq && n) || ntbr_rrq_parse(p, len, sizeof(*h), n, &list, &bytes))
+		goto bad;
+	list_for_each_entry(e, &list, entry) {
 		e->src_qpn = src;
 		e->epoch = epoch;
-		e->rq_index = le32_to_cpu(r->rq_index);
-		e->nsge = r->nsge;
-		e->flags = r->flags;
-		e->total = 0;
-		for (k = 0; k < r->nsge; k++) {
-			e->sge[k] = r->sge[k];
-			e->total += le32_to_cpu(r->sge[k].len);
-		}
-		list_add_tail(&e->entry, &list);
-		bytes += ntbr_rrq_ent_size(e);
-		off += struct_size(r, sge, r->nsge);
 	}
 	most = ntbr_pub_max(1U << min_t(u32, h->rq_order,
 					ilog2(NTBR_MAX_QP_WR)));
@@ -143,6 +161,7 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		if (qp->peer_dead_qpn == src)
 			WRITE_ONCE(qp->peer_dead_qpn, 0);
 		qp->peer_rnr_timer = h->rnr_timer & 31;
+		qp->peer_srq = srq;
 		qp->peer_pd_id = le32_to_cpu(h->pd_id);
 		qp->peer_access = ntbr_post_ib_access(h->access);
 	}
@@ -173,12 +192,26 @@ bad:
 	ntbr_peer_bad(dev, "malformed RECV_POST", le32_to_cpu(h->dst_qpn));
 }
 
+void ntbr_done_cqe(const struct ntbr_qp_msg_done *m, struct ntbrdma_cqe *cqe)
+{
+	cqe->port_num = 1;
+	cqe->qp_num = le32_to_cpu(m->dst_qpn);
+	cqe->byte_len = le32_to_cpu(m->byte_len);
+	cqe->status = m->status;
+	cqe->opcode = m->opcode == NTBR_RECV_OP_WRITE_IMM ?
+			      IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
+	if (m->flags & NTBR_DONE_F_IMM) {
+		cqe->ex = m->imm;
+		cqe->wc_flags = NTBRDMA_CQE_F_WITH_IMM;
+	}
+}
+
 /* B: the peer filled (or failed) our receive. */
 static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 			     size_t len)
 {
 	const struct ntbr_qp_msg_done *m = p;
-	struct ntbrdma_cqe cqe = { .port_num = 1 };
+	struct ntbrdma_cqe cqe = {};
 	bool ok = false, stale = false, more = false, toolong = false;
 	struct ntbrdma_recv_wqe *rw;
 	unsigned long flags;
@@ -187,15 +220,9 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 
 	if (len != sizeof(*m))
 		return ntbr_peer_bad(dev, "malformed RECV_DONE", 0);
-	cqe.qp_num = le32_to_cpu(m->dst_qpn);
-	cqe.byte_len = le32_to_cpu(m->byte_len);
-	cqe.status = m->status;
-	cqe.opcode = m->opcode == NTBR_RECV_OP_WRITE_IMM ?
-			     IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
-	if (m->flags & NTBR_DONE_F_IMM) {
-		cqe.ex = m->imm;
-		cqe.wc_flags = NTBRDMA_CQE_F_WITH_IMM;
-	}
+	if (m->flags & NTBR_DONE_F_SRQ)
+		return ntbr_srq_h_done(dev, m);
+	ntbr_done_cqe(m, &cqe);
 	down_read(&dev->eng_sem);
 	/* Only the peer QP we published to completes our receives. */
 	qp = ntbr_peer_qp(dev, cqe.qp_num, le32_to_cpu(m->src_qpn), false);
@@ -316,6 +343,12 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 		break;
 	case NTBR_CTRL_QP_UD_MORE:
 		ntbr_ud_h_more(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_SRQ_POST:
+		ntbr_srq_h_post(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_SRQ_FLUSH:
+		ntbr_srq_h_flush(dev, p, len);
 		break;
 	}
 	ib_device_put(&dev->ibdev);

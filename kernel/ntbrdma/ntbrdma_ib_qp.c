@@ -10,6 +10,8 @@
  * engine (ntbrdma_ib_engine.c) executes send WQEs, receives are filled by
  * a loopback requester or published to the peer (ntbrdma_ib_peer.c); ERR
  * completes what is left with IB_WC_WR_FLUSH_ERR, RESET discards it.
+ * A QP created on an SRQ receives from the SRQ (ntbrdma_ib_srq.c): its
+ * RQ ring exists but is never mapped or written, so stays empty.
  * The ring memory belongs to its mmap entry once mapped (ntbrdma_ib_ctx.c).
  *
  * Everything the kernel reads back from a mapped ring (prod, the slots)
@@ -43,8 +45,7 @@ static_assert(sizeof(struct ntbrdma_wq_ctrl) == NTBRDMA_WQ_WQE_OFFSET);
 static_assert(sizeof(struct ntbrdma_send_wqe) == 320);
 static_assert(sizeof(struct ntbrdma_recv_wqe) == 272);
 
-static int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size,
-			 u32 max_sge)
+int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge)
 {
 	wq->num_wqe = num_wqe;
 	wq->wqe_size = wqe_size;
@@ -62,7 +63,7 @@ static int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size,
 }
 
 /* The kernel no longer uses the ring (its mapping entry frees a mapped one). */
-static void ntbr_wq_free(struct ntbr_wq *wq)
+void ntbr_wq_free(struct ntbr_wq *wq)
 {
 	ntbr_ring_buf_free(wq->buf, wq->mmap_entry);
 	wq->mmap_entry = NULL;
@@ -200,6 +201,8 @@ static void ntbr_qp_publish_state(struct ntbr_qp *qp)
 	smp_mb();
 }
 
+static void ntbr_qp_event(struct ntbr_qp *qp, enum ib_event_type type);
+
 void ntbr_qp_set_err_locked(struct ntbr_qp *qp)
 {
 	lockdep_assert_held(&qp->mutex);
@@ -211,6 +214,9 @@ void ntbr_qp_set_err_locked(struct ntbr_qp *qp)
 	ntbr_qp_publish_state(qp);
 	ntbr_wq_flush(qp, true);
 	ntbr_wq_flush(qp, false);
+	/* A QP of an SRQ takes no more of its receives: say so. */
+	if (qp->ibqp.srq)
+		ntbr_qp_event(qp, IB_EVENT_QP_LAST_WQE_REACHED);
 }
 
 static int ntbr_qp_init_cap(struct ntbr_qp *qp, struct ib_qp_init_attr *init)
@@ -232,6 +238,11 @@ static int ntbr_qp_init_cap(struct ntbr_qp *qp, struct ib_qp_init_attr *init)
 	cap->max_recv_wr = roundup_pow_of_two(max(cap->max_recv_wr, 1U));
 	cap->max_send_sge = NTBRDMA_MAX_SGE;
 	cap->max_recv_sge = NTBRDMA_MAX_SGE;
+	/* Receives come from the SRQ; the QP's own RQ stays empty. */
+	if (init->srq) {
+		cap->max_recv_wr = 0;
+		cap->max_recv_sge = 0;
+	}
 	cap->max_inline_data = NTBRDMA_MAX_INLINE;
 	qp->cap = *cap;
 	return 0;
@@ -249,18 +260,21 @@ static int ntbr_qp_map(struct ntbr_qp *qp, struct ib_udata *udata,
 	if (IS_ERR(entry))
 		return PTR_ERR(entry);
 	qp->sq.mmap_entry = entry;
+	resp->sq_mmap_size = qp->sq.size;
+	resp->sq_num_wqe = qp->sq.num_wqe;
+	resp->sq_wqe_size = qp->sq.wqe_size;
+	resp->qp_num = qp->ibqp.qp_num;
+	/* A QP of an SRQ: no RQ to map (its ring is never written). */
+	if (qp->ibqp.srq)
+		return 0;
 	entry = ntbr_mmap_insert(&uc->ibuc, qp->rq.buf, qp->rq.size,
 				 &resp->rq_mmap_offset);
 	if (IS_ERR(entry))
 		return PTR_ERR(entry);
 	qp->rq.mmap_entry = entry;
-	resp->sq_mmap_size = qp->sq.size;
 	resp->rq_mmap_size = qp->rq.size;
-	resp->sq_num_wqe = qp->sq.num_wqe;
 	resp->rq_num_wqe = qp->rq.num_wqe;
-	resp->sq_wqe_size = qp->sq.wqe_size;
 	resp->rq_wqe_size = qp->rq.wqe_size;
-	resp->qp_num = qp->ibqp.qp_num;
 	return 0;
 }
 
@@ -286,8 +300,11 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	default:
 		return -EOPNOTSUPP;
 	}
-	if (init->create_flags || init->srq || init->rwq_ind_tbl)
+	if (init->create_flags || init->rwq_ind_tbl)
 		return -EOPNOTSUPP;
+	/* ib_core took the SRQ's reference; GSI receives on its own. */
+	if (init->srq && init->qp_type == IB_QPT_GSI)
+		return -EINVAL;
 	if (!init->send_cq || !init->recv_cq)
 		return -EINVAL;
 	if (init->sq_sig_type != IB_SIGNAL_ALL_WR &&
@@ -319,7 +336,7 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 			    sizeof(struct ntbrdma_send_wqe), NTBRDMA_MAX_SGE);
 	if (err)
 		goto err_count;
-	err = ntbr_wq_alloc(&qp->rq, qp->cap.max_recv_wr,
+	err = ntbr_wq_alloc(&qp->rq, max(qp->cap.max_recv_wr, 1U),
 			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE);
 	if (err)
 		goto err_sq;
@@ -374,6 +391,9 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 
 	/* No user mapping of the peer's memory outlives the QP. */
 	ntbr_umap_revoke(dev, qp, true);
+	mutex_lock(&qp->mutex);
+	ntbr_srq_qp_peer(qp, false);
+	mutex_unlock(&qp->mutex);
 	/* Posted WQEs are dropped without completions (IB destroy). */
 	xa_erase(&dev->qps, ibqp->qp_num);
 	ntbr_eng_qp_fini(qp);
@@ -543,7 +563,7 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 	struct ntbr_qp *qp = to_ntbr_qp(ibqp);
 	enum ib_qp_state cur, next;
 	enum ntbr_qp_dest dest = NTBR_QP_DEST_NONE;
-	bool sq_drained = false, kick_rq = false;
+	bool sq_drained = false, kick_rq = false, last_wqe = false;
 	int err;
 
 	if (attr_mask & ~IB_QP_ATTR_STANDARD_BITS)
@@ -574,6 +594,8 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		qp->dest = NTBR_QP_DEST_NONE;
 	}
 	ntbr_qp_store_attr(qp, attr, attr_mask, dest);
+	/* Its SRQ hands receives to the peer while one of its QPs is there. */
+	ntbr_srq_qp_peer(qp, qp->dest == NTBR_QP_DEST_PEER);
 	WRITE_ONCE(qp->state, next);	/* read without the mutex by posts */
 	ntbr_qp_publish_state(qp);
 
@@ -593,6 +615,7 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		qp->rd_sq = 0;
 		ntbr_wq_flush(qp, true);
 		ntbr_wq_flush(qp, false);
+		last_wqe = cur != IB_QPS_ERR && qp->ibqp.srq;
 		break;
 	case IB_QPS_RTR:
 		/* Receives posted before RTR go to the peer now. */
@@ -625,6 +648,8 @@ out:
 		ntbr_peer_rq_kick(qp);
 	if (sq_drained)
 		ntbr_qp_event(qp, IB_EVENT_SQ_DRAINED);
+	if (last_wqe)
+		ntbr_qp_event(qp, IB_EVENT_QP_LAST_WQE_REACHED);
 	return err;
 }
 
@@ -849,7 +874,7 @@ int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		ntbr_peer_rq_kick(qp);
 		return 0;
 	}
-	if (READ_ONCE(qp->state) == IB_QPS_RESET) {
+	if (READ_ONCE(qp->state) == IB_QPS_RESET || ibqp->srq) {
 		*bad_wr = wr;
 		return -EINVAL;
 	}

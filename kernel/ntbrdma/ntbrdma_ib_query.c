@@ -68,8 +68,11 @@ int ntbr_query_device(struct ib_device *ibdev, struct ib_device_attr *attr,
 	 * only with IB_ATOMIC_HCA; no masked atomics.
 	 */
 	attr->atomic_cap = IB_ATOMIC_HCA;
-	/* Address handles for UD (ntbrdma_ib_ah.c); no SRQs yet. */
+	/* Address handles for UD (ntbrdma_ib_ah.c), SRQs (ntbrdma_ib_srq.c). */
 	attr->max_ah = NTBR_MAX_AH;
+	attr->max_srq = NTBR_MAX_SRQ;
+	attr->max_srq_wr = NTBR_MAX_SRQ_WR;
+	attr->max_srq_sge = NTBR_MAX_SGE;
 	attr->max_pkeys = 1;
 	attr->local_ca_ack_delay = 15;
 	return 0;

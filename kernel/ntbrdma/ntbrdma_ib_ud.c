@@ -181,7 +181,7 @@ static bool ntbr_ud_deliver(struct ntbr_ib_dev *dev,
 	};
 	struct ntbr_dst d = { .dev = dev };
 	struct ntbr_ud_qp *u;
-	u32 index, epoch, prod, nseg;
+	u32 index = 0, epoch = 0, prod, nseg;
 	unsigned long flags;
 	u64 room;
 	bool took = false;
@@ -192,15 +192,21 @@ static bool ntbr_ud_deliver(struct ntbr_ib_dev *dev,
 		return false;
 	u = qp->ud;
 	mutex_lock(&qp->ud_rx_mutex);
-	spin_lock_irqsave(&qp->rq_lock, flags);
-	if (!ntbr_wq_prod(qp, &qp->rq, &prod) || prod == qp->rq.cons) {
+	if (qp->ibqp.srq) {
+		if (!ntbr_srq_take(to_ntbr_srq(qp->ibqp.srq), &u->rwqe))
+			goto out;	/* no receive: dropped */
+	} else {
+		spin_lock_irqsave(&qp->rq_lock, flags);
+		if (!ntbr_wq_prod(qp, &qp->rq, &prod) || prod == qp->rq.cons) {
+			spin_unlock_irqrestore(&qp->rq_lock, flags);
+			goto out;	/* no receive: dropped (UD has no RNR) */
+		}
+		index = qp->rq.cons;
+		epoch = qp->rq_epoch;
+		memcpy(&u->rwqe, ntbr_wq_slot(&qp->rq, index),
+		       sizeof(u->rwqe));
 		spin_unlock_irqrestore(&qp->rq_lock, flags);
-		goto out;	/* no receive: dropped (UD has no RNR) */
 	}
-	index = qp->rq.cons;
-	epoch = qp->rq_epoch;
-	memcpy(&u->rwqe, ntbr_wq_slot(&qp->rq, index), sizeof(u->rwqe));
-	spin_unlock_irqrestore(&qp->rq_lock, flags);
 
 	cqe.wr_id = u->rwqe.wr_id;
 	cqe.qp_num = qp->ibqp.qp_num;
@@ -227,8 +233,15 @@ static bool ntbr_ud_deliver(struct ntbr_ib_dev *dev,
 			cqe.status = IB_WC_LOC_PROT_ERR;
 	}
 	spin_lock_irqsave(&qp->rq_lock, flags);
-	/* Flushed or reset while we copied: that receive is gone. */
-	if (qp->rq.cons == index && qp->rq_epoch == epoch) {
+	if (qp->ibqp.srq) {
+		/* The SRQ's receive is the QP's now; flushed if it stopped. */
+		if (!ntbr_ud_qp_rcv(qp))
+			cqe.status = IB_WC_WR_FLUSH_ERR;
+		ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe, &qp->ibqp,
+			     h->flags & NTBR_UD_F_SOLICITED);
+		took = true;
+	} else if (qp->rq.cons == index && qp->rq_epoch == epoch) {
+		/* (Flushed or reset while we copied: that receive is gone.) */
 		ntbr_wq_set_cons(&qp->rq, index + 1);
 		ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe, &qp->ibqp,
 			     h->flags & NTBR_UD_F_SOLICITED);

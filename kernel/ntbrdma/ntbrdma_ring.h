@@ -41,9 +41,10 @@
  * windows, Documentation/memory-windows.md); 6: READs of a QP in flight
  * together, answered by the QP's work, and ATOMIC_REQ
  * (ntbrdma_ib_read.c); 7: RECV_POST says whether the sender QP is UC
- * (NTBR_POST_A_UC).
+ * (NTBR_POST_A_UC); 8: SRQs (SRQ_POST, SRQ_FLUSH, RECV_POST's srq_id,
+ * ntbrdma_ib_srq.c).
  */
-#define NTBR_PROTO_VERSION	7
+#define NTBR_PROTO_VERSION	8
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

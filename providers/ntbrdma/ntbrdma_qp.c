@@ -43,9 +43,8 @@ _Static_assert(sizeof(struct ntbrdma_send_wqe) == 320, "send WQE size");
 _Static_assert(sizeof(struct ntbrdma_recv_wqe) == 272, "recv WQE size");
 _Static_assert(offsetof(struct ntb_create_qp_resp, drv) == 32, "resp layout");
 
-static int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset,
-		      uint64_t size, uint32_t num_wqe, uint32_t wqe_size,
-		      size_t expect_wqe_size)
+int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset, uint64_t size,
+	       uint32_t num_wqe, uint32_t wqe_size, size_t expect_wqe_size)
 {
 	void *ring;
 
@@ -68,7 +67,7 @@ static int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset,
 	return 0;
 }
 
-static void ntb_wq_unmap(struct ntb_wq *wq)
+void ntb_wq_unmap(struct ntb_wq *wq)
 {
 	if (!wq->ring)
 		return;
@@ -101,11 +100,15 @@ struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
 	if (ret)
 		goto err_destroy;
-	ret = ntb_wq_map(&qp->rq, pd->context->cmd_fd, resp.drv.rq_mmap_offset,
-			 resp.drv.rq_mmap_size, resp.drv.rq_num_wqe,
-			 resp.drv.rq_wqe_size, sizeof(struct ntbrdma_recv_wqe));
-	if (ret)
-		goto err_unmap;
+	/* A QP of an SRQ has no RQ ring: post_recv refuses. */
+	if (!attr->srq) {
+		ret = ntb_wq_map(&qp->rq, pd->context->cmd_fd,
+				 resp.drv.rq_mmap_offset, resp.drv.rq_mmap_size,
+				 resp.drv.rq_num_wqe, resp.drv.rq_wqe_size,
+				 sizeof(struct ntbrdma_recv_wqe));
+		if (ret)
+			goto err_unmap;
+	}
 	/*
 	 * What the kernel granted (IB: at least what was asked for);
 	 * ibv_cmd_create_qp stored it in attr->cap (the ioctl path leaves
@@ -174,7 +177,7 @@ static enum ibv_qp_state ntb_wq_state(struct ntb_wq *wq)
 						  __ATOMIC_ACQUIRE);
 }
 
-static bool ntb_wq_full(struct ntb_wq *wq)
+bool ntb_wq_full(struct ntb_wq *wq)
 {
 	/* Pairs with the kernel's store-release of cons after reading. */
 	uint32_t cons = __atomic_load_n(&wq->ctrl->cons, __ATOMIC_ACQUIRE);
@@ -182,7 +185,7 @@ static bool ntb_wq_full(struct ntb_wq *wq)
 	return wq->prod - cons >= wq->num_wqe;
 }
 
-static void *ntb_wq_slot(struct ntb_wq *wq)
+void *ntb_wq_slot(struct ntb_wq *wq)
 {
 	return wq->wqe + (size_t)(wq->prod & (wq->num_wqe - 1)) * wq->wqe_size;
 }
@@ -430,6 +433,11 @@ int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	bool posted = false;
 	int ret = 0, i;
 
+	/* Its receives go to its SRQ (IB: post_recv is an error). */
+	if (!wq->ring) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
 	pthread_spin_lock(&wq->lock);
 	if (ntb_wq_state(wq) == IBV_QPS_RESET) {
 		ret = EINVAL;

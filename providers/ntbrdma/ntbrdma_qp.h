@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * libntbrdma: queue pairs (ntbrdma_qp.c), for the verbs_context_ops table
- * in ntbrdma.c; their WRITEs from user space (ntbrdma_bypass.c).
+ * libntbrdma: queue pairs (ntbrdma_qp.c) and shared receive queues
+ * (ntbrdma_srq.c), for the verbs_context_ops table in ntbrdma.c; their
+ * WRITEs from user space (ntbrdma_bypass.c).
  */
 #ifndef NTBRDMA_QP_H
 #define NTBRDMA_QP_H
@@ -53,6 +54,19 @@ struct ntb_qp {
 	uint32_t pmap_next; /* the slot to replace next */
 };
 
+/* A shared receive queue (ntbrdma_srq.c). */
+struct ntb_srq {
+	struct ibv_srq ibsrq;
+	struct ntb_wq rq;
+	uint32_t max_sge;
+};
+
+static inline struct ntb_srq *to_srq(struct ibv_srq *ibsrq)
+{
+	return (struct ntb_srq *)((char *)ibsrq -
+				  offsetof(struct ntb_srq, ibsrq));
+}
+
 static inline struct ntb_qp *to_qp(struct ibv_qp *ibqp)
 {
 	return (struct ntb_qp *)((char *)ibqp - offsetof(struct ntb_qp, ibqp));
@@ -67,6 +81,23 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		  struct ibv_send_wr **bad_wr);
 int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		  struct ibv_recv_wr **bad_wr);
+
+/* Ring helpers of ntbrdma_qp.c, also for SRQs. */
+int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset, uint64_t size,
+	       uint32_t num_wqe, uint32_t wqe_size, size_t expect_wqe_size);
+void ntb_wq_unmap(struct ntb_wq *wq);
+bool ntb_wq_full(struct ntb_wq *wq);
+void *ntb_wq_slot(struct ntb_wq *wq);
+
+/* ntbrdma_srq.c */
+struct ibv_srq *ntb_create_srq(struct ibv_pd *pd,
+			       struct ibv_srq_init_attr *attr);
+int ntb_modify_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr,
+		   int attr_mask);
+int ntb_query_srq(struct ibv_srq *ibsrq, struct ibv_srq_attr *attr);
+int ntb_destroy_srq(struct ibv_srq *ibsrq);
+int ntb_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
+		      struct ibv_recv_wr **bad_wr);
 
 /*
  * ntbrdma_bypass.c, under sq.lock: execute wr (an RDMA WRITE that passed

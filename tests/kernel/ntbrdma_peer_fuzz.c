@@ -259,6 +259,12 @@ static void pf_ctrl_msg(struct pf_dev *pf)
 			sizeof(struct ntbr_qp_msg_post) +
 			sizeof(struct ntbr_qp_msg_rcv) +
 			sizeof(struct ntbr_wire_sge) :
+		      type == NTBR_CTRL_QP_SRQ_POST ?
+			sizeof(struct ntbr_srq_msg_post) +
+			sizeof(struct ntbr_qp_msg_rcv) +
+			sizeof(struct ntbr_wire_sge) :
+		      type == NTBR_CTRL_QP_SRQ_FLUSH ?
+			sizeof(struct ntbr_srq_msg_flush) :
 		      type == NTBR_CTRL_QP_READ_REQ ?
 			sizeof(struct ntbr_qp_msg_read) +
 			sizeof(struct ntbr_wire_sge) :

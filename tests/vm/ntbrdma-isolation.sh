@@ -10,8 +10,8 @@
 #    the peer QP's, or to a peer QP without REMOTE_WRITE/READ, fails;
 #  - a hostile peer (forged control messages from b's debugfs ctrl_send):
 #    a RECV_DONE for a loopback QP is dropped; a RECV_POST beyond what the
-#    publishing QP's RQ holds, or a RECV_DONE longer than the receive,
-#    resets the link;
+#    publishing QP's RQ holds, SRQ_POSTs beyond what one SRQ may publish,
+#    or a RECV_DONE longer than the receive, reset the link;
 #  - a link that drops: an MR deregistered while the peer is stalled (its
 #    VM stopped, the link down by heartbeat) stays pinned until the link
 #    comes back.
@@ -133,12 +133,26 @@ for epoch in 0 1 2 3; do
 done
 # RECV_POST (24) of 2 receives from a QP whose RQ holds 1 (rq_order 0),
 # to the spare QP in RESET: more than that QP could ever have published.
-forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)00000000$(le32 1)00000000"
+# The header: dst, src, epoch, pd, count, rnr_timer, access, rq_order,
+# 3 reserved, srq_id 0 (no SRQ), reserved.
+forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)$(le32 0)$(le32 0)00000000$(le32 1)00000000"
 wait_dmesg a "published more receives than its QP may: link reset" ||
 	fail "a: no link reset for a RECV_POST beyond the publishing QP's RQ"
 pass "a: a RECV_POST beyond what the peer QP's RQ holds resets the link"
 wait_port a ACTIVE && wait_port b ACTIVE || fail "link did not come back"
 pass "a, b: the link came back after the reset"
+# SRQ_POST (32) of 61 receives (no SGE) each, of one SRQ: the 17th
+# message takes it past NTBR_PUB_AHEAD (1024) receives held.
+on a dmesg -c >/dev/null
+srq_post=""
+for k in $(seq 61); do srq_post+="$(le32 "$k")00000000"; done
+for m in $(seq 17); do
+	forge b 32 "$(le32 77)$(le16 61)0000$srq_post"
+done
+wait_dmesg a "published more receives than its SRQ may: link reset" ||
+	fail "a: no link reset for SRQ_POSTs beyond NTBR_PUB_AHEAD"
+pass "a: SRQ_POSTs beyond what one SRQ may publish reset the link"
+wait_port a ACTIVE && wait_port b ACTIVE || fail "link did not come back"
 onsh a "touch $W/go"
 out=$(bg_out a)
 echo "$out"

@@ -12,6 +12,8 @@
 #   4. ibv_ud_pingpong (UD datagrams: address handles, GRH) host to host
 #      both ways, at 1 B and at the port's MTU (1024 on ntb0's default
 #      MTU 1500; 1024 B take three control messages between the hosts).
+#   5. ibv_srq_pingpong -q 16 (16 RC QPs on one SRQ at each end) host to
+#      host both ways, 1 B and 4 KiB.
 # Every run must exit 0 on both sides within 120 s, print "N iters in"
 # for the N iterations asked, and report no invalid data.
 #
@@ -33,13 +35,14 @@ GID[b]=$(gid_index b "$DEV" "$SUBNET.2") ||
 pass "GID indexes: a ${GID[a]} ($SUBNET.1), b ${GID[b]} ($SUBNET.2)"
 
 PROG=ibv_rc_pingpong
+EXTRA=()
 
 # pingpong SERVER CLIENT ADDR SIZE: $PROG served in VM SERVER,
 # run from VM CLIENT against ADDR; sets out (both sides' output) and
 # returns 0 only if both sides exit 0 and report the exchange.
 pingpong() {
 	local s=$1 c=$2 addr=$3 size=$4 rc=0 src=0 pid
-	local args=(-d "$DEV" -s "$size" -n "$ITERS" -c)
+	local args=(-d "$DEV" -s "$size" -n "$ITERS" -c "${EXTRA[@]}")
 	PORT=$((PORT + 1))
 	on "$s" timeout "$LIMIT" "$PROG" "${args[@]}" -g "${GID[$s]}" \
 		-p "$PORT" >"$SRV_OUT" 2>&1 &
@@ -93,6 +96,11 @@ run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
 PROG=ibv_ud_pingpong
 SIZES=(1 1024)
+run "b serves, a connects" b a "$SUBNET.2"
+run "a serves, b connects" a b "$SUBNET.1"
+PROG=ibv_srq_pingpong
+EXTRA=(-q 16)
+SIZES=(1 4096)
 run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
 [ "$bad" = 0 ] || fail "$bad pingpong run(s) failed"
