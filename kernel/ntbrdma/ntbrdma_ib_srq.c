@@ -18,7 +18,8 @@
  *   answers RECV_DONE naming our QP and the record's handle (index and
  *   generation).  ntbr_srq_h_done() completes the receive on that QP -
  *   in error if the QP stopped receiving meanwhile, the IB fate of a
- *   WQE a QP in error consumed - and frees the record.
+ *   WQE a QP in error consumed - and frees the record; if that QP is
+ *   gone (or connected elsewhere now) the receive goes back to the SRQ.
  *
  * So a receive completes once, for the QP that received into it, and
  * the SRQ's ring never has a second consumer.  Records of a link that
@@ -391,21 +392,27 @@ void ntbr_srq_h_done(struct ntbr_ib_dev *dev, const struct ntbr_qp_msg_done *m)
 			  cqe.byte_len > ntbr_rwqe_len(&srq->rec[idx].wqe);
 		ok = !toolong;
 	}
-	if (ok) {
+	if (ok && !qp) {
+		/*
+		 * Our QP is gone or connected elsewhere now: nobody
+		 * consumed the receive, it goes back to the SRQ (its bytes
+		 * are undefined, as any posted receive's).
+		 */
+		ntbr_srq_keep(srq, idx);
+	} else if (ok) {
 		cqe.wr_id = srq->rec[idx].wqe.wr_id;
 		srq->rec[idx].state = NTBR_SRQ_REC_FREE;
 		srq->rec[idx].gen++;
 		srq->free[srq->nfree++] = idx;
 		srq->npub--;
 		low = ntbr_srq_low(srq);
-		/* Receives held back by NTBR_PUB_AHEAD go now. */
-		more = srq->navail || ntbr_srq_ring_count(srq);
 	}
+	/* Receives held back by NTBR_PUB_AHEAD (or given back) go now. */
+	more = ok && (srq->navail || ntbr_srq_ring_count(srq));
 	spin_unlock_irqrestore(&srq->lock, flags);
 	/*
-	 * The QP the receive was for: it consumed the receive, and one that
-	 * stopped receiving meanwhile completes it flushed.  A QP that is
-	 * gone takes it with it.
+	 * The QP the receive was for consumed it; one that stopped
+	 * receiving meanwhile completes it flushed.
 	 */
 	if (ok && qp) {
 		if (!ntbr_peer_state_rcv(READ_ONCE(qp->state)))
