@@ -4,7 +4,8 @@
 # ib_send_bw and ib_send_lat at 2 B, 4 KiB, 64 KiB and 1 MiB.  No -R: the
 # QPs are connected with modify_qp after perftest's own TCP exchange over
 # ntb0.  Then ib_atomic_bw and ib_atomic_lat (8 bytes, FETCH_AND_ADD and
-# CMP_AND_SWAP).  Each run must exit 0 on both sides within 120 s; the
+# CMP_AND_SWAP), and ib_send_bw and ib_send_lat over UD QPs (-c UD) at
+# 2 B and 1024 B (the port's MTU at ntb0's MTU of 1500).  Each run must exit 0 on both sides within 120 s; the
 # figures are printed, not judged (TCG).
 #
 # SKIP (77) only when the device does not execute RDMA WRITE yet: a first
@@ -110,5 +111,18 @@ for t in ib_atomic_bw ib_atomic_lat; do
 		fi
 	done
 done
+for t in ib_send_bw ib_send_lat; do
+	for size in 2 1024; do
+		if perf "$t" "$size" 200 120 -c UD; then
+			pass "$t -c UD -s $size -n 200"
+			figures | sed 's/^/    /'
+		else
+			echo "FAIL - $t -c UD -s $size -n 200: $(echo "$out" |
+				head -n 1)"
+			echo "$out" | tail -n 25 | sed 's/^/    /'
+			bad=$((bad + 1))
+		fi
+	done
+done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
-pass "perftest: $ran tests x ${#SIZES[@]} sizes, 2 atomic tests x 2 operations on $DEV"
+pass "perftest: $ran tests x ${#SIZES[@]} sizes, 2 atomic tests x 2 operations, 2 UD tests x 2 sizes on $DEV"

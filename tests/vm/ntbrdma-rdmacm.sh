@@ -7,7 +7,9 @@
 #     itself checks each buffer it reads back: -v prints what came);
 #   - ib_send_bw -R (perftest connecting through rdma_cm), b serving;
 #   - udaddy (UD QPs, SIDR through the CM, address handles from user
-#     space), b serving: both exit 0.
+#     space), b serving: both exit 0;
+#   - rdma_server / rdma_client (rdma_create_ep, inline SEND, RECV), b
+#     serving: both end 0.
 # Each must fail if the client fails (exit code, or the output missing).
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +17,7 @@ LIMIT=120
 TMPD=$(mktemp -d)
 cleanup() {
 	for vm in a b; do
-		on "$vm" pkill -KILL -f '[r]ping|[u]daddy|[i]b_send_bw' \
+		on "$vm" pkill -KILL -f '[r]ping|[u]daddy|[i]b_send_bw|[r]dma_server' \
 			2>/dev/null || true
 	done
 	ntbrdma_teardown a
@@ -81,6 +83,11 @@ expect_ok "ib_send_bw -R: a result line" grep -q '^ *65536 *200' "$TMPD/cli"
 serve_and_run "udaddy" b a udaddy -- udaddy -s 192.168.200.2
 expect_ok "udaddy: the client completed its sends and receives" \
 	grep -q 'test complete' "$TMPD/cli"
+
+serve_and_run "rdma_server/rdma_client" b a \
+	rdma_server -s 192.168.200.2 -- rdma_client -s 192.168.200.2
+expect_ok "rdma_client: end 0" grep -q '^rdma_client: end 0$' "$TMPD/cli"
+expect_ok "rdma_server: end 0" grep -q '^rdma_server: end 0$' "$TMPD/srv"
 
 for vm in a b; do
 	expect_eq "$vm: no kernel report" "" "$(onsh "$vm" \
