@@ -193,10 +193,6 @@ if [[ $w =~ ^[0-9.]+$ ]]; then
 		printf "ib_write_bw 64 KiB: %.0fx rxe (%s against %s MB/s; goal 30x)\n", w / x, w, x }'
 fi
 
-# jval V: V as a JSON number if it is one, else as a string.
-jval() {
-	if [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo "\"$1\""; fi
-}
 mkdir -p "$(dirname "$json")"
 {
 	echo "{"

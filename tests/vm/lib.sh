@@ -126,6 +126,11 @@ raw_limits() {
 	done
 }
 
+# jval V: V as a JSON number if it is one, else as a string (benchmarks).
+jval() {
+	if [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo "\"$1\""; fi
+}
+
 # ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s
 # (scaled).
 ntbrdma_wait_active() {
@@ -221,4 +226,35 @@ gid_index() {
 wait_listen() {
 	on "$1" timeout "$(scaled 30)" sh -c "until ss -Hltn 'sport = :$2' | grep -q .; do
 		sleep 0.2; done" >/dev/null 2>&1 || true
+}
+
+# Open MPI across the VMs (tests/vm/ntbrdma-mpi.sh, tests/bench/mpi-compare.sh).
+MPI_RSH_PORT=7001
+MPI_AGENT=$BUILD_DIR/tools/testbed/vm-agent
+
+# mpi_setup: b runs a second vm-agent on its vlink address, the remote
+# shell mpirun in a reaches b through (tools/testbed/vm-rsh); sets MPIRUN,
+# the mpirun command line for one rank in a and one in b (its control
+# traffic on vlink), to which a run adds its own options and program.
+mpi_setup() {
+	local rsh
+	rsh=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools/testbed" && pwd)/vm-rsh
+	onsh b "setsid $MPI_AGENT 192.168.100.2 $MPI_RSH_PORT </dev/null \
+		>/tmp/ntbrdma-rsh.log 2>&1 &"
+	wait_listen b "$MPI_RSH_PORT"
+	[ "$(on a env TESTBED_VM_RUN="$BUILD_DIR/tools/testbed/vm-run" \
+		"$rsh" 192.168.100.2 hostname)" = b ] ||
+		fail "a: vm-rsh cannot run a command in b"
+	MPIRUN=(env TESTBED_VM_RUN="$BUILD_DIR/tools/testbed/vm-run"
+		mpirun --allow-run-as-root -np 2 -H 192.168.100.1,192.168.100.2
+		--mca plm_rsh_agent "$rsh"
+		--mca oob_tcp_if_include 192.168.100.0/24)
+}
+
+# mpi_cleanup: b's remote-shell agent, and any rank or orted left.
+mpi_cleanup() {
+	onsh b "pkill -f '^$MPI_AGENT 192.168.100.2'" 2>/dev/null || true
+	for vm in a b; do
+		onsh "$vm" "pkill -x orted" 2>/dev/null || true
+	done
 }

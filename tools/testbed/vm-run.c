@@ -4,11 +4,14 @@
  * vm-agent (see vm-proto.h), copies its stdout and stderr to ours and exits
  * with its exit status.
  *
- *   vm-run [--wait SECONDS] [--timeout SECONDS] PORT -- COMMAND [ARG...]
+ *   vm-run [--wait SECONDS] [--timeout SECONDS] [--host IPV4] PORT --
+ *          COMMAND [ARG...]
  *   vm-run --free-port          print a free TCP port on 127.0.0.1
  *
  * --wait retries the connection (the VM may still be booting); --timeout
- * gives up on a command that runs too long (exit 124, like timeout(1)).
+ * gives up on a command that runs too long (exit 124, like timeout(1));
+ * --host reaches an agent at that address instead of 127.0.0.1 (from one
+ * VM to an agent the other VM runs on vlink: tools/testbed/vm-rsh).
  * Exit 125 means the agent could not be reached or the connection broke.
  */
 #define _GNU_SOURCE
@@ -63,6 +66,8 @@ static int free_port(void)
  * busy in a long copy answers late).  Returns the socket or -1.
  */
 #define HELLO_MS 3000
+static struct in_addr agent_addr = { .s_addr = 0 };
+
 static int connect_agent(int port)
 {
 	const char *scale = getenv("TESTBED_TIME_SCALE");
@@ -73,7 +78,7 @@ static int connect_agent(int port)
 	struct vm_frame f;
 	int s, one = 1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_addr = agent_addr;
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
@@ -165,7 +170,7 @@ static int receive(int s, double deadline)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: vm-run [--wait SEC] [--timeout SEC] PORT -- CMD [ARG...]\n"
+		"usage: vm-run [--wait SEC] [--timeout SEC] [--host IPV4] PORT -- CMD [ARG...]\n"
 		"       vm-run --free-port\n");
 	exit(2);
 }
@@ -176,6 +181,7 @@ int main(int argc, char **argv)
 	int i = 1, port;
 
 	signal(SIGPIPE, SIG_IGN);
+	agent_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (argc == 2 && !strcmp(argv[1], "--free-port"))
 		return free_port();
 	for (; i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]; i += 2) {
@@ -185,7 +191,8 @@ int main(int argc, char **argv)
 			wait_s = atof(argv[i + 1]);
 		else if (!strcmp(argv[i], "--timeout"))
 			timeout_s = atof(argv[i + 1]);
-		else
+		else if (strcmp(argv[i], "--host") ||
+			 inet_pton(AF_INET, argv[i + 1], &agent_addr) != 1)
 			usage();
 	}
 	if (i + 2 >= argc || strcmp(argv[i + 1], "--"))
