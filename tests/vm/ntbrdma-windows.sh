@@ -79,6 +79,11 @@ data() {
 	PORT=$((PORT + 1))
 	on "$1" "$WT" serve ntbrdma0 "$PORT" "$3" >"$TMPD/serve" 2>&1 &
 	spid=$!
+	# The server finds its pages first (hundreds of MiB searched when
+	# other tests left the low memory in use): the client's 10 s of
+	# connection attempts start only once it listens.
+	on "$1" timeout "$(scaled 180)" sh -c "until ss -Hltn 'sport = :$PORT' |
+		grep -q .; do sleep 0.2; done" >/dev/null 2>&1 || true
 	out=$(on "$2" "$WT" client ntbrdma0 "192.168.200.$(ip_of "$1")" \
 		"$PORT" "$3" 2>&1) && rc=0 || rc=$?
 	wait "$spid" && srv=0 || srv=$?
