@@ -328,8 +328,7 @@ struct ntbr_srq {
 	u32 id;				/* dev->srqs, on the wire */
 	bool user;
 	spinlock_t lock;		/* ring consumer, records, limit */
-	struct ntbr_wq rq;
-	u32 max_wr;			/* as reported */
+	struct ntbr_wq rq;		/* rq.num_wqe: max_wr as reported */
 	u32 limit;			/* armed srq_limit; 0: not armed */
 	struct ntbr_srq_rec *rec;	/* rq.num_wqe records */
 	u32 *free;			/* free record indices (a stack) */

@@ -457,7 +457,7 @@ void ntbr_srq_h_post(struct ntbr_ib_dev *dev, const void *p, size_t len)
 	struct ntbr_rsrq *rs, *fresh = NULL;
 	const char *excess = NULL;
 	struct ntbr_rrq_ent *e;
-	bool was_empty = false;
+	bool was_empty = false, gone;
 	unsigned long idx;
 	struct ntbr_qp *qp;
 	size_t bytes;
@@ -474,16 +474,21 @@ void ntbr_srq_h_post(struct ntbr_ib_dev *dev, const void *p, size_t len)
 	}
 	list_for_each_entry(e, &list, entry)
 		e->epoch = id;		/* src_qpn 0: an SRQ's receive */
-	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
-	if (!fresh) {
-		ntbr_rrq_free_list(&list);
-		return ntbr_peer_bad(dev, "SRQ_POST (no memory)", 0);
+	/* A peer SRQ not seen yet: its entry, allocated before the lock. */
+	if (!xa_load(&dev->rsrqs, id)) {
+		fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
+		if (!fresh) {
+			ntbr_rrq_free_list(&list);
+			return ntbr_peer_bad(dev, "SRQ_POST (no memory)", 0);
+		}
+		INIT_LIST_HEAD(&fresh->rrq);
 	}
-	INIT_LIST_HEAD(&fresh->rrq);
 
 	spin_lock(&dev->rsrq_lock);
 	rs = xa_load(&dev->rsrqs, id);
-	if (!rs) {
+	/* Dropped since we looked (a link-down): so is this message. */
+	gone = !rs && !fresh;
+	if (!rs && !gone) {
 		if (dev->nrsrq >= NTBR_MAX_SRQ)
 			excess = "peer published receives of more SRQs than it may have";
 		else if (xa_insert(&dev->rsrqs, id, fresh, GFP_ATOMIC))
@@ -493,14 +498,15 @@ void ntbr_srq_h_post(struct ntbr_ib_dev *dev, const void *p, size_t len)
 		if (rs)
 			dev->nrsrq++;
 	}
-	if (!excess && rs->count + n > NTBR_PUB_AHEAD)
+	if (!excess && !gone && rs->count + n > NTBR_PUB_AHEAD)
 		excess = "peer published more receives than its SRQ may";
-	if (!excess && atomic_long_add_return(bytes, &dev->rrq_bytes) >
-			       NTBR_RRQ_DEV_BYTES) {
+	if (!excess && !gone &&
+	    atomic_long_add_return(bytes, &dev->rrq_bytes) >
+		    NTBR_RRQ_DEV_BYTES) {
 		atomic_long_sub(bytes, &dev->rrq_bytes);
 		excess = "peer published more receives than all our QPs may hold";
 	}
-	if (!excess) {
+	if (!excess && !gone) {
 		was_empty = !rs->count;
 		list_splice_tail_init(&list, &rs->rrq);
 		rs->count += n;
@@ -515,6 +521,8 @@ void ntbr_srq_h_post(struct ntbr_ib_dev *dev, const void *p, size_t len)
 		ntbr_link_reset(dev->nd, excess);
 		return;
 	}
+	if (gone)
+		return ntbr_peer_bad(dev, "SRQ_POST of a link gone", 0);
 	/* Receives again: the QPs sending to it may wait on RNR. */
 	if (was_empty && n) {
 		down_read(&dev->eng_sem);
@@ -697,8 +705,7 @@ int ntbr_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 		goto err_count;
 	/* Nothing to hand on until a QP of the SRQ is connected to the peer. */
 	WRITE_ONCE(srq->rq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
-	srq->max_wr = srq->rq.num_wqe;
-	a->max_wr = srq->max_wr;
+	a->max_wr = srq->rq.num_wqe;
 	a->max_sge = NTBRDMA_MAX_SGE;
 	err = ntbr_srq_alloc_mem(srq);
 	if (err)
@@ -775,7 +782,7 @@ int ntbr_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
 	if (mask & IB_SRQ_MAX_WR)
 		return -EINVAL;
 	if (mask & IB_SRQ_LIMIT) {
-		if (attr->srq_limit > srq->max_wr)
+		if (attr->srq_limit > srq->rq.num_wqe)
 			return -EINVAL;
 		spin_lock_irqsave(&srq->lock, flags);
 		srq->limit = attr->srq_limit;
@@ -789,7 +796,7 @@ int ntbr_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr)
 	struct ntbr_srq *srq = to_ntbr_srq(ibsrq);
 	unsigned long flags;
 
-	attr->max_wr = srq->max_wr;
+	attr->max_wr = srq->rq.num_wqe;
 	attr->max_sge = NTBRDMA_MAX_SGE;
 	spin_lock_irqsave(&srq->lock, flags);
 	attr->srq_limit = srq->limit;
