@@ -79,7 +79,22 @@ if ! perf ib_write_lat 2 5 "$(scaled 30)"; then
 fi
 pass "probe: ib_write_lat -s 2 -n 5"
 
+# try LABEL TEST SIZE ITERS [ARG...]: one run of 120 s at most, reported
+# as LABEL with its figures; a failure counts in bad.
 bad=0
+try() {
+	local label=$1
+	shift
+	if perf "$1" "$2" "$3" 120 "${@:4}"; then
+		pass "$label"
+		figures | sed 's/^/    /'
+	else
+		echo "FAIL - $label: $(echo "$out" | head -n 1)"
+		echo "$out" | tail -n 25 | sed 's/^/    /'
+		bad=$((bad + 1))
+	fi
+}
+
 ran=0
 for t in "${TESTS[@]}"; do
 	ran=$((ran + 1))
@@ -88,40 +103,17 @@ for t in "${TESTS[@]}"; do
 	*) iters=200 ;;
 	esac
 	for size in "${SIZES[@]}"; do
-		if perf "$t" "$size" "$iters" 120; then
-			pass "$t -s $size -n $iters"
-			figures | sed 's/^/    /'
-		else
-			echo "FAIL - $t -s $size -n $iters: $(echo "$out" |
-				head -n 1)"
-			echo "$out" | tail -n 25 | sed 's/^/    /'
-			bad=$((bad + 1))
-		fi
+		try "$t -s $size -n $iters" "$t" "$size" "$iters"
 	done
 done
 for t in ib_atomic_bw ib_atomic_lat; do
 	for op in FETCH_AND_ADD CMP_AND_SWAP; do
-		if perf "$t" - 200 120 -A "$op"; then
-			pass "$t -A $op -n 200"
-			figures | sed 's/^/    /'
-		else
-			echo "FAIL - $t -A $op -n 200: $(echo "$out" | head -n 1)"
-			echo "$out" | tail -n 25 | sed 's/^/    /'
-			bad=$((bad + 1))
-		fi
+		try "$t -A $op -n 200" "$t" - 200 -A "$op"
 	done
 done
 for t in ib_send_bw ib_send_lat; do
 	for size in 2 1024; do
-		if perf "$t" "$size" 200 120 -c UD; then
-			pass "$t -c UD -s $size -n 200"
-			figures | sed 's/^/    /'
-		else
-			echo "FAIL - $t -c UD -s $size -n 200: $(echo "$out" |
-				head -n 1)"
-			echo "$out" | tail -n 25 | sed 's/^/    /'
-			bad=$((bad + 1))
-		fi
+		try "$t -c UD -s $size -n 200" "$t" "$size" 200 -c UD
 	done
 done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
