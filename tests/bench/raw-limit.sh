@@ -3,9 +3,13 @@
 # tests/kernel/ntb_window_test, with nothing of ntbrdma in the way:
 #   - memcpy bandwidth a -> b through memory window 0 (write-combining
 #     mapping, 64 KiB chunks, ~1 s per run, median of 3 runs), next to a
-#     plain local memcpy of the same bytes in a;
+#     plain local memcpy of the same bytes in a, and b -> a the same way;
 #   - shared-memory ping-pong through the windows (10000 round trips, a
-#     pings, b pongs): median round trip and one-way latency.
+#     pings, b pongs): median round trip and one-way latency;
+#   - doorbell ping-pong (DB_ITERS round trips, interrupt to interrupt,
+#     kernel to kernel: a rings b's doorbell, b's interrupt handler rings
+#     a's): median round trip, the least a message that needs the peer's
+#     kernel (READ, a control message) can cost.
 # Prints the figures and writes them as JSON to $1 (default
 # build/bench/raw-limit.json).  Run from the repository root with TESTBED
 # set and the testbed up.  Figures only: exit 0 when measured, 1 when not.
@@ -18,6 +22,7 @@ set -euo pipefail
 
 json=${1:-build/bench/raw-limit.json}
 ITERS=10000
+DB_ITERS=2000
 RUNS=3
 CHUNK=65536
 DBG=/sys/kernel/debug/ntb_window_test
@@ -63,18 +68,27 @@ for vm in a b; do
 	[[ ${addr[$vm]} =~ ^0x[0-9a-f]+$ ]] || die "$vm: bad buf_addr"
 done
 
-# Bandwidth: RUNS time-bound runs, median by window bandwidth.
-results=()
-for ((i = 0; i < RUNS; i++)); do
-	r=$(vmsh a 'echo "$2 0 $3" >"$1/bench_memcpy" && cat "$1/bench_memcpy"' \
-		"${dir[a]}" "${addr[b]}" "$CHUNK") || die "a: bench_memcpy failed"
-	echo "  run $((i + 1)): $r"
-	results+=("$(field memcpy_window_MBps "$r") $r")
-done
-median=$(printf '%s\n' "${results[@]}" | sort -n | sed -n "$((RUNS / 2 + 1))p")
-median=${median#* }
+# memcpy_median FROM TO: RUNS time-bound runs of FROM's window into TO's
+# buffer; prints the median run's result line (by window bandwidth).
+memcpy_median() {
+	local from=$1 to=$2 i r results=() median
+	for ((i = 0; i < RUNS; i++)); do
+		r=$(vmsh "$from" 'echo "$2 0 $3" >"$1/bench_memcpy" &&
+			cat "$1/bench_memcpy"' "${dir[$from]}" "${addr[$to]}" \
+			"$CHUNK") || die "$from: bench_memcpy failed"
+		echo "  $from->$to run $((i + 1)): $r" >&2
+		results+=("$(field memcpy_window_MBps "$r") $r")
+	done
+	median=$(printf '%s\n' "${results[@]}" | sort -n |
+		sed -n "$((RUNS / 2 + 1))p")
+	echo "${median#* }"
+}
+
+median=$(memcpy_median a b)
 window_mbps=$(field memcpy_window_MBps "$median")
 local_mbps=$(field local_memcpy_MBps "$median")
+median=$(memcpy_median b a)
+window_ba_mbps=$(field memcpy_window_MBps "$median")
 
 # Latency: the pong side first, it waits up to 30 s for the pings.
 vmsh b 'echo "$2 pong $3" >"$1/pingpong"' "${dir[b]}" "${addr[a]}" "$ITERS" ||
@@ -95,13 +109,24 @@ echo "  pong (b): $pong"
 rtt=$(field rtt_ns_median "$ping")
 oneway=$(field oneway_ns_median "$ping")
 
+# Doorbells: b answers a's pings from its interrupt handler by itself.
+dbpp=$(vmsh a 'echo "$2" >"$1/dbpingpong"; cat "$1/dbpingpong_result"' \
+	"${dir[a]}" "$DB_ITERS") || die "a: dbpingpong failed"
+echo "  doorbell ping (a): $dbpp"
+[ "$(field iters "$dbpp")" = "$DB_ITERS" ] ||
+	die "doorbell ping-pong did not finish: $dbpp"
+db_rtt=$(field rtt_ns_median "$dbpp")
+
 echo "memcpy through the window a->b (${CHUNK} B chunks): ${window_mbps} MB/s" \
-	"(local memcpy in a: ${local_mbps} MB/s)"
+	"(local memcpy in a: ${local_mbps} MB/s); b->a: ${window_ba_mbps} MB/s"
 echo "ping-pong through the windows: one-way ${oneway} ns median," \
 	"round trip ${rtt} ns median ($ITERS round trips)"
+echo "doorbell ping-pong, interrupt to interrupt: round trip ${db_rtt} ns" \
+	"median ($DB_ITERS round trips)"
 echo "(prototype baseline: ~400 MB/s memcpy, ~150 ns round trip)"
 
 mkdir -p "$(dirname "$json")"
-printf '{"memcpy_window_MBps": %s, "local_memcpy_MBps": %s, "pingpong_oneway_ns_median": %s, "pingpong_rtt_ns_median": %s}\n' \
-	"$window_mbps" "$local_mbps" "$oneway" "$rtt" >"$json"
+printf '{"memcpy_window_MBps": %s, "memcpy_window_ba_MBps": %s, "local_memcpy_MBps": %s, "pingpong_oneway_ns_median": %s, "pingpong_rtt_ns_median": %s, "doorbell_rtt_ns_median": %s}\n' \
+	"$window_mbps" "$window_ba_mbps" "$local_mbps" "$oneway" "$rtt" \
+	"$db_rtt" >"$json"
 echo "raw-limit: wrote $json"

@@ -7,9 +7,11 @@
 #ifndef NTB_WINDOW_TEST_H
 #define NTB_WINDOW_TEST_H
 
+#include <linux/completion.h>
 #include <linux/fs.h>
 #include <linux/mutex.h>
 #include <linux/sizes.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
@@ -33,6 +35,13 @@ struct task_struct;
  */
 #define WT_PP_PING_OFF		0
 #define WT_PP_PONG_OFF		64
+
+/*
+ * Doorbell ping-pong: the pinging side rings the peer's WT_DB_PING, the
+ * peer answers by ringing WT_DB_PONG of the pinging side.
+ */
+#define WT_DB_PING		0
+#define WT_DB_PONG		1
 
 enum wt_check {
 	WT_CHK_MW_COUNT,
@@ -120,6 +129,20 @@ struct wt_ctx {
 	struct mutex pp_lock;
 	bool pp_running;
 	struct wt_status pp;
+
+	/*
+	 * Doorbell ping-pong: dbpp_mutex serialises runs (a run holds it
+	 * from start to result) and is dbpp_status's lock.
+	 */
+	struct mutex dbpp_mutex;
+	struct wt_status dbpp_status;
+	/* Taken in the doorbell interrupt: protects the run's state below. */
+	spinlock_t dbpp_lock;
+	struct completion dbpp_end;
+	u64 *dbpp_rtt;		/* NULL: no run, pongs are ignored */
+	u32 dbpp_iters;
+	u32 dbpp_done;
+	u64 dbpp_t0;
 };
 
 /* ntb_window_test_main.c: debugfs commands and result files */
@@ -156,5 +179,9 @@ extern const struct file_operations wt_bench_fops;
 /* ntb_window_test_pingpong.c: pingpong */
 void wt_pp_stop(struct wt_ctx *wt);
 extern const struct file_operations wt_pp_fops;
+
+/* ntb_window_test_dbpp.c: dbpingpong */
+void wt_db_event(void *ctx, int vector);
+extern const struct file_operations wt_dbpp_fops;
 
 #endif /* NTB_WINDOW_TEST_H */

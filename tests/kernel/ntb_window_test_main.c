@@ -43,6 +43,13 @@
  *                      oneway_ns_median=Y rtt_ns_min=A rtt_ns_max=B
  *                      resends=R role=ping", "iters=N role=pong",
  *                      "timeout iters=N role=R" or "stopped iters=N role=R"
+ *   dbpingpong      w: "ITERS" rings the peer's doorbell ITERS times, each
+ *                      after the peer's answering doorbell came (interrupt
+ *                      to interrupt); returns when done, -ETIMEDOUT when an
+ *                      answer did not come within 10 s.  The module answers
+ *                      the peer's pings whenever it is loaded.
+ *   dbpingpong_result r: "idle", "iters=N rtt_ns_median=X rtt_ns_min=A
+ *                      rtt_ns_max=B" or "timeout iters=N"
  * Numbers are decimal or 0x-prefixed hexadecimal.  Bad input fails the
  * write with -EINVAL.  The pattern byte at buffer offset O for seed S is a
  * hash of (S, O), see wt_pattern_fill(), so misplaced writes are caught.
@@ -50,7 +57,7 @@
  * The module is one file per part: this one (client, context, link, the
  * debugfs directory, command parsing, result files), _selftest.c (window,
  * buffer, contract checks), _xfer.c (pattern, buf_fill, peer_write, check),
- * _bench.c (bench_memcpy) and _pingpong.c.
+ * _bench.c (bench_memcpy), _pingpong.c and _dbpp.c (dbpingpong).
  */
 
 #include <linux/debugfs.h>
@@ -224,6 +231,7 @@ static void wt_link_event(void *ctx)
 
 static const struct ntb_ctx_ops wt_ctx_ops = {
 	.link_event = wt_link_event,
+	.db_event = wt_db_event,
 };
 
 /* ---- buf_addr, info, link ---- */
@@ -292,6 +300,9 @@ static void wt_setup_dbgfs(struct wt_ctx *wt)
 	debugfs_create_file("pingpong", 0200, wt->dir, wt, &wt_pp_fops);
 	debugfs_create_file("pingpong_result", 0400, wt->dir, &wt->pp,
 			    &wt_status_fops);
+	debugfs_create_file("dbpingpong", 0600, wt->dir, wt, &wt_dbpp_fops);
+	debugfs_create_file("dbpingpong_result", 0400, wt->dir,
+			    &wt->dbpp_status, &wt_status_fops);
 }
 
 static int wt_probe(struct ntb_client *client, struct ntb_dev *ntb)
@@ -307,10 +318,14 @@ static int wt_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	mutex_init(&wt->lock);
 	mutex_init(&wt->pp_mutex);
 	mutex_init(&wt->pp_lock);
+	mutex_init(&wt->dbpp_mutex);
+	spin_lock_init(&wt->dbpp_lock);
+	init_completion(&wt->dbpp_end);
 	INIT_WORK(&wt->link_work, wt_link_work);
 	wt->check.lock = &wt->lock;
 	wt->bench.lock = &wt->lock;
 	wt->pp.lock = &wt->pp_lock;
+	wt->dbpp_status.lock = &wt->dbpp_mutex;
 
 	wt_setup_window(wt);
 	mutex_lock(&wt->lock);
@@ -348,6 +363,7 @@ static void wt_remove(struct ntb_client *client, struct ntb_dev *ntb)
 	cancel_work_sync(&wt->link_work);
 
 	wt_free_window(wt);
+	mutex_destroy(&wt->dbpp_mutex);
 	mutex_destroy(&wt->pp_lock);
 	mutex_destroy(&wt->pp_mutex);
 	mutex_destroy(&wt->lock);
