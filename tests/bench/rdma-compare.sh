@@ -29,22 +29,25 @@ LAT_ITERS=200
 LIMIT=120 # seconds per perftest run
 PORT=18800
 
-# perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one run; prints
-# the figure (bw: average MB/s, lat: typical usec) or "fail".
+# perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one run, b serving
+# and a connecting (a serving and b connecting with REVERSE=1); prints the
+# figure (bw: average MB/s, lat: typical usec) or "fail".
 perf() {
 	local port=$1 dev=$2 subnet=$3 ga=$4 gb=$5 t=$6 size=$7 iters=$8
 	local count=(-n "$iters")
 	local out rc=0 src=0 srv pid
+	local sv=b cl=a gs=$5 gc=$4 addr=$3.2
 	shift 8
+	[ "${REVERSE:-0}" = 0 ] || { sv=a cl=b gs=$ga gc=$gb addr=$subnet.1; }
 	[[ $t == *_lat ]] || count=(-D "$BW_SECONDS")
 	local args=(-d "$dev" -s "$size" "${count[@]}" -F "$@")
 	srv=$(mktemp)
-	on b timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gb" \
+	on "$sv" timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gs" \
 		-p "$port" >"$srv" 2>&1 &
 	pid=$!
-	wait_listen b "$port"
-	out=$(on a timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$ga" \
-		-p "$port" "$subnet.2" 2>&1) || rc=$?
+	wait_listen "$sv" "$port"
+	out=$(on "$cl" timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gc" \
+		-p "$port" "$addr" 2>&1) || rc=$?
 	wait "$pid" || src=$?
 	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
 		echo "fail"
@@ -90,6 +93,16 @@ column() {
 			"$t" "$s" "$iters" "$@")
 		echo "  $name $t -s $s: ${res[$name,$r]}" >&2
 	done
+	[ "$name" = ntbrdma ] || return 0
+	# For the goals: 64 KiB writes on 8 QPs, and b -> a.
+	PORT=$((PORT + 1))
+	res[$name,q8]=$(perf "$PORT" "$dev" "$subnet" "$ga" "$gb" \
+		ib_write_bw 65536 0 -q 8 "$@")
+	echo "  $name ib_write_bw -s 65536 -q 8: ${res[$name,q8]}" >&2
+	PORT=$((PORT + 1))
+	res[$name,ba]=$(REVERSE=1 perf "$PORT" "$dev" "$subnet" "$ga" "$gb" \
+		ib_write_bw 65536 0 "$@")
+	echo "  $name ib_write_bw -s 65536 b->a: ${res[$name,ba]}" >&2
 }
 
 # ntbrdma, with rxe0 out of the way (one device at a time).
@@ -181,17 +194,41 @@ if [ -n "$raw" ]; then
 else
 	echo "raw limit: no raw-limit.json (run tests/bench/raw-limit.sh)"
 fi
-# The goals of ib_write_bw at 64 KiB: >= 90% of the raw window memcpy
-# and >= 30x rxe, from the figures of this run.
-w=${res["ntbrdma,ib_write_bw 65536"]}
+# The goals of the kernel-bypass issue, from the figures of this run (the
+# 64 B message rate, system calls and doorbells: user-write.sh).
+n() { echo "${res["ntbrdma,$1"]}"; }
+rawf() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" <<<"$raw"; }
+echo "goals (ntbrdma, this run):"
+rtt=$(rawf pingpong_rtt_ns_median)
+lim=$(ratio "$rtt" 1000 3)
+goal "ib_write_lat 8 B" "$(n "ib_write_lat 8")" "<=" "$lim" \
+	"$(n "ib_write_lat 8") us <= 3x raw round trip ($lim us)"
+v=$(ratio "$(n "ib_send_lat 8")" "$(n "ib_write_lat 8")")
+goal "ib_send_lat 8 B" "$v" "<=" 1.5 "${v}x ib_write_lat 8 B <= 1.5x"
+for d in ab ba; do
+	if [ $d = ab ]; then
+		w=$(n "ib_write_bw 65536") m=$(rawf memcpy_window_MBps)
+	else
+		w=$(n ba) m=$(rawf memcpy_window_ba_MBps)
+	fi
+	v=$(ratio "$w" "$m" 100)
+	goal "ib_write_bw 64 KiB ${d:0:1}->${d:1}" "$v" ">=" 90 \
+		"$v % of raw window memcpy ($w of $m MB/s) >= 90 %"
+done
+w=$(n "ib_write_bw 65536")
+v=$(ratio "$(n "ib_send_bw 65536")" "$w" 100)
+goal "ib_send_bw 64 KiB" "$v" ">=" 80 "$v % of ib_write_bw 64 KiB >= 80 %"
+v=$(ratio "$(n "ib_read_bw 65536")" "$w" 100)
+goal "ib_read_bw 64 KiB" "$v" ">=" 60 "$v % of ib_write_bw 64 KiB >= 60 %"
+db=$(rawf doorbell_rtt_ns_median)
+v=$(ratio "$(n "ib_read_lat 8")" "$db" 1000)
+goal "ib_read_lat 8 B" "$v" "<=" 1.5 \
+	"${v}x raw doorbell round trip ($db ns) <= 1.5x"
+v=$(ratio "$(n q8)" "$w" 100)
+goal "ib_write_bw 64 KiB -q 8" "$v" ">=" 90 "$v % of -q 1 ($(n q8) MB/s) >= 90 %"
 x=${res["rxe,ib_write_bw 65536"]}
-m=$(echo "$raw" | sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p')
-if [[ $w =~ ^[0-9.]+$ ]]; then
-	[[ $m =~ ^[0-9.]+$ ]] && awk -v w="$w" -v m="$m" 'BEGIN {
-		printf "ib_write_bw 64 KiB: %.0f%% of the raw window memcpy (%s of %s MB/s; goal 90%%)\n", 100 * w / m, w, m }'
-	[[ $x =~ ^[0-9.]+$ ]] && awk -v w="$w" -v x="$x" 'BEGIN {
-		printf "ib_write_bw 64 KiB: %.0fx rxe (%s against %s MB/s; goal 30x)\n", w / x, w, x }'
-fi
+v=$(ratio "$w" "$x")
+goal "ib_write_bw 64 KiB vs rxe" "$v" ">=" 30 "${v}x rxe >= 30x"
 
 mkdir -p "$(dirname "$json")"
 {
@@ -207,6 +244,10 @@ mkdir -p "$(dirname "$json")"
 			[ "$i" -lt "${#runs[@]}" ] || sep=""
 			echo "    \"${t}_$s\": $(jval "${res[$col,$r]}")$sep"
 		done
+		if [ $col = ntbrdma ]; then
+			echo "    ,\"ib_write_bw_65536_q8\": $(jval "${res[$col,q8]:-}")"
+			echo "    ,\"ib_write_bw_65536_b_to_a\": $(jval "${res[$col,ba]:-}")"
+		fi
 		echo "  },"
 	done
 	echo "  \"raw_limit\": ${raw:-null}"

@@ -133,19 +133,6 @@ raw=$(raw_limits "$json")
 rtt=$(sed -n 's/.*"pingpong_rtt_ns_median": *\([0-9.]*\).*/\1/p' <<<"$raw")
 mcp=$(sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p' <<<"$raw")
 
-# goal NAME VALUE OP LIMIT TEXT: one row, met or not.
-goal() {
-	local met="not met"
-	if [[ $2 =~ ^[0-9.]+$ ]] && [[ $4 =~ ^[0-9.]+$ ]]; then
-		awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {
-			exit !((op == "<=" && v <= l) || (op == ">=" && v >= l)) }' &&
-			met=met
-	else
-		met="n/a"
-	fi
-	printf '  %-58s %s\n' "$1: $5" "$met"
-}
-
 echo
 printf '%-22s %14s %14s\n' "" "user space" "kernel path"
 printf '%-22s %14s %14s\n' "ib_write_lat 8 B us" "${r[lat1]}" "${r[lat0]}"

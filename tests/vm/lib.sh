@@ -131,6 +131,31 @@ jval() {
 	if [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; then echo "$1"; else echo "\"$1\""; fi
 }
 
+# goal NAME VALUE OP LIMIT TEXT: one row of a benchmark's goals, "met",
+# "not met" or "n/a" (a figure missing); OP is <= or >=.
+goal() {
+	local met="not met"
+	if [[ $2 =~ ^[0-9.]+$ ]] && [[ $4 =~ ^[0-9.]+$ ]]; then
+		awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {
+			exit !((op == "<=" && v <= l) || (op == ">=" && v >= l)) }' &&
+			met=met
+	else
+		met="n/a"
+	fi
+	printf '  %-58s %s\n' "$1: $5" "$met"
+}
+
+# ratio A B [SCALE]: A / B * SCALE (default 1) with two decimals, or "fail"
+# when either is not a number.
+ratio() {
+	if [[ $1 =~ ^[0-9.]+$ ]] && [[ $2 =~ ^[0-9.]+$ ]]; then
+		awk -v a="$1" -v b="$2" -v k="${3:-1}" 'BEGIN {
+			if (b == 0) print "fail"; else printf "%.2f\n", k * a / b }'
+	else
+		echo fail
+	fi
+}
+
 # ntbrdma_wait_active VM: ntbrdma0's port turns ACTIVE within 30 s
 # (scaled).
 ntbrdma_wait_active() {
