@@ -268,6 +268,29 @@ struct verbs_context_ops {
 };
 
 /*
+ * driver.h: struct verbs_qp, the QP of an ibv_create_qp_ex() caller.
+ * libibverbs' ibv_qp_to_qp_ex() reads comp_mask of any QP it is given, so
+ * every QP of libntbrdma embeds one at its start (struct ntb_qp).
+ */
+enum {
+	VERBS_QP_XRCD = 1 << 0,
+	VERBS_QP_EX = 1 << 1,
+};
+
+struct verbs_xrcd;
+
+struct verbs_qp {
+	union {
+		struct ibv_qp qp;
+		struct ibv_qp_ex qp_ex;
+	};
+	uint32_t comp_mask;
+	struct verbs_xrcd *xrcd;
+};
+
+_Static_assert(offsetof(struct ibv_qp_ex, qp_base) == 0, "verbs_qp layout");
+
+/*
  * kern-abi.h: the write-command structures the ibv_cmd_* helpers take.
  * rdma-core generates each as the uverbs header followed by the kernel's
  * command structure (DECLARE_CMD); a provider may append its own request
@@ -416,6 +439,11 @@ int ibv_cmd_create_qp(struct ibv_pd *pd, struct ibv_qp *qp,
 		      struct ibv_qp_init_attr *attr, struct ibv_create_qp *cmd,
 		      size_t cmd_size, struct ib_uverbs_create_qp_resp *resp,
 		      size_t resp_size);
+int ibv_cmd_create_qp_ex(struct ibv_context *context, struct verbs_qp *qp,
+			 struct ibv_qp_init_attr_ex *attr_ex,
+			 struct ibv_create_qp *cmd, size_t cmd_size,
+			 struct ib_uverbs_create_qp_resp *resp,
+			 size_t resp_size);
 int ibv_cmd_query_qp(struct ibv_qp *qp, struct ibv_qp_attr *qp_attr,
 		     int attr_mask, struct ibv_qp_init_attr *qp_init_attr,
 		     struct ibv_query_qp *cmd, size_t cmd_size);

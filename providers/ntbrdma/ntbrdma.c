@@ -620,46 +620,6 @@ static struct ibv_cq_ex *ntb_create_cq_ex(struct ibv_context *ibctx,
 	return ex;
 }
 
-/*
- * ibv_create_qp_ex() with more than a PD in comp_mask comes here; without
- * it, libibverbs refuses every such call with EOPNOTSUPP.  Accepted is
- * what ibv_create_qp() can say: a PD and no create flags (comp_mask
- * IBV_QP_INIT_ATTR_CREATE_FLAGS with create_flags 0).  The extended QP
- * interface (send_ops_flags, ibv_wr_*) and everything else is refused.
- */
-static struct ibv_qp *ntb_create_qp_ex(struct ibv_context *ibctx,
-				       struct ibv_qp_init_attr_ex *attr)
-{
-	const uint32_t known = IBV_QP_INIT_ATTR_PD |
-			       IBV_QP_INIT_ATTR_CREATE_FLAGS;
-	struct ibv_qp_init_attr init;
-	struct ibv_qp *qp;
-
-	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) ||
-	    (attr->comp_mask & ~known) ||
-	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
-	     attr->create_flags)) {
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
-	if (!attr->pd || attr->pd->context != ibctx) {
-		errno = EINVAL;
-		return NULL;
-	}
-	memset(&init, 0, sizeof(init));
-	init.qp_context = attr->qp_context;
-	init.send_cq = attr->send_cq;
-	init.recv_cq = attr->recv_cq;
-	init.srq = attr->srq;
-	init.cap = attr->cap;
-	init.qp_type = attr->qp_type;
-	init.sq_sig_all = attr->sq_sig_all;
-	qp = ntb_create_qp(attr->pd, &init);
-	if (qp)
-		attr->cap = init.cap; /* what was granted, as ibv_create_qp */
-	return qp;
-}
-
 static void ntb_free_context(struct ibv_context *ibctx);
 
 static const struct verbs_context_ops ntb_ctx_ops = {

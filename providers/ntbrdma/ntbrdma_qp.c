@@ -76,14 +76,18 @@ void ntb_wq_unmap(struct ntb_wq *wq)
 	wq->ring = NULL;
 }
 
-struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+/*
+ * A QP as attr asks (PD, CQs, caps; the kernel checks them) with its
+ * rings mapped; attr->cap gets what the kernel granted.
+ */
+static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
+				 struct ibv_qp_init_attr_ex *attr)
 {
 	struct ntb_create_qp_resp resp;
 	struct ibv_create_qp cmd;
 	struct ntb_qp *qp;
 	int ret;
 
-	/* The kernel checks type, caps and CQs; it answers with the rings. */
 	qp = calloc(1, sizeof(*qp));
 	if (!qp) {
 		errno = ENOMEM;
@@ -91,18 +95,18 @@ struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 	}
 	memset(&cmd, 0, sizeof(cmd));
 	memset(&resp, 0, sizeof(resp));
-	ret = ibv_cmd_create_qp(pd, &qp->ibqp, attr, &cmd, sizeof(cmd),
-				&resp.ibv_resp, sizeof(resp));
+	ret = ibv_cmd_create_qp_ex(ibctx, &qp->vqp, attr, &cmd, sizeof(cmd),
+				   &resp.ibv_resp, sizeof(resp));
 	if (ret)
 		goto err_free;
-	ret = ntb_wq_map(&qp->sq, pd->context->cmd_fd, resp.drv.sq_mmap_offset,
+	ret = ntb_wq_map(&qp->sq, ibctx->cmd_fd, resp.drv.sq_mmap_offset,
 			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
 	if (ret)
 		goto err_destroy;
 	/* A QP of an SRQ has no RQ ring: post_recv refuses. */
 	if (!attr->srq) {
-		ret = ntb_wq_map(&qp->rq, pd->context->cmd_fd,
+		ret = ntb_wq_map(&qp->rq, ibctx->cmd_fd,
 				 resp.drv.rq_mmap_offset, resp.drv.rq_mmap_size,
 				 resp.drv.rq_num_wqe, resp.drv.rq_wqe_size,
 				 sizeof(struct ntbrdma_recv_wqe));
@@ -111,7 +115,7 @@ struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 	}
 	/*
 	 * What the kernel granted (IB: at least what was asked for);
-	 * ibv_cmd_create_qp stored it in attr->cap (the ioctl path leaves
+	 * ibv_cmd_create_qp_ex stored it in attr->cap (the ioctl path leaves
 	 * resp.ibv_resp unset).
 	 */
 	qp->max_send_sge = attr->cap.max_send_sge;
@@ -124,7 +128,7 @@ struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 		goto err_unmap;
 	}
 	qp->sq_sig_all = attr->sq_sig_all;
-	return &qp->ibqp;
+	return qp;
 
 err_unmap:
 	ntb_wq_unmap(&qp->rq);
@@ -135,6 +139,65 @@ err_free:
 	free(qp);
 	errno = ret;
 	return NULL;
+}
+
+struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
+{
+	struct ibv_qp_init_attr_ex ex;
+	struct ntb_qp *qp;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.qp_context = attr->qp_context;
+	ex.send_cq = attr->send_cq;
+	ex.recv_cq = attr->recv_cq;
+	ex.srq = attr->srq;
+	ex.cap = attr->cap;
+	ex.qp_type = attr->qp_type;
+	ex.sq_sig_all = attr->sq_sig_all;
+	ex.comp_mask = IBV_QP_INIT_ATTR_PD;
+	ex.pd = pd;
+	qp = ntb_qp_new(pd->context, &ex);
+	if (!qp)
+		return NULL;
+	attr->cap = ex.cap;
+	return &qp->ibqp;
+}
+
+/*
+ * ibv_create_qp_ex() with more than a PD in comp_mask comes here (with
+ * only a PD, libibverbs calls create_qp).  Accepted: a PD, no create
+ * flags (IBV_QP_INIT_ATTR_CREATE_FLAGS with create_flags 0), and
+ * send_ops_flags within what the QP type has (ntbrdma_qpex.c); anything
+ * else is EOPNOTSUPP.
+ */
+struct ibv_qp *ntb_create_qp_ex(struct ibv_context *ibctx,
+				struct ibv_qp_init_attr_ex *attr)
+{
+	const uint64_t known = IBV_QP_INIT_ATTR_PD |
+			       IBV_QP_INIT_ATTR_CREATE_FLAGS |
+			       IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	bool qpex = attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	struct ntb_qp *qp;
+
+	if (!(attr->comp_mask & IBV_QP_INIT_ATTR_PD) ||
+	    (attr->comp_mask & ~known) ||
+	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
+	     attr->create_flags) ||
+	    (qpex && (!attr->send_ops_flags ||
+		      (attr->send_ops_flags & ~ntb_qpex_ops(attr->qp_type))))) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	if (!attr->pd || attr->pd->context != ibctx) {
+		errno = EINVAL;
+		return NULL;
+	}
+	qp = ntb_qp_new(ibctx, attr);
+	if (!qp)
+		return NULL;
+	if (qpex)
+		ntb_qpex_init(qp, attr->send_ops_flags);
+	return &qp->ibqp;
 }
 
 int ntb_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask,
@@ -164,6 +227,7 @@ int ntb_destroy_qp(struct ibv_qp *ibqp)
 	if (ret)
 		return ret;
 	ntb_bypass_qp_fini(qp);
+	ntb_qpex_fini(qp);
 	ntb_wq_unmap(&qp->rq);
 	ntb_wq_unmap(&qp->sq);
 	free(qp);
@@ -367,15 +431,14 @@ static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
 }
 
 /*
- * Returns 0 or an errno value (as libibverbs documents, and as mlx5 does)
- * with *bad_wr the first request not posted: EINVAL for a QP that cannot
- * send yet (RESET, INIT, RTR) or an invalid request, ENOMEM for a full
- * send queue.  Requests before bad_wr are posted.
+ * Under sq.lock.  Returns 0 or an errno value (as libibverbs documents,
+ * and as mlx5 does) with *bad_wr the first request not posted: EINVAL for
+ * a QP that cannot send yet (RESET, INIT, RTR) or an invalid request,
+ * ENOMEM for a full send queue.  Requests before bad_wr are posted.
  */
-int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
-		  struct ibv_send_wr **bad_wr)
+static int ntb_post_send_locked(struct ntb_qp *qp, struct ibv_send_wr *wr,
+				struct ibv_send_wr **bad_wr)
 {
-	struct ntb_qp *qp = to_qp(ibqp);
 	struct ntb_wq *wq = &qp->sq;
 	struct ibv_ah *kick_ah = NULL;
 	enum ibv_qp_state state;
@@ -383,13 +446,11 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	uint32_t flags;
 	int ret = 0;
 
-	pthread_spin_lock(&wq->lock);
 	state = ntb_wq_state(wq);
 	if (state == IBV_QPS_RESET || state == IBV_QPS_INIT ||
 	    state == IBV_QPS_RTR) {
-		ret = EINVAL;
 		*bad_wr = wr;
-		goto out;
+		return EINVAL;
 	}
 	for (; wr; wr = wr->next) {
 		ret = ntb_check_send_wr(qp, wr);
@@ -414,13 +475,47 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq), flags);
 		wq->prod++;
 		posted = true;
-		if (ibqp->qp_type == IBV_QPT_UD)
+		if (qp->ibqp.qp_type == IBV_QPT_UD)
 			kick_ah = wr->wr.ud.ah;
 	}
-out:
-	ntb_wq_publish(ibqp, wq, posted, kick_ah);
-	pthread_spin_unlock(&wq->lock);
+	ntb_wq_publish(&qp->ibqp, wq, posted, kick_ah);
 	return ret;
+}
+
+int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+		  struct ibv_send_wr **bad_wr)
+{
+	struct ntb_qp *qp = to_qp(ibqp);
+	int ret;
+
+	pthread_spin_lock(&qp->sq.lock);
+	ret = ntb_post_send_locked(qp, wr, bad_wr);
+	pthread_spin_unlock(&qp->sq.lock);
+	return ret;
+}
+
+int ntb_post_send_all_locked(struct ntb_qp *qp, struct ibv_send_wr *wr)
+{
+	struct ntb_wq *wq = &qp->sq;
+	struct ibv_send_wr *w, *bad;
+	uint32_t n = 0, cons;
+	int ret;
+
+	for (w = wr; w; w = w->next, n++) {
+		ret = ntb_check_send_wr(qp, w);
+		if (ret)
+			return ret;
+	}
+	/*
+	 * Room for every one (a WRITE done in user space takes none: this
+	 * may refuse a batch that would have fitted, never the reverse).
+	 * Pairs with the kernel's store-release of cons after reading.
+	 */
+	cons = __atomic_load_n(&wq->ctrl->cons, __ATOMIC_ACQUIRE);
+	if (wq->num_wqe - (wq->prod - cons) < n)
+		return ENOMEM;
+	/* Only the state, checked first, can still refuse: then all of it. */
+	return ntb_post_send_locked(qp, wr, &bad);
 }
 
 /* As post_send: EINVAL in RESET or for too many SGEs, ENOMEM when full. */

@@ -2,7 +2,8 @@
 /*
  * libntbrdma: queue pairs (ntbrdma_qp.c) and shared receive queues
  * (ntbrdma_srq.c), for the verbs_context_ops table in ntbrdma.c; their
- * WRITEs from user space (ntbrdma_bypass.c).
+ * WRITEs from user space (ntbrdma_bypass.c); the extended QP's ibv_wr_*
+ * interface (ntbrdma_qpex.c).
  */
 #ifndef NTBRDMA_QP_H
 #define NTBRDMA_QP_H
@@ -13,6 +14,8 @@
 
 #include <infiniband/verbs.h>
 #include <rdma/ntbrdma-abi.h>
+
+#include "ntbrdma-pabi.h"
 
 struct ntb_wq {
 	pthread_spinlock_t lock; /* producers of this ring */
@@ -41,8 +44,38 @@ struct ntb_pmap {
 
 #define NTB_PMAPS 16
 
+/* A send work request built by ibv_wr_* (ntbrdma_qpex.c). */
+struct ntb_wrx_ent {
+	struct ibv_send_wr wr;
+	struct ibv_sge sge[NTBRDMA_MAX_SGE];
+	/* Inline data: its bytes at ntb_wrx.inl + inl_off; else -1. */
+	int64_t inl_off;
+};
+
+/*
+ * The work requests built since ibv_wr_start(), posted together by
+ * ibv_wr_complete(); valid while sq.lock is held (start to complete).
+ */
+struct ntb_wrx {
+	struct ntb_wrx_ent *ent;
+	uint32_t n; /* built */
+	uint32_t cap; /* allocated, at most sq.num_wqe */
+	char *inl;
+	size_t inl_len;
+	size_t inl_cap;
+	int err; /* the first error of a builder: wr_complete returns it */
+};
+
 struct ntb_qp {
-	struct ibv_qp ibqp;
+	/*
+	 * First: libibverbs reads vqp.comp_mask of every QP
+	 * (ibv_qp_to_qp_ex), and vqp.qp_ex of those created with
+	 * send_ops_flags.
+	 */
+	union {
+		struct ibv_qp ibqp;
+		struct verbs_qp vqp;
+	};
 	struct ntb_wq sq;
 	struct ntb_wq rq;
 	uint32_t max_send_sge;
@@ -52,6 +85,7 @@ struct ntb_qp {
 	/* Under sq.lock. */
 	struct ntb_pmap pmap[NTB_PMAPS];
 	uint32_t pmap_next; /* the slot to replace next */
+	struct ntb_wrx wrx; /* under sq.lock */
 };
 
 /* A shared receive queue (ntbrdma_srq.c). */
@@ -73,6 +107,8 @@ static inline struct ntb_qp *to_qp(struct ibv_qp *ibqp)
 }
 
 struct ibv_qp *ntb_create_qp(struct ibv_pd *pd, struct ibv_qp_init_attr *attr);
+struct ibv_qp *ntb_create_qp_ex(struct ibv_context *ibctx,
+				struct ibv_qp_init_attr_ex *attr);
 int ntb_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask,
 		 struct ibv_qp_init_attr *init_attr);
 int ntb_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask);
@@ -81,6 +117,19 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		  struct ibv_send_wr **bad_wr);
 int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 		  struct ibv_recv_wr **bad_wr);
+/*
+ * Under sq.lock: post the list wr whole or nothing of it; 0 or the errno
+ * post_send would return for the first request that cannot go.
+ */
+int ntb_post_send_all_locked(struct ntb_qp *qp, struct ibv_send_wr *wr);
+
+/* ntbrdma_qpex.c */
+/* The send_ops_flags a QP of type may have; 0: none (no ibv_wr_*). */
+uint64_t ntb_qpex_ops(enum ibv_qp_type type);
+/* Set up the ibv_wr_* functions of send_ops_flags ops. */
+void ntb_qpex_init(struct ntb_qp *qp, uint64_t ops);
+/* Free what the ibv_wr_* functions allocated. */
+void ntb_qpex_fini(struct ntb_qp *qp);
 
 /* Ring helpers of ntbrdma_qp.c, also for SRQs. */
 int ntb_wq_map(struct ntb_wq *wq, int cmd_fd, uint64_t offset, uint64_t size,

@@ -4,13 +4,16 @@
 # immediate, READ, RNR and error completions, checked byte for byte; then
 # RDMA WRITE from a to b through the NTB, checked on b; SEND, WRITE with
 # immediate and READ from a to b with their error statuses, checked at
-# both ends; link loss under traffic and a new ibv_rc_pingpong after the
-# peer came back; then ib_write_bw
-# between b and a (a figure, not pass/fail).
+# both ends; the extended QP's ibv_wr_* batches (ntbrdma-qpex-test) in
+# loopback and from a to b; link loss under traffic and a new
+# ibv_rc_pingpong after the peer came back; then ib_write_bw between b
+# and a (a figure, not pass/fail).
 . "$(dirname "$0")/lib.sh"
 
 ET=$BUILD_DIR/tests/vm/ntbrdma-engine-test
+QX=$BUILD_DIR/tests/vm/ntbrdma-qpex-test
 [ -x "$ET" ] || fail "$ET not built"
+[ -x "$QX" ] || fail "$QX not built"
 
 # serve_b MODE PORT: the test program's server side on b, listening.
 serve_b() {
@@ -64,6 +67,24 @@ echo "$srv" | grep -q '^FAIL' && fail "b: ntbrdma-engine-test sserver failed"
 echo "$srv" | grep -q '^ok - server: small receive' ||
 	fail "b: ntbrdma-engine-test sserver did not run to its end"
 pass "a -> b: SEND, WRITE_WITH_IMM, READ and their errors through the NTB"
+
+# The extended QP (ibv_wr_*): loopback on a, then a -> b.
+out=$(on a timeout 120 "$QX" loop ntbrdma0 2>&1) && rc=0 || rc=$?
+echo "$out"
+[ "$rc" = 0 ] || fail "a: ntbrdma-qpex-test loop failed (exit $rc)"
+pass "a: ibv_wr_* batches and their rules in loopback"
+onsh b "timeout 120 $QX server ntbrdma0 18518 >/tmp/ntbrdma-qpex-srv 2>&1 &"
+wait_listen b 18518
+out=$(on a timeout 120 "$QX" client ntbrdma0 192.168.200.2 18518 2>&1) &&
+	rc=0 || rc=$?
+echo "$out"
+srv=$(onsh b "sleep 1; cat /tmp/ntbrdma-qpex-srv")
+echo "$srv" | sed 's/^/b: /'
+[ "$rc" = 0 ] || fail "a: ntbrdma-qpex-test client failed (exit $rc)"
+echo "$srv" | grep -q '^FAIL' && fail "b: ntbrdma-qpex-test server failed"
+echo "$srv" | grep -q '^ok - server: done' ||
+	fail "b: ntbrdma-qpex-test server did not run to its end"
+pass "a -> b: one ibv_wr_* batch of every RC operation"
 
 # Link loss during traffic: a writes to b until b dies; a's QP must get
 # an error completion, go to ERR and flush what is posted after.

@@ -365,9 +365,14 @@ int barrier(int fd)
 
 int peer_connect(struct peer *p, const char *ip, int port)
 {
+	return peer_connect_qp(p, make_qp(&p->e), ip, port);
+}
+
+int peer_connect_qp(struct peer *p, struct ibv_qp *qp, const char *ip, int port)
+{
 	struct conn me;
 
-	p->qp = make_qp(&p->e);
+	p->qp = qp;
 	p->fd = tcp_conn(ip, port);
 	CHECK(p->qp && p->fd >= 0, "QP and TCP connection");
 	if (!p->qp || p->fd < 0)

@@ -129,5 +129,8 @@ int peer_open(struct peer *p, const char *name, const char *ip, int port);
  * then 0).
  */
 int peer_connect(struct peer *p, const char *ip, int port);
+/* The same with qp (NULL: fails), made by the caller on p->e. */
+int peer_connect_qp(struct peer *p, struct ibv_qp *qp, const char *ip,
+		    int port);
 
 #endif /* NTBRDMA_RC_H */
