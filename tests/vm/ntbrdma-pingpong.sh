@@ -14,6 +14,9 @@
 #      MTU 1500; 1024 B take three control messages between the hosts).
 #   5. ibv_srq_pingpong -q 16 (16 RC QPs on one SRQ at each end) host to
 #      host both ways, 1 B and 4 KiB.
+#   6. ibv_rc_pingpong -e (waits in ibv_get_cq_event for every completion
+#      instead of polling: a lost event hangs it) host to host both ways,
+#      1 B and 64 KiB.
 # Every run must exit 0 on both sides within 120 s, print "N iters in"
 # for the N iterations asked, and report no invalid data.
 #
@@ -103,4 +106,9 @@ EXTRA=(-q 16)
 SIZES=(1 4096)
 run "b serves, a connects" b a "$SUBNET.2"
 run "a serves, b connects" a b "$SUBNET.1"
+PROG=ibv_rc_pingpong
+EXTRA=(-e)
+SIZES=(1 65536)
+run "events, b serves, a connects" b a "$SUBNET.2"
+run "events, a serves, b connects" a b "$SUBNET.1"
 [ "$bad" = 0 ] || fail "$bad pingpong run(s) failed"
