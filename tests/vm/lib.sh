@@ -100,6 +100,58 @@ ntbrdma_teardown() {
 		true
 }
 
+# ntbrdma_pair [CLEANUP]: ntbrdma0 on a (192.168.200.1) and b (.2), both
+# ports ACTIVE; at exit both are torn down, after the function CLEANUP if
+# one is named.
+ntbrdma_pair() {
+	NTBRDMA_PAIR_CLEANUP=${1:-}
+	trap ntbrdma_pair_down EXIT
+	ntbrdma_setup a 1
+	ntbrdma_setup b 2
+	ntbrdma_wait_active a
+	ntbrdma_wait_active b
+}
+
+ntbrdma_pair_down() {
+	[ -z "$NTBRDMA_PAIR_CLEANUP" ] || "$NTBRDMA_PAIR_CLEANUP" || true
+	ntbrdma_teardown a
+	ntbrdma_teardown b
+}
+
+# expect_no_oops VM...: no BUG, WARNING, Oops or general protection fault
+# in each VM's kernel log (a check each).
+expect_no_oops() {
+	local vm
+	for vm in "$@"; do
+		expect_eq "$vm: no oops or warning" "" \
+			"$(onsh "$vm" "dmesg | grep -E 'BUG|WARNING|Oops|general protection' || true")"
+	done
+}
+
+# serve_connect WHAT PROG PORT LIMIT [VAR=VALUE...]: a test program's two
+# ends, "PROG server ntbrdma0 PORT" in b and "PROG client ntbrdma0
+# 192.168.200.2 PORT" in a, each within LIMIT seconds, with the VAR=VALUE
+# words in the environment of both.  Prints both outputs (b's lines with
+# "b: " in front); fails the test unless both exit 0.
+serve_connect() {
+	local what=$1 prog=$2 port=$3 limit=$4 out rc srv
+	local f=/tmp/ntbrdma-serve-$3
+	shift 4
+	onsh b "rm -f $f; (env $* timeout $limit $prog server ntbrdma0 $port \
+		>$f 2>&1; echo rc=\$? >>$f) >/dev/null 2>&1 &"
+	wait_listen b "$port"
+	out=$(on a env "$@" timeout "$limit" "$prog" client ntbrdma0 \
+		192.168.200.2 "$port" 2>&1) && rc=0 || rc=$?
+	echo "$out"
+	onsh b "timeout $(scaled 20) sh -c 'until grep -q ^rc= $f; \
+		do sleep 0.2; done'" || true
+	srv=$(onsh b "cat $f")
+	echo "$srv" | sed 's/^/b: /'
+	[ "$rc" = 0 ] || fail "a: $what: the client failed (exit $rc)"
+	expect_eq "b: $what: the server's exit code" "rc=0" \
+		"$(echo "$srv" | tail -n 1)"
+}
+
 # ntbrdma_res VM: ntbrdma0's resource counts in VM (pd, cq, qp, mr, ctx).
 ntbrdma_res() {
 	onsh "$1" "rdma res show" | grep ntbrdma0 |
