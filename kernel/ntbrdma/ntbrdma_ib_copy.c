@@ -3,7 +3,7 @@
  * ntbrdma: the engine's access to local memory - an lkey/rkey checked
  * against its MR (ntbr_eng_mr), the pages of an MR walked with a cursor,
  * copies from local segments or inline data into a destination cursor
- * (local pages, or the peer's pages through the window:
+ * (local pages, a kernel buffer, or the peer's pages through the window:
  * ntbr_peer_write), the SGEs of a WQE resolved, and the atomics executed
  * on a local page.  Used by the engine (ntbrdma_ib_engine.c) and by the
  * peer paths (ntbrdma_ib_peer.c, ntbrdma_ib_read.c), always under
@@ -83,6 +83,8 @@ static u64 ntbr_dst_room(struct ntbr_dst *d)
 {
 	u64 len;
 
+	if (d->buf)
+		return d->buf_len - d->off;
 	for (; d->i < d->nseg; d->i++, d->off = 0) {
 		len = d->rseg ? d->rseg[d->i].len : d->seg[d->i].len;
 		if (d->off < len)
@@ -107,7 +109,9 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 		if (!room)
 			return -EMSGSIZE;
 		n = min_t(u64, len, room);
-		if (d->rseg) {
+		if (d->buf) {
+			memcpy(d->buf + d->off, src, n);
+		} else if (d->rseg) {
 			r = &d->rseg[d->i];
 			err = ntbr_rmr_dma_addr(r->rmr, r->va + d->off, &dma,
 						&contig);
@@ -169,29 +173,6 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 			 */
 			if (!(++pages % NTBR_COPY_RESCHED_PAGES))
 				cond_resched();
-		}
-	}
-	return 0;
-}
-
-int ntbr_eng_gather(struct ntbr_seg *seg, u32 nseg, void *buf)
-{
-	size_t pgoff, n;
-	struct page *pg;
-	u32 i;
-	u64 off;
-	void *p;
-
-	for (i = 0; i < nseg; i++) {
-		for (off = 0; off < seg[i].len; off += n) {
-			pg = ntbr_eng_page(&seg[i], seg[i].va + off, &pgoff);
-			if (!pg)
-				return -EFAULT;
-			n = min_t(u64, seg[i].len - off, PAGE_SIZE - pgoff);
-			p = kmap_local_page(pg);
-			memcpy(buf, p + pgoff, n);
-			kunmap_local(p);
-			buf += n;
 		}
 	}
 	return 0;

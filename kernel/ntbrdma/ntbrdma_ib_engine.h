@@ -39,14 +39,19 @@ struct ntbr_rseg {
 	u64 len;
 };
 
-/* Where a copy goes: pieces of the peer's MRs or local segments. */
+/*
+ * Where a copy goes: pieces of the peer's MRs, local segments, or a
+ * kernel buffer of buf_len bytes (a datagram being built).
+ */
 struct ntbr_dst {
 	struct ntbr_ib_dev *dev;
 	struct ntbr_rseg *rseg;		/* peer: nseg pieces */
 	struct ntbr_seg *seg;		/* local: nseg pieces */
+	void *buf;			/* kernel memory */
+	u64 buf_len;
 	u32 nseg;
 	u32 i;				/* current piece */
-	u64 off;			/* bytes of piece i done */
+	u64 off;			/* bytes of piece i (or of buf) done */
 };
 
 /* Scratch of one WQE's execution (too big for the stack). */
@@ -87,8 +92,6 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);
-/* Copy the local segments into buf (room for all of them: the caller's). */
-int ntbr_eng_gather(struct ntbr_seg *seg, u32 nseg, void *buf);
 /* Bytes a receive WQE (untrusted: a mapped slot) can hold. */
 u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w);
 /*

@@ -294,6 +294,7 @@ int ntbr_ud_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 {
 	const struct ntbrdma_send_wqe *w = &c->wqe;
 	struct ntbr_ud_msg_send *h = &qp->ud->tx_hdr;
+	struct ntbr_dst d = { .dev = dev };
 	struct ntbr_ah_info ai;
 	u32 qkey = w->u.ud.remote_qkey;
 
@@ -324,9 +325,12 @@ int ntbr_ud_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	h->flow_label = cpu_to_le32(ai.flow_label);
 	memcpy(h->sgid, ai.sgid.raw, 16);
 	memcpy(h->dgid, ai.dgid.raw, 16);
-	if (w->flags & NTBRDMA_WQE_F_INLINE)
-		memcpy(qp->ud->tx_buf, w->d.inline_data, c->len);
-	else if (ntbr_eng_gather(c->src, nsrc, qp->ud->tx_buf))
+	d.buf = qp->ud->tx_buf;
+	d.buf_len = c->len;
+	if (ntbr_eng_copy(c->src, nsrc,
+			  w->flags & NTBRDMA_WQE_F_INLINE ? w->d.inline_data :
+							    NULL,
+			  c->len, &d))
 		return IB_WC_LOC_PROT_ERR;
 	if (!ai.local)
 		return ntbr_ud_send_peer(dev, qp, c->len);
