@@ -10,7 +10,9 @@
 # Fails if an ntbrdma0 test fails or errors and is not listed, with its
 # reason, in tests/vm/pyverbs-known.txt, if ntbrdma0 passes nothing, if a
 # run does not finish, or on BUG/WARNING/Oops in either VM's dmesg.  rxe0
-# results are reported only (the baseline), never failed on.
+# results are reported only (the baseline), never failed on; so is the
+# gap: each test rxe0 passes that ntbrdma0 skips or fails, with its
+# reason from the same list.
 #
 # Debian ships some of the suite's files gzipped: an unpacked copy is made
 # on the host under $BUILD_DIR/pyverbs/tests, which the VM sees at the same
@@ -156,6 +158,28 @@ for dev in ntbrdma0 rxe0; do
 		done <"$KNOWN"
 	fi
 done
+
+# The gap to rxe0: tests rxe0 passes and ntbrdma0 does not (skipped or
+# failed), each listed with its reason in the known list (reported; rxe
+# is the baseline, not judged).
+if [ -f "$LOG/rxe0.results" ] && [ -f "$LOG/ntbrdma0.results" ]; then
+	gap=0 unlisted=0
+	while read -r id kind _; do
+		[ "$kind" = pass ] || continue
+		awk -v id="$id" '$1 == id && $2 == "pass" { f = 1 }
+			END { exit !f }' "$LOG/ntbrdma0.results" && continue
+		gap=$((gap + 1))
+		if reason=$(awk -v id="$id" '$1 == id' "$KNOWN") &&
+			[ -n "$reason" ]; then
+			echo "    (gap to rxe0, listed: $reason)"
+		else
+			unlisted=$((unlisted + 1))
+			echo "    (gap to rxe0, NOT listed in $(basename "$KNOWN"): $id)"
+		fi
+	done <"$LOG/rxe0.results"
+	echo "gap to rxe0: $gap test(s) rxe0 passes and ntbrdma0 does not," \
+		"$unlisted of them not listed"
+fi
 
 for vm in a b; do
 	oops=$(onsh "$vm" "dmesg | tail -n +$((dmesg_start[$vm] + 1)) |
