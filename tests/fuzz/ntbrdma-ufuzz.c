@@ -81,21 +81,22 @@ struct weight {
 };
 
 static const struct weight weights[] = {
-	{ OP_PD_ALLOC, 3 },    { OP_PD_FREE, 1 },
-	{ OP_CQ_CREATE, 4 },   { OP_CQ_CREATE_RAW, 4 },
-	{ OP_CQ_DESTROY, 2 },  { OP_CQ_DESTROY_RAW, 1 },
-	{ OP_CQ_RESIZE, 3 },   { OP_CQ_POLL, 12 },
-	{ OP_CQ_NOTIFY, 3 },   { OP_CQ_RING, 4 },
-	{ OP_MR_REG, 6 },      { OP_MR_DEREG, 3 },
-	{ OP_QP_CREATE, 5 },   { OP_QP_CREATE_RAW, 5 },
-	{ OP_QP_DESTROY, 3 },  { OP_QP_DESTROY_RAW, 1 },
-	{ OP_QP_MODIFY, 5 },   { OP_QP_MODIFY_RAW, 4 },
-	{ OP_QP_CONNECT, 8 },  { OP_QP_QUERY, 2 },
-	{ OP_POST_SEND, 14 },  { OP_POST_RECV, 10 },
-	{ OP_RING_WRITE, 16 }, { OP_KICK, 4 },
-	{ OP_RAW_POST, 4 },    { OP_RAW_STRAY, 2 },
-	{ OP_MMAP, 2 },	       { OP_MAP_PEER, 3 },
-	{ OP_EVENTS, 2 },      { OP_FORK, 0 },
+	{ OP_PD_ALLOC, 3 },   { OP_PD_FREE, 1 },
+	{ OP_CQ_CREATE, 4 },  { OP_CQ_CREATE_RAW, 4 },
+	{ OP_CQ_DESTROY, 2 }, { OP_CQ_DESTROY_RAW, 1 },
+	{ OP_CQ_RESIZE, 3 },  { OP_CQ_POLL, 12 },
+	{ OP_CQ_NOTIFY, 3 },  { OP_CQ_RING, 4 },
+	{ OP_MR_REG, 6 },     { OP_MR_DEREG, 3 },
+	{ OP_QP_CREATE, 5 },  { OP_QP_CREATE_RAW, 5 },
+	{ OP_QP_DESTROY, 3 }, { OP_QP_DESTROY_RAW, 1 },
+	{ OP_QP_MODIFY, 5 },  { OP_QP_MODIFY_RAW, 4 },
+	{ OP_QP_CONNECT, 8 }, { OP_QP_QUERY, 2 },
+	{ OP_POST_SEND, 14 }, { OP_POST_RECV, 10 },
+	{ OP_POST_WR, 6 },    { OP_RING_WRITE, 16 },
+	{ OP_KICK, 4 },	      { OP_RAW_POST, 4 },
+	{ OP_RAW_STRAY, 2 },  { OP_MMAP, 2 },
+	{ OP_MAP_PEER, 3 },   { OP_EVENTS, 2 },
+	{ OP_FORK, 0 },
 };
 
 static bool do_fork;
@@ -177,6 +178,9 @@ static void run_op(struct rng *r, enum op op)
 		break;
 	case OP_POST_RECV:
 		op_post_recv(r);
+		break;
+	case OP_POST_WR:
+		op_post_wr(r);
 		break;
 	case OP_RING_WRITE:
 		op_ring_write(r);

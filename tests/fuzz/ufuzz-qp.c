@@ -4,7 +4,8 @@
  * (provider or raw, the raw QP's rings mapped here) and destroy (also raw,
  * racing the rings' users), modify with random attributes (provider or
  * raw), connect along the valid path to loopback or the peer, query, and
- * post_send/post_recv chains through the provider.
+ * post_send/post_recv chains and ibv_wr_* batches (extended QPs) through
+ * the provider.
  */
 #include <errno.h>
 #include <string.h>
@@ -60,6 +61,33 @@ static uint32_t pick_cq_handle(struct rng *r)
 	return h;
 }
 
+/*
+ * An extended QP (ibv_create_qp_ex with random send_ops_flags, mostly
+ * ones the type has): ibv_wr_* works on it (op_post_wr).  ia->cap gets
+ * what was granted, as ibv_create_qp's.
+ */
+static struct ibv_qp *create_qp_ex(struct rng *r, struct ibv_pd *pd,
+				   struct ibv_qp_init_attr *ia)
+{
+	struct ibv_qp_init_attr_ex ex;
+	struct ibv_qp *qp;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.qp_context = ia->qp_context;
+	ex.send_cq = ia->send_cq;
+	ex.recv_cq = ia->recv_cq;
+	ex.cap = ia->cap;
+	ex.qp_type = ia->qp_type;
+	ex.sq_sig_all = ia->sq_sig_all;
+	ex.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ex.pd = pd;
+	ex.send_ops_flags = chance(r, 90) ? 1 + below(r, 0x3ff) : rnd(r);
+	qp = ibv_create_qp_ex(pd->context, &ex);
+	if (qp)
+		ia->cap = ex.cap;
+	return qp;
+}
+
 void op_qp_create(struct rng *r, bool raw)
 {
 	struct qp_slot *q = &qps[below(r, NQP)];
@@ -100,7 +128,8 @@ void op_qp_create(struct rng *r, bool raw)
 		if (p->pd && sc->kind == K_IBV && rc->kind == K_IBV) {
 			ia.send_cq = chance(r, 50) ? sc->cq : rc->cq;
 			ia.recv_cq = chance(r, 50) ? sc->cq : rc->cq;
-			q->qp = ibv_create_qp(p->pd, &ia);
+			q->qp = chance(r, 30) ? create_qp_ex(r, p->pd, &ia) :
+						ibv_create_qp(p->pd, &ia);
 			err = q->qp ? 0 : errno;
 			count(OP_QP_CREATE, err);
 			if (!err) {
@@ -481,6 +510,102 @@ void op_post_send(struct rng *r)
 		}
 	}
 	count(OP_POST_SEND, ibv_post_send(q->qp, wrs, &bad));
+	un(&q->lk);
+}
+
+/*
+ * One ibv_wr_* batch on an extended QP: random operations among those
+ * it was created with, random setters (SGE list, inline data, UD
+ * address; sometimes none, sometimes before any operation), ended by
+ * ibv_wr_complete or ibv_wr_abort.
+ */
+void op_post_wr(struct rng *r)
+{
+	struct qp_slot *q = &qps[below(r, NQP)];
+	struct ibv_sge sges[NTBRDMA_MAX_SGE + 2];
+	int n = 1 + (int)below(r, 6), i, k, nsge;
+	struct ibv_qp_ex *x;
+	uint64_t addr = 0;
+	uint32_t len = 0, rkey;
+
+	if (!rd_ibv_qp(q))
+		return;
+	x = ibv_qp_to_qp_ex(q->qp);
+	if (!x) {
+		un(&q->lk);
+		return;
+	}
+	ibv_wr_start(x);
+	if (chance(r, 5) && x->wr_set_sge)
+		ibv_wr_set_sge(x, pick_key(r), rnd(r), (uint32_t)rnd(r));
+	for (i = 0; i < n; i++) {
+		x->wr_id = rnd(r);
+		x->wr_flags = (unsigned int)below(r, 32);
+		rkey = chance(r, 60) ? pick_live_key(r, &addr, &len) :
+				       pick_key(r);
+		switch (below(r, 7)) {
+		case 0:
+			if (x->wr_send)
+				ibv_wr_send(x);
+			break;
+		case 1:
+			if (x->wr_send_imm)
+				ibv_wr_send_imm(x, (uint32_t)rnd(r));
+			break;
+		case 2:
+			if (x->wr_rdma_write)
+				ibv_wr_rdma_write(x, rkey,
+						  addr ? addr : rnd(r));
+			break;
+		case 3:
+			if (x->wr_rdma_write_imm)
+				ibv_wr_rdma_write_imm(x, rkey, addr,
+						      (uint32_t)rnd(r));
+			break;
+		case 4:
+			if (x->wr_rdma_read)
+				ibv_wr_rdma_read(x, rkey, addr);
+			break;
+		case 5:
+			if (x->wr_atomic_fetch_add)
+				ibv_wr_atomic_fetch_add(x, rkey, addr & ~7ull,
+							rnd(r));
+			break;
+		default:
+			if (x->wr_atomic_cmp_swp)
+				ibv_wr_atomic_cmp_swp(x, rkey, addr & ~7ull,
+						      rnd(r), rnd(r));
+			break;
+		}
+		switch (below(r, 4)) {
+		case 0:
+			nsge = (int)below(r, NTBRDMA_MAX_SGE + 2);
+			for (k = 0; k < nsge; k++)
+				rand_sge(r, &sges[k], false);
+			if (x->wr_set_sge_list)
+				ibv_wr_set_sge_list(x, (size_t)nsge, sges);
+			break;
+		case 1:
+			rand_sge(r, &sges[0], true);
+			if (x->wr_set_inline_data)
+				ibv_wr_set_inline_data(
+					x, (void *)(uintptr_t)sges[0].addr,
+					sges[0].length);
+			break;
+		case 2:
+			rand_sge(r, &sges[0], false);
+			if (x->wr_set_sge)
+				ibv_wr_set_sge(x, sges[0].lkey, sges[0].addr,
+					       sges[0].length);
+			break;
+		default:
+			break; /* no data: zero length */
+		}
+	}
+	if (chance(r, 10))
+		ibv_wr_abort(x);
+	else
+		count(OP_POST_WR, ibv_wr_complete(x));
 	un(&q->lk);
 }
 

@@ -81,14 +81,14 @@ double now_s(void)
 /* --- statistics ------------------------------------------------------------ */
 
 const char *const op_names[OP_N] = {
-	"pd_alloc",   "pd_dealloc",	"cq_create",	 "cq_create_raw",
-	"cq_destroy", "cq_destroy_raw", "cq_resize",	 "cq_poll",
-	"cq_notify",  "cq_ring_write",	"mr_reg",	 "mr_dereg",
-	"qp_create",  "qp_create_raw",	"qp_destroy",	 "qp_destroy_raw",
-	"qp_modify",  "qp_modify_raw",	"qp_connect",	 "qp_query",
-	"post_send",  "post_recv",	"qp_ring_write", "kick",
-	"raw_post",   "raw_stray_cmd",	"mmap_probe",	 "map_peer_mr",
-	"events",     "fork",
+	"pd_alloc",    "pd_dealloc",	 "cq_create",	  "cq_create_raw",
+	"cq_destroy",  "cq_destroy_raw", "cq_resize",	  "cq_poll",
+	"cq_notify",   "cq_ring_write",	 "mr_reg",	  "mr_dereg",
+	"qp_create",   "qp_create_raw",	 "qp_destroy",	  "qp_destroy_raw",
+	"qp_modify",   "qp_modify_raw",	 "qp_connect",	  "qp_query",
+	"post_send",   "post_recv",	 "post_wr",	  "qp_ring_write",
+	"kick",	       "raw_post",	 "raw_stray_cmd", "mmap_probe",
+	"map_peer_mr", "events",	 "fork",
 };
 
 atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];

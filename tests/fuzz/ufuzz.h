@@ -63,6 +63,7 @@ enum op {
 	OP_QP_QUERY,
 	OP_POST_SEND,
 	OP_POST_RECV,
+	OP_POST_WR,
 	OP_RING_WRITE,
 	OP_KICK,
 	OP_RAW_POST,
@@ -210,6 +211,7 @@ void op_qp_modify(struct rng *r, enum op op);
 void op_qp_query(struct rng *r);
 void rand_sge(struct rng *r, struct ibv_sge *s, bool readable);
 void op_post_send(struct rng *r);
+void op_post_wr(struct rng *r);
 void op_post_recv(struct rng *r);
 
 /* --- rings, stray commands, mmap, fork (ufuzz-rings.c) ------------------ */
