@@ -5,7 +5,8 @@
 # receiving process.  Two rounds: after each, ntbrdma0's resources (rdma
 # res) are back to where they started, and the second round leaves
 # unreclaimable slab (SUnreclaim) where the first left it: nothing leaks
-# per QP.  (10,000 MRs: ntbrdma-ctrlflow; a 1 GiB MR: ntbrdma-bigmr; a CQ
+# per QP (on the debug kernel, whose KASAN quarantine moves SUnreclaim,
+# kmemleak's scan after the test judges that instead).  (10,000 MRs: ntbrdma-ctrlflow; a 1 GiB MR: ntbrdma-bigmr; a CQ
 # overflowed on purpose: ntbrdma-verbs.)
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,14 @@ sb2=$(slab b)
 echo "SUnreclaim after round 1 -> 2 (KiB): a $sa1 -> $sa2, b $sb1 -> $sb2"
 for d in "a $((sa2 - sa1))" "b $((sb2 - sb1))"; do
 	read -r vm delta <<<"$d"
+	# The debug kernel's KASAN quarantine holds freed slab objects for a
+	# while (one debug run: a +360 KiB, b -396 KiB): there kmemleak's
+	# scan after the test finds leaks instead.
+	if [ -n "${TESTBED_DEBUG_KERNEL:-}" ]; then
+		echo "$vm: SUnreclaim $delta KiB after the second round" \
+			"(debug kernel: not judged, kmemleak scans for leaks)"
+		continue
+	fi
 	# 1,024 QPs leaking even 64 bytes each would be 64 KiB.
 	[ "$delta" -le 256 ] ||
 		fail "$vm: SUnreclaim grew by $delta KiB in a round of 1,024 QPs"
