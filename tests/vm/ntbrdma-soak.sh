@@ -120,7 +120,10 @@ for vm in a b; do
 	read -r s2 k2 <<<"${m2[$vm]}"
 	read -r s20 k20 <<<"$(kmem "$vm")"
 	echo "$vm: after cycle 2 / $CYCLES: SUnreclaim $s2 / $s20 KiB, kmalloc $k2 / $k20 KiB"
-	[ $((s20 - s2)) -le $LIMIT ] ||
+	# On the debug kernel SUnreclaim also holds KASAN's quarantine and
+	# kmemleak's own objects (one run: +2016 KiB, kmalloc +69 KiB):
+	# only kmalloc is judged there, and kmemleak scans after the test.
+	[ -n "${TESTBED_DEBUG_KERNEL:-}" ] || [ $((s20 - s2)) -le $LIMIT ] ||
 		fail "$vm: SUnreclaim grew by $((s20 - s2)) KiB (limit $LIMIT)"
 	[ $((k20 - k2)) -le $LIMIT ] ||
 		fail "$vm: kmalloc grew by $((k20 - k2)) KiB (limit $LIMIT)"
