@@ -134,16 +134,17 @@ expect_no_oops() {
 # words in the environment of both.  Prints both outputs (b's lines with
 # "b: " in front); fails the test unless both exit 0.
 serve_connect() {
-	local what=$1 prog=$2 port=$3 limit=$4 out rc srv
+	local what=$1 prog=$2 port=$3 limit=$4 out rc srv wait_s
 	local f=/tmp/ntbrdma-serve-$3
 	shift 4
+	wait_s=$(scaled 20)
 	onsh b "rm -f $f; (env $* timeout $limit $prog server ntbrdma0 $port \
 		>$f 2>&1; echo rc=\$? >>$f) >/dev/null 2>&1 &"
 	wait_listen b "$port"
 	out=$(on a env "$@" timeout "$limit" "$prog" client ntbrdma0 \
 		192.168.200.2 "$port" 2>&1) && rc=0 || rc=$?
 	echo "$out"
-	onsh b "timeout $(scaled 20) sh -c 'until grep -q ^rc= $f; \
+	onsh b "timeout $wait_s sh -c 'until grep -q ^rc= $f; \
 		do sleep 0.2; done'" || true
 	srv=$(onsh b "cat $f")
 	echo "$srv" | sed 's/^/b: /'
