@@ -84,6 +84,7 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 				 struct ibv_qp_init_attr_ex *attr)
 {
 	struct ntb_create_qp_resp resp;
+	struct ibv_qp_init_attr_ex ex;
 	struct ibv_create_qp cmd;
 	struct ntb_qp *qp;
 	int ret;
@@ -95,10 +96,17 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 	}
 	memset(&cmd, 0, sizeof(cmd));
 	memset(&resp, 0, sizeof(resp));
-	ret = ibv_cmd_create_qp_ex(ibctx, &qp->vqp, attr, &cmd, sizeof(cmd),
+	/*
+	 * What the command carries: ibv_cmd_create_qp_ex() refuses
+	 * IBV_QP_INIT_ATTR_CREATE_FLAGS (create_flags 0 here: checked).
+	 */
+	ex = *attr;
+	ex.comp_mask &= IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+	ret = ibv_cmd_create_qp_ex(ibctx, &qp->vqp, &ex, &cmd, sizeof(cmd),
 				   &resp.ibv_resp, sizeof(resp));
 	if (ret)
 		goto err_free;
+	attr->cap = ex.cap;
 	ret = ntb_wq_map(&qp->sq, ibctx->cmd_fd, resp.drv.sq_mmap_offset,
 			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));

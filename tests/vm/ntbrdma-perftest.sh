@@ -5,8 +5,9 @@
 # QPs are connected with modify_qp after perftest's own TCP exchange over
 # ntb0.  Then ib_atomic_bw and ib_atomic_lat (8 bytes, FETCH_AND_ADD and
 # CMP_AND_SWAP), ib_send_bw and ib_send_lat over UD QPs (-c UD) at 2 B
-# and 1024 B (the port's MTU at ntb0's MTU of 1500), and six runs with
-# completion events (-e: ib_send_lat, ib_send_bw, ib_write_bw, ib_read_bw).
+# and 1024 B (the port's MTU at ntb0's MTU of 1500), and four runs with
+# completion events (-e: ib_send_lat, ib_send_bw, ib_read_bw; perftest
+# refuses -e for its WRITE tests).
 # Each run must exit 0 on both sides within 120 s; the figures are
 # printed, not judged (TCG).
 #
@@ -119,11 +120,11 @@ for t in ib_send_bw ib_send_lat; do
 	done
 done
 # Completion events (-e): every completion waited for in
-# ibv_get_cq_event, also those the provider makes itself (WRITE).
+# ibv_get_cq_event (perftest has no -e for its WRITE tests).
 for r in "ib_send_lat 2" "ib_send_lat 4096" "ib_send_bw 65536" \
-	"ib_write_bw 2" "ib_write_bw 65536" "ib_read_bw 4096"; do
+	"ib_read_bw 4096"; do
 	read -r t size <<<"$r"
 	try "$t -e -s $size -n 200" "$t" "$size" 200 -e
 done
 [ "$bad" = 0 ] || fail "$bad perftest run(s) failed"
-pass "perftest: $ran tests x ${#SIZES[@]} sizes, 2 atomic tests x 2 operations, 2 UD tests x 2 sizes, 6 event-driven runs on $DEV"
+pass "perftest: $ran tests x ${#SIZES[@]} sizes, 2 atomic tests x 2 operations, 2 UD tests x 2 sizes, 4 event-driven runs on $DEV"
