@@ -89,7 +89,7 @@ static ssize_t wt_dbpp_write(struct file *file, const char __user *ubuf,
 	int ret;
 
 	ret = wt_get_u64s(ubuf, count, &iters, 1, 1);
-	if (ret)
+	if (ret < 0)
 		return ret;
 	if (!iters || iters > WT_DBPP_MAX_ITERS)
 		return -EINVAL;
