@@ -128,6 +128,17 @@ expect_no_oops() {
 	done
 }
 
+# run_loop WHAT PROG: "PROG loop ntbrdma0" in a (both ends of its QPs
+# there) within 120 s; prints its output, then passes WHAT or fails the
+# test.
+run_loop() {
+	local out rc
+	out=$(on a timeout 120 "$2" loop ntbrdma0 2>&1) && rc=0 || rc=$?
+	echo "$out"
+	[ "$rc" = 0 ] || fail "a: $(basename "$2") loop failed (exit $rc)"
+	pass "a: $1"
+}
+
 # serve_connect WHAT PROG PORT LIMIT [VAR=VALUE...]: a test program's two
 # ends, "PROG server ntbrdma0 PORT" in b and "PROG client ntbrdma0
 # 192.168.200.2 PORT" in a, each within LIMIT seconds, with the VAR=VALUE

@@ -38,10 +38,7 @@ for vm in a:1 b:2; do
 		fail "${vm%:*}: no RoCE v2 GID of 192.168.200.${vm#*:}"
 done
 
-out=$(on a timeout 120 "$ET" loop ntbrdma0 2>&1) && rc=0 || rc=$?
-echo "$out"
-[ "$rc" = 0 ] || fail "a: ntbrdma-engine-test loop failed (exit $rc)"
-pass "a: loopback data path"
+run_loop "loopback data path" "$ET"
 
 # Peer: server on b, client on a; TCP over ntb0 for the exchange.
 serve_b server 18515
@@ -69,10 +66,7 @@ echo "$srv" | grep -q '^ok - server: small receive' ||
 pass "a -> b: SEND, WRITE_WITH_IMM, READ and their errors through the NTB"
 
 # The extended QP (ibv_wr_*): loopback on a, then a -> b.
-out=$(on a timeout 120 "$QX" loop ntbrdma0 2>&1) && rc=0 || rc=$?
-echo "$out"
-[ "$rc" = 0 ] || fail "a: ntbrdma-qpex-test loop failed (exit $rc)"
-pass "a: ibv_wr_* batches and their rules in loopback"
+run_loop "ibv_wr_* batches and their rules in loopback" "$QX"
 serve_connect "ibv_wr_* a -> b" "$QX" 18518 120
 pass "a -> b: one ibv_wr_* batch of every RC operation"
 

@@ -14,10 +14,7 @@ ST=$BUILD_DIR/tests/vm/ntbrdma-srq-test
 
 ntbrdma_pair
 
-out=$(on a timeout 120 "$ST" loop ntbrdma0 2>&1) && rc=0 || rc=$?
-echo "$out"
-[ "$rc" = 0 ] || fail "a: ntbrdma-srq-test loop failed (exit $rc)"
-pass "a: SRQ, loopback"
+run_loop "SRQ, loopback" "$ST"
 
 serve_connect "SRQ through the NTB" "$ST" 18531 180
 pass "a -> b: SENDs to QPs of an SRQ through the NTB"
