@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define NTBRDMA_ABI_VERSION 3
+#define NTBRDMA_ABI_VERSION 4
 
 /* --- alloc_ucontext (IB_USER_VERBS_CMD_GET_CONTEXT) -------------------- */
 
@@ -160,8 +160,52 @@ struct ntbrdma_cqe {
  * prod as untrusted (prod - cons > num_wqe is a broken producer: nothing
  * is consumed).
  *
- * No driver request data.
+ * Driver request data (since ABI 4, optional: a request of length 0 or
+ * all zero asks for nothing): a receive inbox for an RC or UC QP without
+ * an SRQ (Documentation/rdma-datapath.md, "Stage A").  The provider
+ * registers 1 << order slots of struct ntbrdma_inbox_ent at inbox_va as
+ * an MR with LOCAL_WRITE in the QP's PD (lkey).  The kernel accepts it if
+ * that MR covers the slots and 1 << order is at least the RQ's size, and
+ * then sets NTBRDMA_QP_F_INBOX in the answer: every completion of the
+ * QP's receives except flushes is then a slot of the inbox, not an entry
+ * of the CQ ring.
  */
+struct ntbrdma_create_qp {
+	__aligned_u64 inbox_va;
+	__u32 inbox_lkey;
+	__u32 inbox_order;		/* log2 of the slots; 0: no inbox */
+};
+
+/* Bits of ntbrdma_create_qp_resp.flags. */
+#define NTBRDMA_QP_F_INBOX 0x1U		/* the inbox was accepted */
+
+/* Bits of ntbrdma_inbox_ent.flags. */
+#define NTBRDMA_INBOX_F_IMM		0x1U	/* imm is valid */
+#define NTBRDMA_INBOX_F_WRITE_IMM	0x2U	/* RDMA_WRITE_WITH_IMM */
+#define NTBRDMA_INBOX_F_SOLICITED	0x4U
+
+/*
+ * One inbox slot, 32 bytes: the completion of receive `index` (an RQ
+ * index) in epoch `epoch` of the QP's receives.  Writers: the peer's
+ * kernel, through the NTB (a message it placed in the receive), and this
+ * host's kernel (every other completion but flushes); never two at once
+ * for one index.  Each writes the body (byte_len .. status), then a write
+ * barrier, then `tag` = epoch << 32 | index in one 8-byte store.  Reader:
+ * the provider, which takes the slot of receive n when tag says
+ * (rx_epoch << 32 | n) - load tag with acquire, then the body - and
+ * treats the body as untrusted (a peer may lie about its own messages).
+ */
+struct ntbrdma_inbox_ent {
+	__aligned_u64 tag;
+	__u32 byte_len;
+	__u32 imm;			/* network order, as in the WQE */
+	__u32 flags;			/* NTBRDMA_INBOX_F_* */
+	__u32 status;			/* enum ib_wc_status */
+	__u32 reserved[2];
+};
+
+/* Bit 63 of ntbrdma_wq_ctrl.rx_taken: the kernel flushed the RQ. */
+#define NTBRDMA_RX_FROZEN 0x8000000000000000ULL
 #define NTBRDMA_WQ_WQE_OFFSET 256
 #define NTBRDMA_MAX_SGE 16		/* SGEs per WQE slot */
 #define NTBRDMA_MAX_INLINE 256		/* inline bytes per send WQE */
@@ -176,7 +220,7 @@ struct ntbrdma_create_qp_resp {
 	__u32 sq_wqe_size;		/* sizeof(struct ntbrdma_send_wqe) */
 	__u32 rq_wqe_size;		/* sizeof(struct ntbrdma_recv_wqe) */
 	__u32 qp_num;
-	__u32 reserved;
+	__u32 flags;			/* NTBRDMA_QP_F_* (since ABI 4) */
 };
 
 /* Bits of ntbrdma_wq_ctrl.engine. */
@@ -225,8 +269,26 @@ struct ntbrdma_wq_ctrl {
 	 */
 	__u32 done;
 	__u32 map_gen;
-	__u32 reserved1[11];
-	__u32 reserved2[32];
+	/*
+	 * RQ of a QP with an inbox only (since ABI 4).  Owner: kernel.  The
+	 * epoch of the QP's receives (the tag's high half); the kernel
+	 * changes it at a flush or reset, before it publishes a receive of
+	 * the new epoch.
+	 */
+	__u32 rx_epoch;
+	__u32 reserved1[10];
+	/*
+	 * RQ of a QP with an inbox only.  Owner: the provider, except that
+	 * the kernel sets NTBRDMA_RX_FROZEN (one atomic OR) when it
+	 * flushes the RQ, and stores cons (unfrozen) at RESET.  Low 32 bits:
+	 * the next receive whose completion the provider takes from the
+	 * inbox; it claims one with compare-and-swap n -> n + 1, which fails
+	 * once frozen.  The kernel reads it only to flush, clamped to the
+	 * receives it knows: a lie changes only how the process's own
+	 * receives complete.
+	 */
+	__aligned_u64 rx_taken;
+	__u32 reserved2[30];
 };
 
 /*
@@ -245,9 +307,9 @@ struct ntbrdma_sge {
 #define NTBRDMA_WQE_F_INLINE	0x04U	/* payload in inline_data */
 #define NTBRDMA_WQE_F_FENCE	0x08U
 /*
- * Since ABI 3: an RDMA WRITE the provider executed itself through a
- * peer-MR mapping; the kernel completes it (CQE, event) without
- * executing it.
+ * Since ABI 3: an RDMA WRITE (and, with a kernel that maps peer MRs for
+ * READs, an RDMA READ) the provider executed itself through a peer-MR
+ * mapping; the kernel completes it (CQE, event) without executing it.
  */
 #define NTBRDMA_WQE_F_DONE	0x10U
 
@@ -346,7 +408,16 @@ struct ntbrdma_create_srq_resp {
  */
 enum {
 	NTBRDMA_QP_OP_MAP_PEER_MR = 1,
+	NTBRDMA_QP_OP_MAP_PEER_MR_READ = 2,
 };
+
+/*
+ * NTBRDMA_QP_OP_MAP_PEER_MR_READ (a kernel without it refuses the op, so
+ * no new ABI version): the same for RDMA READs from user space - checked
+ * as a responder checks a READ (the peer QP connected back with
+ * REMOTE_READ and max_dest_rd_atomic > 0, the MR READY with REMOTE_READ,
+ * of that QP's PD) - and mapped read-only (mmap with PROT_READ alone).
+ */
 
 struct ntbrdma_modify_qp_req {
 	__u32 op;			/* NTBRDMA_QP_OP_* */

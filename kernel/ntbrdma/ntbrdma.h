@@ -173,6 +173,12 @@ bool ntbr_ctrl_congested(struct ntbr_dev *nd);
  */
 int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
 		    size_t len);
+/*
+ * One aligned 8-byte store of val at the peer's DMA address peer_addr
+ * (a word another host reads as a whole, e.g. an inbox slot's tag); as
+ * ntbr_peer_write, and -EINVAL when peer_addr is not 8-byte aligned.
+ */
+int ntbr_peer_write_u64(struct ntbr_dev *nd, u64 peer_addr, u64 val);
 
 /*
  * Doorbells.  Bit NTBR_DB_CTRL (0) signals the control channel and bit

@@ -6,9 +6,19 @@
  * ctrl_in[] and ctrl_in_prod, the peer writes back how far it consumed into
  * our ctrl_out_cons; the peer produces into our ctrl_in[] and ctrl_in_prod,
  * we write our consumer index into its ctrl_out_cons.  The consumer is
- * ctrl_work on the device's ordered workqueue; it only runs when asked, so
- * every message rings doorbell NTBR_DB_CTRL.  Handlers run in that work,
- * in order, in process context.
+ * ctrl_work on the device's ordered workqueue; it only runs when asked,
+ * by doorbell NTBR_DB_CTRL.  Handlers run in that work, in order, in
+ * process context.
+ *
+ * Doorbells.  A producer rings for its messages only when the consumer
+ * armed since it last rang: ctrl_work, finding the ring empty, writes a
+ * new value into the producer's ctrl_out_armed and looks at the ring once
+ * more; the producer, after it published a message, rings if that word
+ * changed.  Both make their write visible to the other before they read
+ * (write barrier, a read back through the window, full barrier), so
+ * either the producer sees the new arm or the consumer sees the message.
+ * While the consumer drains, messages cost no interrupt.  The link work
+ * runs ctrl_work every NTBR_READY_POLL as well (ntbr_ctrl_backstop).
  *
  * Flow control.  A message that finds the peer's ring full, or others
  * waiting before it, goes to the tail of ctrl_q: no sender ever waits for
@@ -96,7 +106,10 @@ void ntbr_ctrl_ready(struct ntbr_dev *nd)
 	nd->ctrl_out_cons = 0;
 	nd->ctrl_wait_seq = 0;
 	nd->ctrl_armed = false;
+	/* Not the peer's first arm value (0, a zeroed area): we ring first. */
+	nd->ctrl_armed_seen = U32_MAX;
 	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
+	nd->ctrl_arm_gen = 0;
 	nd->ctrl_in_cons = 0;
 	nd->ctrl_in_wait_seen = 0;
 	WRITE_ONCE(nd->ctrl_stalled, false);
@@ -193,6 +206,35 @@ static void ntbr_ctrl_put_locked(struct ntbr_dev *nd, u16 type,
 	ntbr_win_write32(nd, ntbr_peer_field(nd, ctrl_in_prod.val),
 			 nd->ctrl_out_prod);
 	nd->ctrl_stats.sent++;
+}
+
+/*
+ * Messages went into the peer's ring: true when they need a doorbell,
+ * i.e. the peer armed since we last rang (else its ctrl_work is still
+ * draining and looks at our index again after it arms).
+ */
+static bool ntbr_ctrl_msg_db_locked(struct ntbr_dev *nd)
+{
+	u32 armed;
+
+	/*
+	 * Our producer index reached the peer before we read its arm word:
+	 * the write barrier drains the write-combining buffer, the read back
+	 * waits for the posted writes before it, the full barrier keeps our
+	 * load of the arm word after all that.
+	 */
+	wmb(); /* our index out of the write-combining buffer */
+	(void)ntbr_win_read32(nd, ntbr_peer_field(nd, ctrl_in_prod.val));
+	mb(); /* the read back (and our index) before the arm word's load */
+	/* ctrl_out_armed: the peer (consumer) writes it. */
+	armed = le32_to_cpu(READ_ONCE(nd->area->ctrl_out_armed.val));
+	if (armed == nd->ctrl_armed_seen) {
+		nd->ctrl_stats.db_saved++;
+		return false;
+	}
+	nd->ctrl_armed_seen = armed;
+	nd->ctrl_stats.doorbells++;
+	return true;
 }
 
 /*
@@ -304,12 +346,14 @@ static int ntbr_ctrl_try(struct ntbr_dev *nd, u16 type, const void *payload,
 	}
 	if (ret != -ENOTCONN && ntbr_ctrl_arm_locked(nd))
 		db = true;
+	if (moved && ntbr_ctrl_msg_db_locked(nd))
+		db = true;
 	waiting = !list_empty(&nd->ctrl_q);
 	/* ntbr_ctrl_tx_work() makes the call. */
 	room_call = moved && ntbr_ctrl_room_due_locked(nd);
 	spin_unlock_irqrestore(&nd->ctrl_lock, flags);
 	/* ntb_peer_db_set() orders our window stores before the doorbell. */
-	if (moved || db)
+	if (db)
 		ntbr_peer_db(nd, NTBR_DB_CTRL);
 out:
 	srcu_read_unlock(&nd->srcu, idx);
@@ -416,7 +460,9 @@ static void ntbr_ctrl_tx_work(struct work_struct *work)
 		bad = ntbr_ctrl_push_locked(nd, &moved) < 0;
 		/* Ask again if messages still wait (progress re-arms). */
 		if (!bad)
-			db = ntbr_ctrl_arm_locked(nd) || moved;
+			db = ntbr_ctrl_arm_locked(nd);
+		if (!bad && moved && ntbr_ctrl_msg_db_locked(nd))
+			db = true;
 	}
 	waiting = !list_empty(&nd->ctrl_q);
 	room_call = ntbr_ctrl_room_due_locked(nd);
@@ -490,17 +536,64 @@ out:
 	return ret;
 }
 
+/*
+ * Our ring is empty: arm (a new value in the peer's ctrl_out_armed, so
+ * that its next message rings us), then look once more - a message it
+ * published before it saw the arm rang no doorbell.  True if there is
+ * one.
+ */
+static bool ntbr_ctrl_rx_arm(struct ntbr_dev *nd)
+{
+	bool more = false;
+	u32 prod;
+	int idx;
+
+	idx = srcu_read_lock(&nd->srcu);
+	if (READ_ONCE(nd->ready) && !READ_ONCE(nd->ctrl_stalled)) {
+		nd->ctrl_arm_gen++;
+		/* ctrl_out_armed in the peer's area: we (the consumer) own it. */
+		ntbr_win_write32(nd, ntbr_peer_field(nd, ctrl_out_armed.val),
+				 nd->ctrl_arm_gen);
+		/*
+		 * The arm reached the peer before we look at its index again
+		 * (as in ntbr_ctrl_msg_db_locked): write barrier, read back,
+		 * full barrier.
+		 */
+		wmb(); /* the arm out of the write-combining buffer */
+		(void)ntbr_win_read32(nd,
+				      ntbr_peer_field(nd, ctrl_out_armed.val));
+		mb(); /* the read back (and the arm) before the index's load */
+		/* ctrl_in_prod: the peer (producer) writes it. */
+		prod = le32_to_cpu(READ_ONCE(nd->area->ctrl_in_prod.val));
+		more = prod != nd->ctrl_in_cons;
+	}
+	srcu_read_unlock(&nd->srcu, idx);
+	return more;
+}
+
+void ntbr_ctrl_backstop(struct ntbr_dev *nd)
+{
+	queue_work(nd->wq, &nd->ctrl_work);
+}
+
 void ntbr_ctrl_work(struct work_struct *work)
 {
 	struct ntbr_dev *nd = container_of(work, struct ntbr_dev, ctrl_work);
 	struct ntbr_ctrl_entry e;
 	ntbr_ctrl_handler_t h;
 	u16 type, len;
-	int n;
+	int n, got;
 
 	for (n = 0; n < NTBR_CTRL_RING; n++) {
-		if (ntbr_ctrl_next(nd, &e) <= 0)
+		got = ntbr_ctrl_next(nd, &e);
+		if (got < 0)
 			return;
+		/* Empty: armed, unless a message came meanwhile. */
+		if (!got) {
+			if (!ntbr_ctrl_rx_arm(nd))
+				return;
+			continue;
+		}
 		type = le16_to_cpu(e.hdr.type);
 		len = le16_to_cpu(e.hdr.len);
 		if (len > NTBR_CTRL_MAX_PAYLOAD || type >= NTBR_CTRL_TYPE_MAX) {

@@ -5,7 +5,8 @@
  *   state      link state, sessions, ring indices, self-test counters
  *   ctrl_stats control channel flow control: messages sent, queued (and
  *              how long they waited), queue depth and peak, full ring,
- *              requests for room; link downs by cause
+ *              requests for room, doorbells rung and saved (the peer
+ *              was draining); link downs by cause
  *   ctrl_ping  write N: send N numbered control messages of varying length;
  *              the peer checks order and contents and answers each with a
  *              pong, which we check in turn (counters in state)
@@ -139,6 +140,8 @@ static int ntbr_ctrl_stats_show(struct seq_file *s, void *unused)
 		   READ_ONCE(nd->ctrl_stats.room_doorbells));
 	seq_printf(s, "discarded %llu\noverflows %llu\n", st.discarded,
 		   st.overflows);
+	seq_printf(s, "doorbells %llu\ndb_saved %llu\n", st.doorbells,
+		   st.db_saved);
 	for (i = 0; i < NTBR_DOWN_CAUSES; i++) {
 		spin_lock_irqsave(&nd->lock, flags);
 		why = nd->down_causes[i].why;

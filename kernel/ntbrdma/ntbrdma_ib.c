@@ -245,6 +245,7 @@ static int ntbr_newlink(const char *ibdev_name, struct net_device *ndev)
 	ntbr_rmr_debugfs(dev, dev->dbg);
 	ntbr_mr_debugfs(dev, dev->dbg);
 	ntbr_umap_debugfs(dev, dev->dbg);
+	ntbr_inbox_debugfs(dev, dev->dbg);
 	ntbr_ud_debugfs(dev, dev->dbg);
 
 	/*

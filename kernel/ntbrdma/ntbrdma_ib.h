@@ -89,6 +89,16 @@ struct ntbr_ib_dev {
 	atomic_t umap_live;		/* debugfs: live, made, revoked */
 	atomic_t umap_made;
 	atomic_t umap_revoked;
+	atomic_t umap_made_read;	/* of those made, for READs */
+	atomic_t umap_read_done;	/* READs done by the provider we completed */
+	/*
+	 * Receive inboxes (ntbrdma_ib_inbox.c), debugfs "inbox": slots we
+	 * wrote into the peer's inboxes, slots we wrote into ours, and
+	 * RECV_DONEs whose completion the peer had put into our inbox.
+	 */
+	atomic_t inbox_put;
+	atomic_t inbox_local;
+	atomic_t inbox_done;
 };
 
 struct ntbr_ucontext {
@@ -183,6 +193,7 @@ struct ntbr_umap {
 	struct mutex lock;
 	struct list_head vmas;		/* struct ntbr_umap_vma */
 	bool revoked;
+	bool read;			/* for READs: read-only, REMOTE_READ */
 };
 
 /*
@@ -211,6 +222,14 @@ enum ntbr_qp_dest {
 };
 
 struct ntbr_rseg;
+struct ntbr_inbox;
+
+/* The inbox of the peer QP (its RECV_POST says where; order 0: none). */
+struct ntbr_pinbox {
+	u64 va;
+	u32 key;
+	u8 order;
+};
 
 struct ntbr_qp {
 	struct ib_qp ibqp;
@@ -260,6 +279,13 @@ struct ntbr_qp {
 	u8 peer_rnr_timer;		/* its min_rnr_timer */
 	u32 peer_dead_qpn;		/* a peer QP that stopped receiving */
 	/*
+	 * The engine found no receive of the peer QP (under rrq_lock): the
+	 * next RECV_POST runs it at once, whatever its RNR timer says (a
+	 * message of the peer may have overtaken that RECV_POST through
+	 * our inbox, so its receive is there a moment later).
+	 */
+	bool rrq_want;
+	/*
 	 * The peer QP known to be connected back to this one: the source
 	 * of a RECV_POST accepted in the current epoch (0: none), with
 	 * its PD (the pd_id of its MRs) and its IB_ACCESS_REMOTE_* flags.
@@ -288,6 +314,7 @@ struct ntbr_qp {
 		int status;		/* its answer, -1 while none */
 	} rd_q[NTBR_MAX_RD_ATOM];
 	struct list_head rd_in;		/* struct ntbr_rd_req, under rrq_lock */
+	bool rd_busy;			/* one of them executing (rrq_lock) */
 	struct work_struct rd_work;
 	struct ntbr_rseg *rd_dst;	/* rd_work's scratch */
 	/*
@@ -308,6 +335,13 @@ struct ntbr_qp {
 	 */
 	bool srq_peer;
 	u32 peer_srq;
+	/*
+	 * Receive inboxes (ntbrdma_ib_inbox.c).  Ours, set at creation
+	 * (NULL: none); the peer QP's, under rrq_lock as the rest of what
+	 * its RECV_POST says.
+	 */
+	struct ntbr_inbox *inbox;
+	struct ntbr_pinbox peer_inbox;
 };
 
 /*
@@ -427,11 +461,16 @@ struct page *ntbr_uc_sink(struct ntbr_ucontext *uc);
 /* ntbrdma_ib_umap.c: user mappings of peer MRs (kernel bypass). */
 void ntbr_umap_dev_init(struct ntbr_ib_dev *dev);
 void ntbr_umap_dev_fini(struct ntbr_ib_dev *dev);
-int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata);
+/* read: a read-only mapping for READs (NTBRDMA_QP_OP_MAP_PEER_MR_READ). */
+int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
+		     struct ib_udata *udata);
 int ntbr_umap_mmap(struct ntbr_umap *um, struct vm_area_struct *vma);
 void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all);
 void ntbr_umap_recheck(struct ntbr_ib_dev *dev);
-/* debugfs "umap": peer-MR mappings live, made and revoked so far. */
+/*
+ * debugfs "umap": peer-MR mappings live, made, revoked, made for READs;
+ * READs the provider did whose completion we made (NTBRDMA_WQE_F_DONE).
+ */
 void ntbr_umap_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir);
 
 /* ntbrdma_ib_cq.c */
@@ -449,6 +488,12 @@ int ntbr_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
  */
 int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
 		 struct ib_qp *qp, bool solicited);
+/*
+ * A completion that is not in the ring (an inbox slot) was made: raise
+ * the completion event if the CQ is armed for it (notify_solicited: a
+ * solicited or failed completion).
+ */
+void ntbr_cq_notify(struct ntbr_cq *cq, bool notify_solicited);
 /* Test hook (debugfs inject_cqe): n receive completions to every user CQ. */
 void ntbr_cq_inject(struct ntbr_ib_dev *dev, u32 n, bool solicited);
 
@@ -505,6 +550,33 @@ void ntbr_peer_rq_kick(struct ntbr_qp *qp);
 void ntbr_peer_rq_kick_async(struct ntbr_qp *qp);
 void ntbr_peer_rq_flushed(struct ntbr_qp *qp);
 void ntbr_peer_attr_changed(struct ntbr_qp *qp);
+
+/* ntbrdma_ib_inbox.c: receive inboxes (rdma-datapath.md, "Stage A"). */
+/* create_qp's driver request: maybe an inbox; NTBRDMA_QP_F_* in *flags. */
+int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags);
+void ntbr_inbox_destroy(struct ntbr_qp *qp);
+/*
+ * Under rq_lock: receive index (at cons) completed as cqe says - into
+ * the inbox (and the event) if the QP has one, else into the CQ ring.
+ */
+void ntbr_rq_complete(struct ntbr_qp *qp, u32 index,
+		      const struct ntbrdma_cqe *cqe, bool solicited);
+/*
+ * Under rq_lock, flushing receives up to prod: freeze the provider's
+ * rx_taken, put the completions it did not take into the CQ ring; the
+ * first receive the flush completes (cons without an inbox).
+ */
+u32 ntbr_inbox_flush(struct ntbr_qp *qp, u32 prod);
+/*
+ * Under rq_lock: receive index (at cons) completed into the inbox by the
+ * peer; its wr_id and length (from its RQ slot, still intact) are kept
+ * for a flush.
+ */
+void ntbr_inbox_peer_done(struct ntbr_qp *qp, u32 index, u64 wr_id);
+/* Under rq_lock: RESET (rx_taken = cons) and a new epoch (rx_epoch). */
+void ntbr_inbox_reset(struct ntbr_qp *qp);
+void ntbr_inbox_new_epoch(struct ntbr_qp *qp);
+void ntbr_inbox_debugfs(struct ntbr_ib_dev *dev, struct dentry *dir);
 
 /* ntbrdma_ib_srq.c: shared receive queues (rdma-datapath.md, "SRQ"). */
 int ntbr_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,

@@ -201,14 +201,19 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 	return *total > NTBR_MAX_MSG_SZ ? -EMSGSIZE : 0;
 }
 
-u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
+u64 ntbr_sges_len(const struct ntbrdma_sge *sge, u32 num_sge)
 {
-	u32 i, n = min_t(u32, READ_ONCE(w->num_sge), NTBRDMA_MAX_SGE);
+	u32 i, n = min_t(u32, num_sge, NTBRDMA_MAX_SGE);
 	u64 total = 0;
 
 	for (i = 0; i < n; i++)
-		total += READ_ONCE(w->sge[i].length);
+		total += READ_ONCE(sge[i].length);
 	return total;
+}
+
+u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w)
+{
+	return ntbr_sges_len(w->sge, READ_ONCE(w->num_sge));
 }
 
 bool ntbr_eng_is_atomic(u32 op)

@@ -268,13 +268,60 @@ static void ntbr_cq_error(struct ntbr_cq *cq)
 		cq->ibcq.event_handler(&ev, cq->ibcq.cq_context);
 }
 
+/*
+ * Under cq->lock, after a completion was made visible (a ring entry, or
+ * an inbox slot): disarm if armed for it; true when the event is due.
+ * The caller's full barrier orders the completion before the arm test:
+ * pairs with the consumer's arm-then-poll (both sequentially
+ * consistent), so either we see the arm here or the consumer's next poll
+ * sees the completion.
+ */
+static bool ntbr_cq_disarm(struct ntbr_cq *cq, bool notify_solicited)
+{
+	u32 armed = READ_ONCE(cq->ring.ctrl->armed);
+
+	if (armed == NTBRDMA_CQ_ARM_NEXT ||
+	    (armed == NTBRDMA_CQ_ARM_SOLICITED && notify_solicited))
+		return cmpxchg(&cq->ring.ctrl->armed, armed,
+			       NTBRDMA_CQ_DISARMED) == armed;
+	return false;
+}
+
+/*
+ * Call the completion handler.  Our callers may hold a QP's ring lock
+ * with interrupts off.  A user CQ's handler (uverbs: queue an event) is
+ * fine there; a kernel consumer's may post again on that QP: it runs
+ * from a work item (ordered after this post by queue_work()).
+ */
+static void ntbr_cq_event(struct ntbr_cq *cq)
+{
+	if (!cq->user)
+		queue_work(system_highpri_wq, &cq->comp_work);
+	else if (cq->ibcq.comp_handler)
+		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
+}
+
+void ntbr_cq_notify(struct ntbr_cq *cq, bool notify_solicited)
+{
+	unsigned long flags;
+	bool notify;
+
+	/* The slot was written before the arm test (ntbr_cq_disarm). */
+	smp_mb();
+	spin_lock_irqsave(&cq->lock, flags);
+	notify = !cq->error && ntbr_cq_disarm(cq, notify_solicited);
+	spin_unlock_irqrestore(&cq->lock, flags);
+	if (notify)
+		ntbr_cq_event(cq);
+}
+
 int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
 		 struct ib_qp *qp, bool solicited)
 {
 	struct ntbr_cq_ring *ring;
-	bool notify = false;
 	unsigned long flags;
-	u32 armed, slot;
+	bool notify;
+	u32 slot;
 
 	spin_lock_irqsave(&cq->lock, flags);
 	ring = &cq->ring;
@@ -296,32 +343,13 @@ int ntbr_cq_post(struct ntbr_cq *cq, const struct ntbrdma_cqe *cqe,
 	ring->prod++;
 	/* Entry before index: pairs with the consumer's load-acquire. */
 	smp_store_release(&ring->ctrl->prod, ring->prod);
-	/*
-	 * Index before the arm test: pairs with the consumer's arm-then-poll
-	 * (both sequentially consistent), so either we see the arm here or
-	 * the consumer's next poll sees this entry.
-	 */
+	/* Index before the arm test (ntbr_cq_disarm). */
 	smp_mb();
-	armed = READ_ONCE(ring->ctrl->armed);
-	if (armed == NTBRDMA_CQ_ARM_NEXT ||
-	    (armed == NTBRDMA_CQ_ARM_SOLICITED &&
-	     (solicited || cqe->status != IB_WC_SUCCESS)))
-		notify = cmpxchg(&ring->ctrl->armed, armed,
-				 NTBRDMA_CQ_DISARMED) == armed;
+	notify = ntbr_cq_disarm(cq,
+				solicited || cqe->status != IB_WC_SUCCESS);
 	spin_unlock_irqrestore(&cq->lock, flags);
-
-	if (!notify)
-		return 0;
-	/*
-	 * Our callers may hold a QP's ring lock with interrupts off.  A
-	 * user CQ's handler (uverbs: queue an event) is fine there; a
-	 * kernel consumer's may post again on that QP: it runs from a work
-	 * item (ordered after this post by queue_work()).
-	 */
-	if (!cq->user)
-		queue_work(system_highpri_wq, &cq->comp_work);
-	else if (cq->ibcq.comp_handler)
-		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
+	if (notify)
+		ntbr_cq_event(cq);
 	return 0;
 
 err_unlock:

@@ -205,14 +205,21 @@ static int ntbr_eng_recv(struct ntbr_ib_dev *dev, struct ntbr_qp *r,
 	} else if (srq) {
 		/* Taken from the SRQ: nothing of r's own ring. */
 	} else if (r->rq.cons == index && r->rq_epoch == epoch) {
-		ntbr_wq_set_cons(&r->rq, index + 1);
+		/* Completed below, then consumed. */
 	} else {
 		/* Flushed or reset while we copied: nobody answers. */
 		spin_unlock_irqrestore(&r->rq_lock, flags);
 		return IB_WC_RETRY_EXC_ERR;
 	}
-	ntbr_cq_post(to_ntbr_cq(r->ibqp.recv_cq), &cqe, &r->ibqp,
-		     wqe->flags & NTBRDMA_WQE_F_SOLICITED);
+	if (srq) {
+		ntbr_cq_post(to_ntbr_cq(r->ibqp.recv_cq), &cqe, &r->ibqp,
+			     wqe->flags & NTBRDMA_WQE_F_SOLICITED);
+	} else {
+		/* Its inbox, if it has one (before cons moves on). */
+		ntbr_rq_complete(r, index, &cqe,
+				 wqe->flags & NTBRDMA_WQE_F_SOLICITED);
+		ntbr_wq_set_cons(&r->rq, index + 1);
+	}
 	spin_unlock_irqrestore(&r->rq_lock, flags);
 	if (cqe.status != IB_WC_SUCCESS && cqe.status != IB_WC_WR_FLUSH_ERR)
 		ntbr_eng_resp_err(r);
@@ -704,11 +711,18 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		    ntbr_eng_ctrl_wait(qp, NTBR_QP_WAIT_SQ))
 			break;
 		/*
-		 * A WRITE the provider did itself through a peer-MR mapping
-		 * (kernel bypass): only its completion is ours to make.
+		 * A WRITE or READ the provider did itself through a peer-MR
+		 * mapping (kernel bypass): only its completion is ours to
+		 * make (a READ's length: its SGEs', the process's word).
 		 */
 		if (qp->user && (c->wqe.flags & NTBRDMA_WQE_F_DONE) &&
-		    c->wqe.opcode == IB_UVERBS_WR_RDMA_WRITE) {
+		    (c->wqe.opcode == IB_UVERBS_WR_RDMA_WRITE ||
+		     c->wqe.opcode == IB_UVERBS_WR_RDMA_READ)) {
+			if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ) {
+				c->len = ntbr_sges_len(c->wqe.d.sge,
+						       c->wqe.num_sge);
+				atomic_inc(&dev->umap_read_done);
+			}
 			ntbr_eng_complete(qp, c, IB_WC_SUCCESS);
 			continue;
 		}
@@ -781,13 +795,52 @@ void ntbr_eng_queue_work(struct work_struct *work)
  * post the completions now if the QP is free, the SQ goes on in the
  * work.  Only a trylock: a handler never waits for a QP's engine.
  */
+/*
+ * Under qp->mutex, outside ntbr_eng_run: its idle step (clear the engine
+ * flag, full barrier, look at prod once more) when the SQ has nothing
+ * for the engine - no WQE beyond the READs in flight, none of them in
+ * flight, no timer or work pending, no error to take the QP to ERR.
+ * True when idle: the next post kicks and runs in the poster's context.
+ */
+static bool ntbr_eng_try_idle(struct ntbr_qp *qp)
+{
+	struct ntbr_eng_ctx *c = qp->eng_ctx;
+
+	if (qp->state != IB_QPS_RTS || qp->rd_sq ||
+	    READ_ONCE(qp->err_pending) || delayed_work_pending(&qp->sq_work) ||
+	    ntbr_eng_next(qp, c))
+		return false;
+	WRITE_ONCE(qp->sq.ctrl->engine, 0);
+	/* Flag clear before the prod load: as in ntbr_eng_run. */
+	smp_mb();
+	qp->rnr_left = -1;
+	qp->retry_left = -1;
+	if (!ntbr_eng_next(qp, c))
+		return true;
+	WRITE_ONCE(qp->sq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
+	return false;
+}
+
 void ntbr_eng_read_answered(struct ntbr_qp *qp)
 {
+	bool idle = false;
+
 	if (mutex_trylock(&qp->mutex)) {
 		ntbr_read_reap(qp);
+		/*
+		 * Nothing more to run (one READ at a time, as ib_read_lat):
+		 * no work item to wake, the next post runs in its poster.
+		 */
+		idle = ntbr_eng_try_idle(qp);
 		mutex_unlock(&qp->mutex);
 	}
-	ntbr_eng_queue(qp);
+	if (!idle)
+		ntbr_eng_queue(qp);
+}
+
+void ntbr_eng_run_now(struct ntbr_qp *qp)
+{
+	mod_delayed_work(ntbr_eng_wq, &qp->sq_work, 0);
 }
 
 void ntbr_eng_rnr_now(struct ntbr_qp *qp)

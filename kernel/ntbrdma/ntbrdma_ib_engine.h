@@ -92,6 +92,11 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);
+/*
+ * Bytes the first num_sge (at most NTBRDMA_MAX_SGE) of sge say; each read
+ * once (untrusted: they may be a mapped slot).
+ */
+u64 ntbr_sges_len(const struct ntbrdma_sge *sge, u32 num_sge);
 /* Bytes a receive WQE (untrusted: a mapped slot) can hold. */
 u64 ntbr_rwqe_len(const struct ntbrdma_recv_wqe *w);
 /*
@@ -127,6 +132,12 @@ void ntbr_eng_complete_head(struct ntbr_qp *qp, u64 wr_id, u32 opcode,
 			    u32 flags, u64 len, int status);
 /* The responder has receives again: a retry wait ends now. */
 void ntbr_eng_rnr_now(struct ntbr_qp *qp);
+/*
+ * Run the QP's engine work now, whatever timer it waits for (also if it
+ * is not queued yet: its own later queue_delayed_work() then finds it
+ * pending).
+ */
+void ntbr_eng_run_now(struct ntbr_qp *qp);
 
 /*
  * ntbrdma_ib_peer.c.  Requester side, called by the engine under

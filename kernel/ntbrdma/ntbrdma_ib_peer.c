@@ -16,8 +16,12 @@
  * unpinned.  A keeps the published receives in order (qp->rrq); a SEND
  * takes the first, copies the payload once, from A's pages into B's pages
  * through the window, and sends RECV_DONE, which B turns into the
- * completion of that receive.  Nothing published: RNR, retried by the
- * engine after the responder's min_rnr_timer (carried in RECV_POST).
+ * completion of that receive.  If B's QP has a receive inbox (its
+ * RECV_POST says where), A first writes the completion into it, and B's
+ * provider has it before RECV_DONE reaches B (ntbrdma_ib_inbox.c).
+ * Nothing published: RNR, retried by the engine after the responder's
+ * min_rnr_timer (carried in RECV_POST), or at once when a RECV_POST
+ * comes (a message of B through the inbox may overtake it).
  *
  * The provider kicks publishing with an empty post_recv while the RQ
  * ring's `engine` word is clear; the word stays set while nothing needs
@@ -88,9 +92,13 @@ bool ntbr_rrq_new_epoch(struct ntbr_qp *qp, u32 epoch,
 	return true;
 }
 
-/* IB_ACCESS_REMOTE_* <-> NTBR_POST_A_* */
-static u8 ntbr_post_access(int access)
+/* IB_ACCESS_REMOTE_* <-> NTBR_POST_A_* (what qp accepts as a responder) */
+static u8 ntbr_post_access(struct ntbr_qp *qp)
 {
+	int access = qp->attr.qp_access_flags;
+
+	if (!qp->attr.max_dest_rd_atomic)
+		access &= ~(IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC);
 	return (access & IB_ACCESS_REMOTE_WRITE ? NTBR_POST_A_WRITE : 0) |
 	       (access & IB_ACCESS_REMOTE_READ ? NTBR_POST_A_READ : 0) |
 	       (access & IB_ACCESS_REMOTE_ATOMIC ? NTBR_POST_A_ATOMIC : 0);
@@ -185,9 +193,10 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 			h->epoch = cpu_to_le32(epoch);
 			h->pd_id = cpu_to_le32(qp->ibqp.pd->res.id);
 			h->rnr_timer = qp->attr.min_rnr_timer;
-			h->access = ntbr_post_access(qp->attr.qp_access_flags) |
+			h->access = ntbr_post_access(qp) |
 				    (ntbr_qp_uc(qp) ? NTBR_POST_A_UC : 0);
 			h->rq_order = ilog2(qp->rq.num_wqe);
+			ntbr_inbox_post_info(qp, h);
 			if (qp->ibqp.srq)
 				h->srq_id =
 					cpu_to_le32(to_ntbr_srq(qp->ibqp.srq)->id);
@@ -343,6 +352,7 @@ static bool ntbr_peer_new_epoch(struct ntbr_qp *qp)
 
 	spin_lock_irqsave(&qp->rq_lock, flags);
 	qp->rq_epoch++;
+	ntbr_inbox_new_epoch(qp);
 	qp->rq_pub = qp->rq.cons;
 	if (qp->pub_any) {
 		qp->flush_pending = true;
@@ -382,6 +392,7 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 	ntbr_rrq_take_all(qp, &list);
 	qp->peer_qpn = 0;
 	qp->peer_srq = 0;
+	qp->peer_inbox = (struct ntbr_pinbox){};
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&list);
 	ntbr_umap_recheck(to_ntbr_ib(qp->ibqp.device));
@@ -406,7 +417,7 @@ bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)
  * it receives from), taken off; *epoch: the peer QP's epoch then.
  */
 static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
-					 u32 *epoch)
+					 u32 *epoch, struct ntbr_pinbox *pi)
 {
 	struct ntbr_rrq_ent *e = NULL;
 	unsigned long flags;
@@ -416,6 +427,7 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	*rnr_timer = qp->peer_rnr_timer;
 	*epoch = qp->rrq_epoch;
+	*pi = qp->peer_inbox;
 	srq = qp->peer_srq;
 	while (!srq && (e = list_first_entry_or_null(&qp->rrq,
 						     struct ntbr_rrq_ent,
@@ -429,6 +441,8 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 			break;
 		list_add_tail(&e->entry, &stale);	/* an old connection */
 	}
+	if (!srq && !e)
+		qp->rrq_want = true;	/* ntbr_peer_h_post runs us */
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&stale);
 	if (srq)
@@ -488,12 +502,14 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	struct ntbrdma_send_wqe *wqe = &c->wqe;
 	struct ntbr_qp_msg_done m = {};
 	int status = IB_WC_SUCCESS, rstatus = IB_WC_SUCCESS;
+	struct ntbrdma_cqe cqe = {};
 	struct ntbr_rrq_ent *e;
+	struct ntbr_pinbox pi;
 	unsigned long flags;
 	bool stale, srq;
 	u32 epoch;
 
-	e = ntbr_rrq_pop(qp, rnr_timer, &epoch);
+	e = ntbr_rrq_pop(qp, rnr_timer, &epoch, &pi);
 	if (!e)
 		return -EAGAIN;
 	srq = !e->src_qpn;	/* a receive of the peer QP's SRQ */
@@ -534,6 +550,17 @@ int ntbr_peer_send(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	m.status = rstatus;
 	if (srq)
 		m.flags |= NTBR_DONE_F_SRQ;
+	/*
+	 * Its QP has an inbox: the completion goes there first, after the
+	 * data (ntbr_peer_inbox_put orders them), so the responder's
+	 * provider has it before RECV_DONE reaches the responder's kernel.
+	 */
+	if (!srq && rstatus == IB_WC_SUCCESS) {
+		ntbr_done_cqe(&m, &cqe);
+		if (!ntbr_peer_inbox_put(dev, &pi, e->rq_index, e->epoch, &cqe,
+					 m.flags & NTBR_DONE_F_SOLICITED))
+			m.flags |= NTBR_DONE_F_INBOX;
+	}
 	/* Flushed while we copied: the responder is in error, no answer. */
 	spin_lock_irqsave(&qp->rrq_lock, flags);
 	stale = (srq ? epoch : e->epoch) != qp->rrq_epoch;

@@ -35,7 +35,11 @@ struct ntbr_wire_sge {
 	__le32 len;
 };
 
-/* Bits of ntbr_qp_msg_post.access: the sender QP's qp_access_flags. */
+/*
+ * Bits of ntbr_qp_msg_post.access: the sender QP's qp_access_flags, READ
+ * and ATOMIC only while its max_dest_rd_atomic is not 0 (it would refuse
+ * them: what the requester may map for READs from user space).
+ */
 #define NTBR_POST_A_WRITE	0x1	/* IB_ACCESS_REMOTE_WRITE */
 #define NTBR_POST_A_READ	0x2	/* IB_ACCESS_REMOTE_READ */
 #define NTBR_POST_A_ATOMIC	0x4	/* IB_ACCESS_REMOTE_ATOMIC */
@@ -60,6 +64,15 @@ struct ntbr_qp_msg_post {
 	/* Since protocol 8: the sender QP receives from this SRQ (count 0). */
 	__le32 srq_id;
 	__le32 rsvd2;
+	/*
+	 * Since protocol 9: the sender QP's receive inbox (order 0: none),
+	 * slots of struct ntbrdma_inbox_ent in its MR inbox_key (LOCAL_WRITE,
+	 * announced), ntbrdma_ib_inbox.c.
+	 */
+	__le32 inbox_key;
+	u8 inbox_order;
+	u8 rsvd3[3];
+	__le64 inbox_va;
 };
 
 #define NTBR_RCV_F_BAD	0x1	/* an SGE failed the responder's checks */
@@ -81,6 +94,8 @@ enum {
 #define NTBR_DONE_F_SOLICITED	0x2
 /* A receive of an SRQ: epoch is the SRQ's id, rq_index its handle. */
 #define NTBR_DONE_F_SRQ		0x4
+/* Since protocol 9: the completion is in the responder QP's inbox. */
+#define NTBR_DONE_F_INBOX	0x8
 
 struct ntbr_qp_msg_done {		/* RECV_DONE */
 	__le32 dst_qpn;
@@ -249,6 +264,18 @@ int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
 		      const struct ntbr_wire_sge *sge, u32 n,
 		      struct ntbr_rseg *rdst, struct ntbr_seg *src,
 		      u32 nsrc, const void *inl, u64 len, bool exact);
+
+/*
+ * ntbrdma_ib_inbox.c.  B: our inbox in a RECV_POST header.  A: write the
+ * completion of receive index (epoch) of the peer QP into its inbox pi,
+ * after the message's data; 0 or an errno (then RECV_DONE goes without
+ * NTBR_DONE_F_INBOX and the responder's kernel writes the slot).
+ * Caller holds eng_sem (read).
+ */
+void ntbr_inbox_post_info(const struct ntbr_qp *qp, struct ntbr_qp_msg_post *h);
+int ntbr_peer_inbox_put(struct ntbr_ib_dev *dev, const struct ntbr_pinbox *pi,
+			u32 index, u32 epoch, const struct ntbrdma_cqe *cqe,
+			bool solicited);
 
 /* ntbrdma_ib_peer_rx.c: handler of the types above. */
 void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p,

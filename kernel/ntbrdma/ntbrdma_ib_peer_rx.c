@@ -90,7 +90,7 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 	u32 conn_was, pd_was, access_was, epoch_was;
 	const char *excess = NULL;
 	size_t bytes = 0;
-	bool recheck;
+	bool recheck, want = false;
 	struct ntbr_rrq_ent *e;
 	unsigned long flags;
 	LIST_HEAD(list);
@@ -154,6 +154,9 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		}
 	}
 	if (epoch == qp->rrq_epoch && !excess) {
+		want = qp->rrq_want && n;
+		if (want)
+			qp->rrq_want = false;
 		list_splice_tail_init(&list, &qp->rrq);
 		qp->rrq_count += n;
 		qp->rrq_bytes += bytes;
@@ -162,6 +165,12 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 			WRITE_ONCE(qp->peer_dead_qpn, 0);
 		qp->peer_rnr_timer = h->rnr_timer & 31;
 		qp->peer_srq = srq;
+		/* Where its receives complete; checked at every write. */
+		qp->peer_inbox.key = le32_to_cpu(h->inbox_key);
+		qp->peer_inbox.va = le64_to_cpu(h->inbox_va);
+		qp->peer_inbox.order =
+			h->inbox_order <= ilog2(NTBR_MAX_QP_WR) + 1 ?
+				h->inbox_order : 0;
 		qp->peer_pd_id = le32_to_cpu(h->pd_id);
 		qp->peer_access = ntbr_post_ib_access(h->access);
 	}
@@ -174,7 +183,9 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 	 * Accepted: receives for an RNR wait, or a QP that answers again
 	 * for a retry wait; try now rather than after the timer.
 	 */
-	if (list_empty(&list))
+	if (want)
+		ntbr_eng_run_now(qp);
+	else if (list_empty(&list))
 		ntbr_eng_rnr_now(qp);
 	up_read(&dev->eng_sem);
 	ntbr_rrq_free_list(&old);
@@ -214,6 +225,7 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 	struct ntbrdma_cqe cqe = {};
 	bool ok = false, stale = false, more = false, toolong = false;
 	struct ntbrdma_recv_wqe *rw;
+	bool solicited;
 	unsigned long flags;
 	struct ntbr_qp *qp;
 	u32 prod;
@@ -239,18 +251,39 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 		     m->status <= IB_WC_GENERAL_ERR;
 		if (ok) {
 			rw = ntbr_wq_slot(&qp->rq, qp->rq.cons);
-			/* No peer fills a receive beyond its length. */
+			/*
+			 * No peer fills a receive beyond its length.  Not
+			 * checked here for a completion in our inbox: the
+			 * provider checks it (the slot may hold a newer
+			 * receive already, posted after it took this one).
+			 */
 			toolong = cqe.status == IB_WC_SUCCESS &&
 				  m->opcode == NTBR_RECV_OP_SEND &&
+				  !((m->flags & NTBR_DONE_F_INBOX) &&
+				    qp->inbox) &&
 				  cqe.byte_len > ntbr_rwqe_len(rw);
 			ok = !toolong;
 		}
 		if (ok) {
 			cqe.wr_id = READ_ONCE(rw->wr_id);
+			solicited = m->flags & NTBR_DONE_F_SOLICITED;
+			/*
+			 * The peer put the completion into our inbox: the
+			 * provider may have it already; only the event is
+			 * ours.  Else we make it (the inbox or the ring).
+			 */
+			if ((m->flags & NTBR_DONE_F_INBOX) && qp->inbox) {
+				atomic_inc(&dev->inbox_done);
+				ntbr_inbox_peer_done(qp, qp->rq.cons,
+						     cqe.wr_id);
+				ntbr_cq_notify(to_ntbr_cq(qp->ibqp.recv_cq),
+					       solicited ||
+					       cqe.status != IB_WC_SUCCESS);
+			} else {
+				ntbr_rq_complete(qp, qp->rq.cons, &cqe,
+						 solicited);
+			}
 			ntbr_wq_set_cons(&qp->rq, qp->rq.cons + 1);
-			ntbr_cq_post(to_ntbr_cq(qp->ibqp.recv_cq), &cqe,
-				     &qp->ibqp,
-				     m->flags & NTBR_DONE_F_SOLICITED);
 			/* Receives held back by NTBR_PUB_AHEAD go now. */
 			more = prod != qp->rq_pub;
 		}

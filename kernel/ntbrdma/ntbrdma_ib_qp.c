@@ -82,9 +82,17 @@ void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index)
  */
 bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod)
 {
+	/*
+	 * The RQ of a QP with an inbox: the provider may post again into
+	 * the slots of receives whose completions it took from the inbox
+	 * before our RECV_DONE work consumed them, up to a ring ahead of
+	 * cons (ntbrdma_ib_inbox.c); we never read those slots again.
+	 */
+	u32 limit = wq == &qp->rq && qp->inbox ? 2 * wq->num_wqe : wq->num_wqe;
+
 	/* Acquire: pairs with the producer's store-release after the slots. */
 	*prod = qp->user ? smp_load_acquire(&wq->ctrl->prod) : wq->prod;
-	if (*prod - wq->cons > wq->num_wqe) {
+	if (*prod - wq->cons > limit) {
 		ibdev_warn_ratelimited(qp->ibqp.device,
 				       "QP %u: ring prod %u cons %u: ignored\n",
 				       qp->ibqp.qp_num, *prod, wq->cons);
@@ -143,7 +151,9 @@ static void ntbr_wq_flush(struct ntbr_qp *qp, bool send)
 	spin_lock_irqsave(lock, flags);
 	if (!ntbr_wq_prod(qp, wq, &prod))
 		goto out;
-	for (cons = wq->cons; cons != prod; cons++) {
+	/* An inbox's completions the provider did not take go first. */
+	cons = send ? wq->cons : ntbr_inbox_flush(qp, prod);
+	for (; cons != prod; cons++) {
 		if (send) {
 			struct ntbrdma_send_wqe *wqe = ntbr_wq_slot(wq, cons);
 
@@ -183,8 +193,13 @@ static void ntbr_wq_reset(struct ntbr_qp *qp, bool send)
 			smp_store_release(&wq->ctrl->done, prod);
 	}
 	spin_unlock_irqrestore(lock, flags);
-	if (!send)
-		ntbr_peer_rq_flushed(qp);	/* the peer drops them too */
+	if (send)
+		return;
+	ntbr_peer_rq_flushed(qp);	/* the peer drops them too */
+	/* In the new epoch, the provider takes from the inbox again. */
+	spin_lock_irqsave(lock, flags);
+	ntbr_inbox_reset(qp);
+	spin_unlock_irqrestore(lock, flags);
 }
 
 /*
@@ -310,13 +325,8 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	if (init->sq_sig_type != IB_SIGNAL_ALL_WR &&
 	    init->sq_sig_type != IB_SIGNAL_REQ_WR)
 		return -EINVAL;
-	if (udata) {
-		if (udata->outlen < sizeof(resp))
-			return -EINVAL;
-		if (udata->inlen &&
-		    !ib_is_udata_cleared(udata, 0, udata->inlen))
-			return -EINVAL;
-	}
+	if (udata && udata->outlen < sizeof(resp))
+		return -EINVAL;
 	err = ntbr_qp_init_cap(qp, init);
 	if (err)
 		return err;
@@ -346,6 +356,11 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	err = ntbr_ud_qp_init(qp);
 	if (err)
 		goto err_eng;
+	if (udata) {
+		err = ntbr_inbox_create(qp, udata, &resp.flags);
+		if (err)
+			goto err_ud;
+	}
 
 	/* QP1 is the GSI QP's (never allocated to another). */
 	if (init->qp_type == IB_QPT_GSI) {
@@ -357,7 +372,7 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 				      &dev->next_qpn, GFP_KERNEL);
 	}
 	if (err < 0)
-		goto err_ud;
+		goto err_inbox;
 	ibqp->qp_num = qpn;
 
 	if (udata) {
@@ -371,6 +386,8 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 err_xa:
 	xa_erase(&dev->qps, qpn);
+err_inbox:
+	ntbr_inbox_destroy(qp);
 err_ud:
 	ntbr_ud_qp_fini(qp);
 err_eng:
@@ -398,6 +415,7 @@ int ntbr_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	xa_erase(&dev->qps, ibqp->qp_num);
 	ntbr_eng_qp_fini(qp);
 	ntbr_ud_qp_fini(qp);
+	ntbr_inbox_destroy(qp);
 	ntbr_wq_free(&qp->rq);
 	ntbr_wq_free(&qp->sq);
 	mutex_destroy(&qp->mutex);
@@ -549,10 +567,12 @@ static int ntbr_qp_driver_op(struct ntbr_qp *qp, int attr_mask,
 	err = ib_copy_from_udata(&req, udata, sizeof(req));
 	if (err)
 		return err;
-	if (req.op != NTBRDMA_QP_OP_MAP_PEER_MR)
+	if (req.op != NTBRDMA_QP_OP_MAP_PEER_MR &&
+	    req.op != NTBRDMA_QP_OP_MAP_PEER_MR_READ)
 		return -EOPNOTSUPP;
 	mutex_lock(&qp->mutex);
-	err = ntbr_umap_create(qp, req.rkey, udata);
+	err = ntbr_umap_create(qp, req.rkey,
+			       req.op == NTBRDMA_QP_OP_MAP_PEER_MR_READ, udata);
 	mutex_unlock(&qp->mutex);
 	return err;
 }
@@ -632,7 +652,8 @@ int ntbr_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr,
 		break;
 	}
 	/* The peer QP checks its requests against these: tell it. */
-	if ((attr_mask & (IB_QP_ACCESS_FLAGS | IB_QP_MIN_RNR_TIMER)) &&
+	if ((attr_mask & (IB_QP_ACCESS_FLAGS | IB_QP_MIN_RNR_TIMER |
+			  IB_QP_MAX_DEST_RD_ATOMIC)) &&
 	    qp->dest == NTBR_QP_DEST_PEER && next != IB_QPS_RESET &&
 	    next != IB_QPS_ERR) {
 		ntbr_peer_attr_changed(qp);

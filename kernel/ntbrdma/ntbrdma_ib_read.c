@@ -41,7 +41,9 @@
  * (qp->rd_in); more queued on all QPs than a correct peer can have in
  * flight is dropped and logged.  The QP's work item rd_work executes
  * them in order, outside the control handler (a 1 MiB READ no longer
- * holds up the other control messages): each after the QP's checks
+ * holds up the other control messages), except that the handler
+ * answers a READ of at most 4 KiB or an atomic itself when nothing of
+ * its QP is queued or executing (qp->rd_busy): each after the QP's checks
  * (state, REMOTE_READ, max_dest_rd_atomic, the MR's key, range and PD),
  * and after waiting for room in the control queue as the engine does;
  * then it answers READ_DONE.  Destroying the QP answers what is still
@@ -60,6 +62,8 @@
 
 /* The peer's READs queued on all our QPs: a correct peer's unanswered. */
 #define NTBR_RD_IN_MAX		(NTBR_MAX_QP + NTBR_RD_EXTRA_MAX)
+/* READs the control handler answers itself (ntbr_rd_inline), bytes. */
+#define NTBR_RD_INLINE_MAX	4096U
 
 static_assert((NTBR_MAX_RD_ATOM & (NTBR_MAX_RD_ATOM - 1)) == 0);
 /* READ_REQ and ATOMIC_REQ begin alike: ntbr_rd_answer() reads either. */
@@ -70,7 +74,7 @@ static_assert(offsetof(struct ntbr_qp_msg_atomic, src_qpn) ==
 
 /*
  * A READ_REQ or ATOMIC_REQ of the peer, queued on the QP it is for: the
- * message as it came (ntbr_rd_read(), ntbr_rd_atomic()).
+ * message as it came (ntbr_rd_read(); an ATOMIC_REQ begins alike).
  */
 struct ntbr_rd_req {
 	struct list_head entry;
@@ -82,11 +86,6 @@ struct ntbr_rd_req {
 static struct ntbr_qp_msg_read *ntbr_rd_read(struct ntbr_rd_req *r)
 {
 	return (struct ntbr_qp_msg_read *)r->msg;
-}
-
-static struct ntbr_qp_msg_atomic *ntbr_rd_atomic(struct ntbr_rd_req *r)
-{
-	return (struct ntbr_qp_msg_atomic *)r->msg;
 }
 
 static struct ntbr_rd_ent *ntbr_rd_ent(struct ntbr_qp *qp, u32 req_id)
@@ -375,19 +374,23 @@ static int ntbr_rd_exec_atomic(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 				 sizeof(wire), true);
 }
 
-/* Execute one READ of the peer: push our data into its pages. */
+/*
+ * Execute one READ of the peer (or an atomic: type), m the message as it
+ * came: push our data into its pages.  One at a time per QP (rd_busy):
+ * qp->rd_dst is its scratch.
+ */
 static int ntbr_rd_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
-			struct ntbr_rd_req *r)
+			u16 type, const void *msg)
 {
-	const struct ntbr_qp_msg_read *m = ntbr_rd_read(r);
+	const struct ntbr_qp_msg_read *m = msg;
 	u32 rlen = le32_to_cpu(m->len);
 	struct ntbr_seg src;
 	int status;
 
 	if (!ntbr_rd_qp_ok(dev, qp, m))
 		return IB_WC_RETRY_EXC_ERR;	/* nobody answers */
-	if (r->type == NTBR_CTRL_QP_ATOMIC_REQ)
-		return ntbr_rd_exec_atomic(dev, qp, ntbr_rd_atomic(r));
+	if (type == NTBR_CTRL_QP_ATOMIC_REQ)
+		return ntbr_rd_exec_atomic(dev, qp, msg);
 	/* As an HCA's responder: the QP's own READ permissions first. */
 	status = ntbr_eng_resp_read_ok(qp);
 	if (status != IB_WC_SUCCESS)
@@ -401,17 +404,39 @@ static int ntbr_rd_exec(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 				 NULL, rlen, true);
 }
 
+/*
+ * The next queued request, which the caller then executes (rd_busy set
+ * until ntbr_rd_idle); NULL when none, or while the control handler
+ * executes one (it queues rd_work again after).
+ */
 static struct ntbr_rd_req *ntbr_rd_pop(struct ntbr_qp *qp)
 {
-	struct ntbr_rd_req *r;
+	struct ntbr_rd_req *r = NULL;
 	unsigned long flags;
 
 	spin_lock_irqsave(&qp->rrq_lock, flags);
-	r = list_first_entry_or_null(&qp->rd_in, struct ntbr_rd_req, entry);
-	if (r)
+	if (!qp->rd_busy)
+		r = list_first_entry_or_null(&qp->rd_in, struct ntbr_rd_req,
+					     entry);
+	if (r) {
 		list_del(&r->entry);
+		qp->rd_busy = true;
+	}
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	return r;
+}
+
+/* The request executing was answered; true if more are queued. */
+static bool ntbr_rd_idle(struct ntbr_qp *qp)
+{
+	unsigned long flags;
+	bool more;
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	qp->rd_busy = false;
+	more = !list_empty(&qp->rd_in);
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	return more;
 }
 
 static void ntbr_rd_free(struct ntbr_ib_dev *dev, struct ntbr_rd_req *r)
@@ -434,14 +459,50 @@ static void ntbr_rd_work(struct work_struct *work)
 		r = ntbr_rd_pop(qp);
 		if (!r)
 			break;
-		status = ntbr_rd_exec(dev, qp, r);
+		status = ntbr_rd_exec(dev, qp, r->type, r->msg);
 		/* -ENOTCONN: the link went, the requester fails the READ. */
 		if (status != -ENOTCONN)
 			ntbr_rd_answer(dev, ntbr_rd_read(r), status);
 		ntbr_rd_free(dev, r);
+		ntbr_rd_idle(qp);
 		cond_resched();
 	}
 	up_read(&dev->eng_sem);
+}
+
+/*
+ * B, in the control handler: a small READ (at most NTBR_RD_INLINE_MAX
+ * bytes) or an atomic executed and answered at once, without waking
+ * rd_work - if nothing of the QP is queued or executing (answers stay
+ * in order) and the control queue has room (else rd_work waits for it).
+ * A copy this short holds up the other control messages less than the
+ * work item's wake-up costs the READ.  False: queue it.
+ */
+static bool ntbr_rd_inline(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			   u16 type, const struct ntbr_qp_msg_read *m)
+{
+	unsigned long flags;
+	bool inl;
+	int status;
+
+	if (type != NTBR_CTRL_QP_ATOMIC_REQ &&
+	    le32_to_cpu(m->len) > NTBR_RD_INLINE_MAX)
+		return false;
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	inl = !qp->rd_busy && list_empty(&qp->rd_in) &&
+	      !ntbr_ctrl_congested(dev->nd);
+	if (inl)
+		qp->rd_busy = true;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	if (!inl)
+		return false;
+	status = ntbr_rd_exec(dev, qp, type, m);
+	if (status != -ENOTCONN)
+		ntbr_rd_answer(dev, m, status);
+	/* Queued meanwhile (rd_work found us busy): it goes on. */
+	if (ntbr_rd_idle(qp))
+		ntbr_eng_queue_work(&qp->rd_work);
+	return true;
 }
 
 /* B: a READ or atomic of the peer, queued on its QP. */
@@ -466,6 +527,10 @@ void ntbr_read_h_req(struct ntbr_ib_dev *dev, u16 type, const void *p,
 	if (!qp || !ntbr_peer_state_rcv(READ_ONCE(qp->state))) {
 		up_read(&dev->eng_sem);
 		ntbr_rd_answer(dev, m, IB_WC_RETRY_EXC_ERR); /* nobody answers */
+		return;
+	}
+	if (ntbr_rd_inline(dev, qp, type, m)) {
+		up_read(&dev->eng_sem);
 		return;
 	}
 	if (atomic_inc_return(&dev->rd_in) > NTBR_RD_IN_MAX) {

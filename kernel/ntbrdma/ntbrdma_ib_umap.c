@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ntbrdma: user mappings of peer MRs, for RDMA WRITEs from user space
- * (kernel bypass; Documentation/rdma-datapath.md, "Kernel bypass").
+ * ntbrdma: user mappings of peer MRs, for RDMA WRITEs and READs from user
+ * space (kernel bypass; Documentation/rdma-datapath.md, "Kernel bypass").
  *
- * A QP's provider asks (modify_qp with NTBRDMA_QP_OP_MAP_PEER_MR) for the
- * whole pages of one peer MR; after the checks a responder makes, a
+ * A QP's provider asks (modify_qp with NTBRDMA_QP_OP_MAP_PEER_MR, or
+ * _MAP_PEER_MR_READ for a read-only mapping) for the whole pages of one
+ * peer MR; after the checks a responder makes for that operation, a
  * umap holds a reference on the remote-MR entry (so the peer's MR_DEL is
  * acknowledged only once the umap is gone) and an mmap entry through
  * which the provider maps those pages of our window, write-combining.
@@ -63,20 +64,38 @@ static bool ntbr_umap_rmr_linked(struct ntbr_ib_dev *dev, struct ntbr_rmr *rmr)
 }
 
 /*
+ * The peer MR's own rights for a mapping: REMOTE_READ for a READ one; for
+ * a WRITE one REMOTE_WRITE, and REMOTE_READ too unless map_write_only
+ * (a CPU mapping cannot be write-only).
+ */
+static bool ntbr_umap_mr_allows(const struct ntbr_rmr *rmr, bool read)
+{
+	if (read)
+		return rmr->access & IB_ACCESS_REMOTE_READ;
+	return (rmr->access & IB_ACCESS_REMOTE_WRITE) &&
+	       ((rmr->access & IB_ACCESS_REMOTE_READ) ||
+		READ_ONCE(map_write_only));
+}
+
+/*
  * The conditions under which a mapping may exist (and be made): the QP
  * in RTS with the peer as destination, connected back by a peer QP that
- * allows REMOTE_WRITE, the MR still in the table, of that QP's PD.
+ * allows REMOTE_WRITE (read: REMOTE_READ, which that QP announces only
+ * with max_dest_rd_atomic > 0), the MR still in the table, of that QP's
+ * PD.
  */
-static bool ntbr_umap_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr)
+static bool ntbr_umap_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr,
+			      bool read)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	u32 want = read ? IB_ACCESS_REMOTE_READ : IB_ACCESS_REMOTE_WRITE;
 	u32 pd_id, access;
 
 	return READ_ONCE(qp->state) == IB_QPS_RTS &&
 	       qp->dest == NTBR_QP_DEST_PEER &&
 	       ntbr_link_ready(dev->nd) &&
 	       ntbr_peer_conn(qp, &pd_id, &access) &&
-	       (access & IB_ACCESS_REMOTE_WRITE) && pd_id == rmr->pd_id &&
+	       (access & want) && pd_id == rmr->pd_id &&
 	       ntbr_umap_rmr_linked(dev, rmr);
 }
 
@@ -135,7 +154,7 @@ void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all)
 	list_for_each_entry_safe(um, next, &dev->umaps, dev_entry) {
 		if (qp && um->qp != qp)
 			continue;
-		if (!all && ntbr_umap_allowed(um->qp, um->rmr))
+		if (!all && ntbr_umap_allowed(um->qp, um->rmr, um->read))
 			continue;
 		mutex_lock(&um->lock);
 		um->revoked = true;	/* no new VMA, faults get the sink */
@@ -249,10 +268,11 @@ static int ntbr_umap_check_pages(struct ntbr_ib_dev *dev,
 }
 
 /*
- * NTBRDMA_QP_OP_MAP_PEER_MR for qp (its mutex held): the checks, then a
- * umap whose mmap entry the answer names.
+ * NTBRDMA_QP_OP_MAP_PEER_MR (read: _MAP_PEER_MR_READ) for qp (its mutex
+ * held): the checks, then a umap whose mmap entry the answer names.
  */
-int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
+int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
+		     struct ib_udata *udata)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_ucontext *uc = rdma_udata_to_drv_context(udata,
@@ -273,10 +293,7 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
 	if (!rmr)
 		return -ENOENT;
 	err = -EACCES;
-	if (!(rmr->access & IB_ACCESS_REMOTE_WRITE) ||
-	    (!(rmr->access & IB_ACCESS_REMOTE_READ) &&
-	     !READ_ONCE(map_write_only)) ||
-	    !ntbr_umap_allowed(qp, rmr))
+	if (!ntbr_umap_mr_allows(rmr, read) || !ntbr_umap_allowed(qp, rmr, read))
 		goto err_rmr;
 	/* Whole pages only: the rest of a partial page is not the MR's. */
 	start = ALIGN(rmr->iova, PAGE_SIZE);
@@ -304,6 +321,7 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
 	um->uc = uc;
 	um->iova = start;
 	um->len = end - start;
+	um->read = read;
 
 	mutex_lock(&dev->umap_lock);
 	err = -ENOSPC;
@@ -311,7 +329,7 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
 		goto err_unlock;
 	/* Again under umap_lock: a revocation of now does not miss it. */
 	err = -EACCES;
-	if (!ntbr_umap_allowed(qp, rmr))
+	if (!ntbr_umap_allowed(qp, rmr, read))
 		goto err_unlock;
 	err = rdma_user_mmap_entry_insert(&uc->ibuc, &um->me.rdma_entry,
 					  um->len);
@@ -325,6 +343,8 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, struct ib_udata *udata)
 	resp.map_gen = qp->map_gen;
 	atomic_inc(&dev->umap_live);
 	atomic_inc(&dev->umap_made);
+	if (read)
+		atomic_inc(&dev->umap_made_read);
 	mutex_unlock(&dev->umap_lock);
 
 	err = ib_copy_to_udata(udata, &resp, sizeof(resp));
@@ -424,12 +444,17 @@ int ntbr_umap_mmap(struct ntbr_umap *um, struct vm_area_struct *vma)
 
 	if (!(vma->vm_flags & VM_SHARED) || (vma->vm_flags & VM_EXEC))
 		return -EINVAL;
+	/* For READs: the MR's rights allow nothing else, not even later. */
+	if (um->read && (vma->vm_flags & VM_WRITE))
+		return -EACCES;
 	v = kzalloc(sizeof(*v), GFP_KERNEL);
 	if (!v)
 		return -ENOMEM;
 	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTCOPY | VM_DONTEXPAND |
 			 VM_DONTDUMP;
 	vma->vm_flags &= ~VM_MAYEXEC;
+	if (um->read)
+		vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_page_prot = pgprot_writecombine(vma->vm_page_prot);
 
 	mutex_lock(&um->lock);
@@ -478,9 +503,11 @@ static int ntbr_umap_show(struct seq_file *s, void *unused)
 {
 	struct ntbr_ib_dev *dev = s->private;
 
-	seq_printf(s, "live %d made %d revoked %d\n",
+	seq_printf(s, "live %d made %d revoked %d made_read %d read_done %d\n",
 		   atomic_read(&dev->umap_live), atomic_read(&dev->umap_made),
-		   atomic_read(&dev->umap_revoked));
+		   atomic_read(&dev->umap_revoked),
+		   atomic_read(&dev->umap_made_read),
+		   atomic_read(&dev->umap_read_done));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ntbr_umap);

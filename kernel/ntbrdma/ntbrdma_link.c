@@ -351,6 +351,7 @@ static void ntbr_link_work(struct work_struct *work)
 			ntbr_handshake_start(nd);
 		} else {
 			ntbr_net_backstop(nd);
+			ntbr_ctrl_backstop(nd);
 			ntbr_link_queue(nd, NTBR_READY_POLL);
 			return;
 		}

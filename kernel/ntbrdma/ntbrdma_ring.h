@@ -42,9 +42,13 @@
  * together, answered by the QP's work, and ATOMIC_REQ
  * (ntbrdma_ib_read.c); 7: RECV_POST says whether the sender QP is UC
  * (NTBR_POST_A_UC); 8: SRQs (SRQ_POST, SRQ_FLUSH, RECV_POST's srq_id,
- * ntbrdma_ib_srq.c).
+ * ntbrdma_ib_srq.c); 9: receive inboxes (RECV_POST's inbox, RECV_DONE's
+ * NTBR_DONE_F_INBOX, ntbrdma_ib_inbox.c); 10: control doorbells only
+ * when the consumer armed (ctrl_out_armed, ntbrdma_ctrl.c); 11: RECV_POST
+ * announces READ and ATOMIC only while the QP's max_dest_rd_atomic is not
+ * 0 (the peer maps MRs for READs from user space on that word).
  */
-#define NTBR_PROTO_VERSION	8
+#define NTBR_PROTO_VERSION	11
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */
@@ -127,6 +131,12 @@ struct ntbr_area {
 	struct ntbr_ctrl_entry ctrl_in[NTBR_CTRL_RING]; /* peer writes */
 	/* Control channel, us -> peer: the peer consumes. */
 	struct ntbr_word ctrl_out_cons;		/* peer (consumer) writes */
+	/*
+	 * Peer (consumer) writes a new value each time it found our ring
+	 * empty and waits for a doorbell; we ring NTBR_DB_CTRL for messages
+	 * only when the value changed since we last rang (ntbrdma_ctrl.c).
+	 */
+	struct ntbr_word ctrl_out_armed;
 
 	/*
 	 * Netdev, peer -> us (we receive).  We post buffers into the peer's

@@ -93,6 +93,8 @@ struct ntbr_ctrl_stats {
 	u64 room_doorbells;	/* doorbells we rang to say "room" */
 	u64 discarded;		/* queued messages dropped with the link */
 	u64 overflows;		/* link resets: ctrl_q at NTBR_CTRL_Q_MAX */
+	u64 doorbells;		/* doorbells we rang for messages */
+	u64 db_saved;		/* sends that needed none: the peer was busy */
 };
 
 #define NTBR_DOWN_CAUSES	16
@@ -181,6 +183,8 @@ struct ntbr_dev {
 	spinlock_t ctrl_lock;
 	u32 ctrl_out_prod;		/* ours: messages we sent */
 	u32 ctrl_out_cons;		/* last valid value the peer wrote */
+	u32 ctrl_armed_seen;		/* producer: peer's arm value we rang for */
+	u32 ctrl_arm_gen;		/* consumer (ctrl_work): our last arm value */
 	u32 ctrl_in_cons;		/* ours: messages we consumed */
 	u32 ctrl_in_wait_seen;		/* consumer: peer's wait value answered */
 	bool ctrl_stalled;		/* debugfs inject: consume nothing */
@@ -231,6 +235,11 @@ bool ntbr_hello_target_ok(struct ntbr_dev *nd, u32 area_word);
 void ntbr_hello_send(struct ntbr_dev *nd, u32 area_word, u32 from, u32 to);
 int ntbr_peer_layout_take(struct ntbr_dev *nd, u32 area_word);
 void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val);
+/*
+ * Read back a 32-bit word of the peer's area through the window: the
+ * posted writes before it reached the peer when it returns.
+ */
+u32 ntbr_win_read32(struct ntbr_dev *nd, u64 addr);
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 		   size_t len);
 bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len);
@@ -253,6 +262,8 @@ void ntbr_link_bye(struct ntbr_dev *nd);
 void ntbr_ctrl_init(struct ntbr_dev *nd);
 void ntbr_ctrl_ready(struct ntbr_dev *nd);
 void ntbr_ctrl_db(struct ntbr_dev *nd);
+/* Link work, every NTBR_READY_POLL: look at our ring (a doorbell lost). */
+void ntbr_ctrl_backstop(struct ntbr_dev *nd);
 void ntbr_ctrl_work(struct work_struct *work);
 void ntbr_ctrl_discard(struct ntbr_dev *nd);
 void ntbr_ctrl_stop(struct ntbr_dev *nd);

@@ -87,6 +87,15 @@ void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val)
 		iowrite32(val, w->map + (addr - w->base));
 }
 
+u32 ntbr_win_read32(struct ntbr_dev *nd, u64 addr)
+{
+	const struct ntbr_out_win *w = ntbr_out_find(nd, addr);
+
+	if (WARN_ON_ONCE(!w))
+		return 0;
+	return ioread32(w->map + (addr - w->base));
+}
+
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 		   size_t len)
 {
@@ -140,6 +149,29 @@ int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
 		ret = -EINVAL;
 	else
 		ntbr_win_copy(nd, peer_addr, src, len);
+	srcu_read_unlock(&nd->srcu, idx);
+
+	return ret;
+}
+
+int ntbr_peer_write_u64(struct ntbr_dev *nd, u64 peer_addr, u64 val)
+{
+	const struct ntbr_out_win *w;
+	int idx, ret = 0;
+
+	if (!IS_ALIGNED(peer_addr, 8))
+		return -EINVAL;
+	idx = srcu_read_lock(&nd->srcu);
+	if (!READ_ONCE(nd->ready)) {
+		ret = -ENOTCONN;
+	} else {
+		w = ntbr_out_find(nd, peer_addr);
+		if (w)
+			/* One 8-byte store (windows are page aligned). */
+			writeq(val, w->map + (peer_addr - w->base));
+		else
+			ret = -EINVAL;
+	}
 	srcu_read_unlock(&nd->srcu, idx);
 
 	return ret;
