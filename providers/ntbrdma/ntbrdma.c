@@ -5,7 +5,8 @@
  * Control path through libibverbs' ibv_cmd_* helpers; completion queues
  * are rings mapped from the kernel (include/rdma/ntbrdma-abi.h), polled
  * and armed here without system calls, merged in order with the
- * completions of WRITEs this provider did itself (ntbrdma_bypass.c).
+ * completions of WRITEs this provider did itself (ntbrdma_bypass.c) and
+ * of receives taken from inboxes (ntbrdma_inbox.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,7 +132,13 @@ static struct ibv_mr *ntb_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 		errno = ret;
 		return NULL;
 	}
-	ntb_mr_table_add(to_ctx(pd->context), mr);
+	mr->vmr.access = access;
+	/*
+	 * The bypass dereferences SGE addresses, which are iovas: only an MR
+	 * at its own address may serve it (others take the kernel path).
+	 */
+	if (hca_va == (uintptr_t)addr)
+		ntb_mr_table_add(to_ctx(pd->context), mr);
 	return &mr->vmr.ibv_mr;
 }
 
@@ -317,11 +324,37 @@ static bool ntb_priv_due(struct ntb_cq *cq)
 	return (int32_t)(cq->cons - p->mark) >= 0;
 }
 
+bool ntb_cq_priv_room(struct ntb_cq *cq)
+{
+	uint32_t size;
+
+	/*
+	 * As many as the ring: receive completions wait here for poll_cq
+	 * when they came through an inbox (ntbrdma_inbox.c).
+	 */
+	if (!cq->priv) {
+		size = cq->num_cqe;
+		cq->priv = calloc(size, sizeof(*cq->priv));
+		if (!cq->priv)
+			return false;
+		cq->priv_size = size;
+	}
+	return cq->priv_tail - cq->priv_head < cq->priv_size;
+}
+
+void ntb_cq_priv_push_mark(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe,
+			   uint32_t mark)
+{
+	struct ntb_priv_cqe *p = &cq->priv[cq->priv_tail & (cq->priv_size - 1)];
+
+	p->cqe = *cqe;
+	p->mark = mark;
+	cq->priv_tail++;
+}
+
 bool ntb_cq_priv_push(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe)
 {
-	struct ntb_priv_cqe *p;
 	bool ok = false;
-	uint32_t size;
 
 	pthread_spin_lock(&cq->lock);
 	/*
@@ -333,20 +366,11 @@ bool ntb_cq_priv_push(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe)
 	if (__atomic_load_n(&cq->ctrl->armed, __ATOMIC_SEQ_CST) !=
 	    NTBRDMA_CQ_DISARMED)
 		goto out;
-	if (!cq->priv) {
-		size = cq->num_cqe < 1024 ? cq->num_cqe : 1024;
-		cq->priv = calloc(size, sizeof(*cq->priv));
-		if (!cq->priv)
-			goto out;
-		cq->priv_size = size;
-	}
-	if (cq->priv_tail - cq->priv_head >= cq->priv_size)
+	if (!ntb_cq_priv_room(cq))
 		goto out;
-	p = &cq->priv[cq->priv_tail & (cq->priv_size - 1)];
-	p->cqe = *cqe;
 	/* After the ring entries the kernel made so far (acquire: in ring). */
-	p->mark = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
-	cq->priv_tail++;
+	ntb_cq_priv_push_mark(
+		cq, cqe, __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE));
 	ok = true;
 out:
 	pthread_spin_unlock(&cq->lock);
@@ -365,6 +389,8 @@ static int ntb_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 		pthread_spin_unlock(&cq->lock);
 		return -EOVERFLOW; /* the CQ is in error (IBV_EVENT_CQ_ERR) */
 	}
+	if (cq->inbox_qps)
+		ntb_inbox_poll(cq);
 	/* Pairs with the kernel's store-release of prod after the entry. */
 	prod = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
 	if (prod - cq->cons > cq->num_cqe) {
@@ -444,6 +470,8 @@ static int ntb_ex_next(struct ntb_cq *cq)
 	if (__atomic_load_n(&cq->ctrl->flags, __ATOMIC_RELAXED) &
 	    NTBRDMA_CQ_F_OVERFLOW)
 		return EOVERFLOW; /* the CQ is in error (IBV_EVENT_CQ_ERR) */
+	if (cq->inbox_qps)
+		ntb_inbox_poll(cq);
 	/* Pairs with the kernel's store-release of prod after the entry. */
 	prod = __atomic_load_n(&cq->ctrl->prod, __ATOMIC_ACQUIRE);
 	if (prod - cq->cons > cq->num_cqe)

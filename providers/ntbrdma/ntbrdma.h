@@ -3,7 +3,8 @@
  * libntbrdma: what the provider's files share: the context (with its
  * table of MRs registered through it), completion queues (the kernel's
  * ring and the provider's own completions, ntbrdma.c), queue pairs
- * (ntbrdma_qp.c) and RDMA WRITE from user space (ntbrdma_bypass.c).
+ * (ntbrdma_qp.c), RDMA WRITE from user space (ntbrdma_bypass.c) and
+ * receive inboxes (ntbrdma_inbox.c).
  */
 #ifndef NTBRDMA_H
 #define NTBRDMA_H
@@ -25,7 +26,13 @@ struct ntb_device {
 	struct verbs_device vdev;
 };
 
-/* An MR registered through us: what the bypass checks an SGE against. */
+struct ntb_qp;
+
+/*
+ * An MR registered through us: what the bypass checks an SGE against
+ * (vmr.access: its access flags).  In the table only if registered at
+ * its own address.
+ */
 struct ntb_mr {
 	struct verbs_mr vmr;
 	struct ntb_mr *next; /* in its hash chain */
@@ -37,13 +44,14 @@ struct ntb_context {
 	struct verbs_context vctx;
 	uint32_t max_cqe;
 	uint32_t max_inline_data;
-	/* RDMA WRITE from user space (NTBRDMA_BYPASS=0 turns it off). */
+	/* RDMA WRITE and READ from user space (NTBRDMA_BYPASS=0: off). */
 	bool bypass;
+	/* READs of at most this many bytes (NTBRDMA_BYPASS_READ_MAX). */
+	uint32_t bypass_read_max;
 	pthread_rwlock_t mr_lock;
 	struct ntb_mr *mr_hash[NTB_MR_HASH]; /* by lkey */
 };
 
-/* A completion the provider made itself, after ring entry `mark`. */
 /* An address handle: the kernel's index for it goes into UD WQEs. */
 struct ntb_ah {
 	struct ibv_ah ibah;
@@ -87,6 +95,8 @@ struct ntb_cq {
 	/* Extended polling: the current entry, between start and end_poll. */
 	const struct ntbrdma_cqe *cur;
 	bool cur_priv; /* it is priv[priv_head] */
+	/* QPs with an inbox whose receives complete here (under lock). */
+	struct ntb_qp *inbox_qps;
 };
 
 static inline struct ntb_context *to_ctx(struct ibv_context *ibctx)
@@ -105,6 +115,14 @@ static inline struct ntb_cq *to_cq(struct ibv_cq *ibcq)
  * make the completion, to raise the event) or our queue is full.
  */
 bool ntb_cq_priv_push(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe);
+/* Under cq->lock: room in the private queue (allocated if need be). */
+bool ntb_cq_priv_room(struct ntb_cq *cq);
+/* Under cq->lock, with room: queue cqe after ring entry mark. */
+void ntb_cq_priv_push_mark(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe,
+			   uint32_t mark);
+
+/* ntbrdma_inbox.c, under cq->lock: take the inboxes' completions. */
+void ntb_inbox_poll(struct ntb_cq *cq);
 
 /* ntbrdma_bypass.c: the MR table. */
 void ntb_mr_table_init(struct ntb_context *ctx);

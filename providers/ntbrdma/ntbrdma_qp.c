@@ -32,6 +32,11 @@
 #include "ntbrdma.h"
 #include "ntbrdma_qp.h"
 
+struct ntb_create_qp_cmd {
+	struct ibv_create_qp ibv_cmd;
+	struct ntbrdma_create_qp drv;
+};
+
 struct ntb_create_qp_resp {
 	struct ib_uverbs_create_qp_resp ibv_resp;
 	struct ntbrdma_create_qp_resp drv;
@@ -85,7 +90,7 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 {
 	struct ntb_create_qp_resp resp;
 	struct ibv_qp_init_attr_ex ex;
-	struct ibv_create_qp cmd;
+	struct ntb_create_qp_cmd cmd;
 	struct ntb_qp *qp;
 	int ret;
 
@@ -96,17 +101,26 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 	}
 	memset(&cmd, 0, sizeof(cmd));
 	memset(&resp, 0, sizeof(resp));
+	/* A receive inbox, if the kernel takes it (ntbrdma_inbox.c). */
+	if (ntb_inbox_wanted(attr) &&
+	    ntb_inbox_alloc(qp, attr->pd, attr->cap.max_recv_wr, &cmd.drv))
+		memset(&cmd.drv, 0, sizeof(cmd.drv));
 	/*
 	 * What the command carries: ibv_cmd_create_qp_ex() refuses
 	 * IBV_QP_INIT_ATTR_CREATE_FLAGS (create_flags 0 here: checked).
 	 */
 	ex = *attr;
 	ex.comp_mask &= IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
-	ret = ibv_cmd_create_qp_ex(ibctx, &qp->vqp, &ex, &cmd, sizeof(cmd),
-				   &resp.ibv_resp, sizeof(resp));
+	ret = ibv_cmd_create_qp_ex(ibctx, &qp->vqp, &ex, &cmd.ibv_cmd,
+				   sizeof(cmd), &resp.ibv_resp, sizeof(resp));
 	if (ret)
 		goto err_free;
 	attr->cap = ex.cap;
+	/* Not taken (an RQ larger than we thought, say): not needed. */
+	if (resp.drv.flags & NTBRDMA_QP_F_INBOX)
+		qp->inbox.on = true;
+	else
+		ntb_inbox_free(qp);
 	ret = ntb_wq_map(&qp->sq, ibctx->cmd_fd, resp.drv.sq_mmap_offset,
 			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
@@ -136,6 +150,8 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 		goto err_unmap;
 	}
 	qp->sq_sig_all = attr->sq_sig_all;
+	if (qp->inbox.on)
+		ntb_inbox_attach(qp);
 	return qp;
 
 err_unmap:
@@ -144,6 +160,7 @@ err_unmap:
 err_destroy:
 	ibv_cmd_destroy_qp(&qp->ibqp);
 err_free:
+	ntb_inbox_free(qp);
 	free(qp);
 	errno = ret;
 	return NULL;
@@ -234,6 +251,9 @@ int ntb_destroy_qp(struct ibv_qp *ibqp)
 	ret = ibv_cmd_destroy_qp(ibqp);
 	if (ret)
 		return ret;
+	if (qp->inbox.on)
+		ntb_inbox_detach(qp);
+	ntb_inbox_free(qp);
 	ntb_bypass_qp_fini(qp);
 	ntb_qpex_fini(qp);
 	ntb_wq_unmap(&qp->rq);
@@ -443,9 +463,10 @@ static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
  * and as mlx5 does) with *bad_wr the first request not posted: EINVAL for
  * a QP that cannot send yet (RESET, INIT, RTR) or an invalid request,
  * ENOMEM for a full send queue.  Requests before bad_wr are posted.
+ * checked: the caller checked every request and the room for all.
  */
 static int ntb_post_send_locked(struct ntb_qp *qp, struct ibv_send_wr *wr,
-				struct ibv_send_wr **bad_wr)
+				struct ibv_send_wr **bad_wr, bool checked)
 {
 	struct ntb_wq *wq = &qp->sq;
 	struct ibv_ah *kick_ah = NULL;
@@ -461,16 +482,21 @@ static int ntb_post_send_locked(struct ntb_qp *qp, struct ibv_send_wr *wr,
 		return EINVAL;
 	}
 	for (; wr; wr = wr->next) {
-		ret = ntb_check_send_wr(qp, wr);
-		if (!ret && ntb_wq_full(wq))
-			ret = ENOMEM;
-		if (ret) {
-			*bad_wr = wr;
-			break;
+		if (!checked) {
+			ret = ntb_check_send_wr(qp, wr);
+			if (!ret && ntb_wq_full(wq))
+				ret = ENOMEM;
+			if (ret) {
+				*bad_wr = wr;
+				break;
+			}
 		}
 		flags = 0;
-		if (wr->opcode == IBV_WR_RDMA_WRITE && state == IBV_QPS_RTS) {
-			switch (ntb_bypass_write(qp, wr)) {
+		if (state == IBV_QPS_RTS && (wr->opcode == IBV_WR_RDMA_WRITE ||
+					     wr->opcode == IBV_WR_RDMA_READ)) {
+			switch (wr->opcode == IBV_WR_RDMA_WRITE ?
+					ntb_bypass_write(qp, wr) :
+					ntb_bypass_read(qp, wr)) {
 			case NTB_BYPASS_DONE:
 				continue;
 			case NTB_BYPASS_DONE_CQE:
@@ -497,7 +523,7 @@ int ntb_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	int ret;
 
 	pthread_spin_lock(&qp->sq.lock);
-	ret = ntb_post_send_locked(qp, wr, bad_wr);
+	ret = ntb_post_send_locked(qp, wr, bad_wr, false);
 	pthread_spin_unlock(&qp->sq.lock);
 	return ret;
 }
@@ -523,7 +549,7 @@ int ntb_post_send_all_locked(struct ntb_qp *qp, struct ibv_send_wr *wr)
 	if (wq->num_wqe - (wq->prod - cons) < n)
 		return ENOMEM;
 	/* Only the state, checked first, can still refuse: then all of it. */
-	return ntb_post_send_locked(qp, wr, &bad);
+	return ntb_post_send_locked(qp, wr, &bad, true);
 }
 
 /* As post_send: EINVAL in RESET or for too many SGEs, ENOMEM when full. */
@@ -550,12 +576,15 @@ int ntb_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	for (; wr; wr = wr->next) {
 		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge)
 			ret = EINVAL;
-		else if (ntb_wq_full(wq))
+		else if (qp->inbox.on ? !ntb_inbox_room(qp) : ntb_wq_full(wq))
 			ret = ENOMEM;
 		if (ret) {
 			*bad_wr = wr;
 			break;
 		}
+		if (qp->inbox.on)
+			ntb_inbox_note(qp, wq->prod, wr->wr_id, wr->sg_list,
+				       wr->num_sge);
 		wqe = ntb_wq_slot(wq);
 		memset(wqe, 0, sizeof(*wqe));
 		wqe->wr_id = wr->wr_id;

@@ -3,7 +3,7 @@
  * libntbrdma: queue pairs (ntbrdma_qp.c) and shared receive queues
  * (ntbrdma_srq.c), for the verbs_context_ops table in ntbrdma.c; their
  * WRITEs from user space (ntbrdma_bypass.c); the extended QP's ibv_wr_*
- * interface (ntbrdma_qpex.c).
+ * interface (ntbrdma_qpex.c); receive inboxes (ntbrdma_inbox.c).
  */
 #ifndef NTBRDMA_QP_H
 #define NTBRDMA_QP_H
@@ -29,12 +29,14 @@ struct ntb_wq {
 };
 
 /*
- * A peer MR mapped for this QP's WRITEs (ntbrdma_bypass.c): the MR's bytes
- * [iova, iova + len) at addr, valid while the SQ's map_gen is gen.
- * len 0: the kernel refused the rkey; ask again after `retry` posts.
+ * A peer MR mapped for this QP's WRITEs, or read-only for its READs
+ * (ntbrdma_bypass.c): the MR's bytes [iova, iova + len) at addr, valid
+ * while the SQ's map_gen is gen.  len 0: the kernel refused the rkey;
+ * ask again after `retry` posts.
  */
 struct ntb_pmap {
 	uint32_t rkey;
+	bool read;
 	uint32_t gen;
 	uint64_t iova;
 	uint64_t len;
@@ -66,6 +68,26 @@ struct ntb_wrx {
 	int err; /* the first error of a builder: wr_complete returns it */
 };
 
+/*
+ * A receive inbox (ntbrdma_inbox.c): 1 << order slots at ent, in our
+ * memory, registered as mr; on when the kernel accepted it.
+ */
+struct ntb_inbox {
+	struct ntbrdma_inbox_ent *ent;
+	size_t size;
+	struct ibv_mr *mr;
+	uint32_t order;
+	bool on;
+	struct ntb_qp *cq_next; /* in recv_cq's inbox_qps, under its lock */
+	/*
+	 * Receive n's wr_id and length, in entry n mod (1 << order): written
+	 * by post_recv (rq.lock) before the receive is published, read by
+	 * the take (recv CQ's lock) after its slot's tag says n.
+	 */
+	uint64_t *wr_id;
+	uint32_t *len;
+};
+
 struct ntb_qp {
 	/*
 	 * First: libibverbs reads vqp.comp_mask of every QP
@@ -86,6 +108,7 @@ struct ntb_qp {
 	struct ntb_pmap pmap[NTB_PMAPS];
 	uint32_t pmap_next; /* the slot to replace next */
 	struct ntb_wrx wrx; /* under sq.lock */
+	struct ntb_inbox inbox;
 };
 
 /* A shared receive queue (ntbrdma_srq.c). */
@@ -138,6 +161,28 @@ void ntb_wq_unmap(struct ntb_wq *wq);
 bool ntb_wq_full(struct ntb_wq *wq);
 void *ntb_wq_slot(struct ntb_wq *wq);
 
+/* ntbrdma_inbox.c */
+/* An inbox for a QP created as attr says (unless NTBRDMA_INBOX=0). */
+bool ntb_inbox_wanted(const struct ibv_qp_init_attr_ex *attr);
+/* Allocate and register it; what create_qp's request says of it. */
+int ntb_inbox_alloc(struct ntb_qp *qp, struct ibv_pd *pd, uint32_t max_recv_wr,
+		    struct ntbrdma_create_qp *req);
+/* After destroy_qp (or a failed create): deregister and free it. */
+void ntb_inbox_free(struct ntb_qp *qp);
+/* Into / out of the recv CQ's list of inboxes that poll_cq visits. */
+void ntb_inbox_attach(struct ntb_qp *qp);
+void ntb_inbox_detach(struct ntb_qp *qp);
+/*
+ * Under rq.lock, before posting receive rq.prod: its inbox slot is free
+ * (the completion of the receive S before it was taken), taking what
+ * waits into the recv CQ's private queue if need be; false if it cannot
+ * be (that queue is full: the CQ would overflow on an HCA).
+ */
+bool ntb_inbox_room(struct ntb_qp *qp);
+/* Under rq.lock: what the completion of receive n needs of its request. */
+void ntb_inbox_note(struct ntb_qp *qp, uint32_t n, uint64_t wr_id,
+		    const struct ibv_sge *sge, int nsge);
+
 /* ntbrdma_srq.c */
 struct ibv_srq *ntb_create_srq(struct ibv_pd *pd,
 			       struct ibv_srq_init_attr *attr);
@@ -150,7 +195,7 @@ int ntb_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
 
 /*
  * ntbrdma_bypass.c, under sq.lock: execute wr (an RDMA WRITE that passed
- * the post checks) in user space.  NTB_BYPASS_NO: not possible, post it
+ * the post checks, the QP in RTS) in user space.  NTB_BYPASS_NO: not possible, post it
  * for the kernel; NTB_BYPASS_DONE: done and completed if signalled;
  * NTB_BYPASS_DONE_CQE: done, but the completion must come from the
  * kernel (post it with NTBRDMA_WQE_F_DONE).
@@ -163,6 +208,9 @@ enum ntb_bypass_res {
 
 enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 				     const struct ibv_send_wr *wr);
+/* The same for an RDMA READ (at most ctx->bypass_read_max bytes). */
+enum ntb_bypass_res ntb_bypass_read(struct ntb_qp *qp,
+				    const struct ibv_send_wr *wr);
 /* Before the QP is destroyed: unmap its peer MRs. */
 void ntb_bypass_qp_fini(struct ntb_qp *qp);
 
