@@ -76,6 +76,7 @@ void op_cq_create(struct rng *r, bool raw)
 		un(&c->lk);
 		return;
 	}
+	rd(&ring_map_lk);
 	err = raw_create_cq(cq_size(r), chance(r, 50) ? chan_fd : -1,
 			    &c->handle, &drv);
 	count(OP_CQ_CREATE_RAW, err);
@@ -96,6 +97,7 @@ void op_cq_create(struct rng *r, bool raw)
 			failure("raw create_cq: ring %p of %zu bytes, %u entries",
 				c->ring, c->size, c->num);
 	}
+	un(&ring_map_lk);
 	un(&c->lk);
 }
 
@@ -166,6 +168,7 @@ void op_cq_resize(struct rng *r)
 	 * owner's resize or destroy may drop the new ring before we map it.
 	 */
 	wr(&c->lk);
+	rd(&ring_map_lk);
 	if (c->kind == K_RAW && !atomic_load(&c->dead)) {
 		err = raw_resize_cq(c->handle, cq_size(r), &drv);
 		count(OP_CQ_RESIZE, err);
@@ -186,6 +189,7 @@ void op_cq_resize(struct rng *r)
 			}
 		}
 	}
+	un(&ring_map_lk);
 	un(&c->lk);
 }
 
@@ -285,6 +289,34 @@ static int mr_access(struct rng *r)
 	return a;
 }
 
+/*
+ * At most this many live MRs over any byte.  The kernel maps an MR's
+ * pages for the NTB device once per MR, and DMA-API debugging (debug
+ * kernel) warns, once per boot, at the 9th live mapping of one
+ * cacheline, taking it for a leak: legal in RDMA (an HCA's umems are
+ * mapped the same way), so we stay below it and the warning keeps its
+ * meaning - a mapping that outlives its MR still trips it over a run.
+ */
+#define MR_OVERLAP_MAX 7
+
+static pthread_mutex_t mr_span_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Under mr_span_lock: live MRs over a page of [addr, addr + len) (an MR
+ * maps whole pages; spans are kept page-rounded).
+ */
+static int mr_overlaps(uint64_t addr, uint64_t len)
+{
+	uint64_t lo = addr & ~4095ull, hi = (addr + len + 4095) & ~4095ull;
+	int i, n = 0;
+
+	for (i = 0; i < NMR; i++)
+		if (mrs[i].span_len && mrs[i].span_addr < hi &&
+		    lo < mrs[i].span_addr + mrs[i].span_len)
+			n++;
+	return n;
+}
+
 void op_mr_reg(struct rng *r)
 {
 	struct mr_slot *m = &mrs[below(r, NMR)];
@@ -312,17 +344,24 @@ void op_mr_reg(struct rng *r)
 		pick_range(r, &addr, &len, true);
 	}
 	rd(&p->lk);
-	if (p->pd) {
+	pthread_mutex_lock(&mr_span_lock);
+	if (p->pd && mr_overlaps(addr, len) < MR_OVERLAP_MAX) {
 		m->mr = ibv_reg_mr(p->pd, (void *)(uintptr_t)addr, len, access);
 		count(OP_MR_REG, m->mr ? 0 : errno);
 		if (m->mr) {
-			remember_key(m->mr->lkey);
-			if (addr >= (uintptr_t)ro_buf &&
-			    addr < (uintptr_t)ro_buf + RO_SIZE &&
-			    (access & IBV_ACCESS_LOCAL_WRITE))
-				failure("MR with LOCAL_WRITE on a read-only "
-					"mapping registered");
+			m->span_addr = addr & ~4095ull;
+			m->span_len =
+				((addr + len + 4095) & ~4095ull) - m->span_addr;
 		}
+	}
+	pthread_mutex_unlock(&mr_span_lock);
+	if (m->mr) {
+		remember_key(m->mr->lkey);
+		if (addr >= (uintptr_t)ro_buf &&
+		    addr < (uintptr_t)ro_buf + RO_SIZE &&
+		    (access & IBV_ACCESS_LOCAL_WRITE))
+			failure("MR with LOCAL_WRITE on a read-only "
+				"mapping registered");
 	}
 	un(&p->lk);
 	if (tmp) {
@@ -348,6 +387,9 @@ void op_mr_dereg(struct rng *r)
 			remember_key(key);
 			m->mr = NULL;
 			m->tmp = NULL;
+			pthread_mutex_lock(&mr_span_lock);
+			m->span_len = 0;
+			pthread_mutex_unlock(&mr_span_lock);
 		}
 	}
 	un(&m->lk);

@@ -294,7 +294,9 @@ void op_raw_stray(struct rng *r)
 		err = raw_modify(h, &a, mask);
 		break;
 	case 1:
+		wr(&ring_map_lk);
 		err = raw_resize_cq(h, cq_size(r), &drv);
+		un(&ring_map_lk);
 		break;
 	default:
 		err = raw_kick(h, chance(r, 50));
@@ -339,17 +341,22 @@ static uint32_t peer_key(struct rng *r)
 }
 
 /*
- * RDMA WRITE from user space as a hostile process does it: a mapping of a
- * peer MR asked for on any QP with any key (or op), mmap()ed with wrong
- * sizes and flags at times, written and read at random, unmapped.  Only
+ * RDMA WRITE and READ from user space as a hostile process does them: a
+ * mapping of a peer MR (writable, or read-only for READs) asked for on
+ * any QP with any key (or op), mmap()ed with wrong sizes and flags at
+ * times, written (a writable one) and read at random, unmapped.  Only
  * errors may come back; the stores land in the peer's MR, in the sink
- * page after a revocation, or nowhere.
+ * page after a revocation, or nowhere.  A read-only one must refuse
+ * PROT_WRITE, at mmap() and at mprotect().
  */
 void op_map_peer(struct rng *r)
 {
 	struct ntbrdma_modify_qp_resp drv;
 	struct qp_slot *q = &qps[below(r, NQP)];
-	uint32_t op = chance(r, 90) ? NTBRDMA_QP_OP_MAP_PEER_MR : edgy32(r);
+	uint32_t op = chance(r, 10) ? edgy32(r) :
+		      chance(r, 50) ? NTBRDMA_QP_OP_MAP_PEER_MR_READ :
+				      NTBRDMA_QP_OP_MAP_PEER_MR;
+	bool ro = op == NTBRDMA_QP_OP_MAP_PEER_MR_READ;
 	uint32_t handle = edgy32(r);
 	size_t len, n, off;
 	char *p;
@@ -371,15 +378,28 @@ void op_map_peer(struct rng *r)
 	if (err || !drv.mmap_size || drv.mmap_size > (1ull << 30))
 		return;
 	len = (size_t)drv.mmap_size + (chance(r, 10) ? 4096 : 0);
+	if (ro && chance(r, 20)) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, cmd_fd,
+			 (off_t)drv.mmap_offset);
+		if (p != MAP_FAILED) {
+			failure("a READ mapping mapped writable");
+			munmap(p, len);
+		}
+		return;
+	}
 	p = mmap(NULL, len,
-		 PROT_READ | PROT_WRITE | (chance(r, 5) ? PROT_EXEC : 0),
+		 PROT_READ | (ro ? 0 : PROT_WRITE) |
+			 (chance(r, 5) ? PROT_EXEC : 0),
 		 chance(r, 10) ? MAP_PRIVATE : MAP_SHARED, cmd_fd,
 		 (off_t)drv.mmap_offset);
 	if (p == MAP_FAILED)
 		return;
 	n = len < 65536 ? len : 65536;
 	off = below(r, (uint32_t)n);
-	rfill(r, p + off, 1 + below(r, (uint32_t)(n - off)));
+	if (ro && !mprotect(p, len, PROT_READ | PROT_WRITE))
+		failure("a READ mapping made writable by mprotect");
+	else if (!ro)
+		rfill(r, p + off, 1 + below(r, (uint32_t)(n - off)));
 	if (chance(r, 30))
 		(void)*(volatile char *)(p + below(r, (uint32_t)n));
 	munmap(p, len);
@@ -403,10 +423,14 @@ static void child_segv(int sig)
  * handles and exits.  uverbs refuses write() commands from a process
  * whose credentials are not the opener's (a forked child has its own:
  * EACCES, and the kernel logs "changed security contexts" once), so the
- * commands test that refusal; *accepted counts those that passed.
+ * commands test that refusal.  Its exit status is how many of them
+ * passed (0..CHILD_CMDS), or CHILD_FAULTED: nothing shared with the parent
+ * counts them, because the stale ring addresses it writes through may be
+ * the parent's newer mappings, a shared counter's among them.
  */
-static void child_main(struct rng *r, int *accepted)
+static void child_main(struct rng *r)
 {
+	volatile int accepted = 0; /* kept across the siglongjmp */
 	struct sigaction sa;
 	int i;
 
@@ -415,8 +439,8 @@ static void child_main(struct rng *r, int *accepted)
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
 	if (sigsetjmp(child_jmp, 1))
-		_exit(10);
-	for (i = 0; i < 32; i++) {
+		_exit(CHILD_FAULTED);
+	for (i = 0; i < CHILD_CMDS; i++) {
 		struct qp_slot *q = &qps[below(r, NQP)];
 		void *sq = q->sq;
 		int err = -1;
@@ -438,9 +462,9 @@ static void child_main(struct rng *r, int *accepted)
 			break;
 		}
 		if (!err)
-			__atomic_fetch_add(accepted, 1, __ATOMIC_RELAXED);
+			accepted++;
 	}
-	_exit(0);
+	_exit(accepted);
 }
 
 void op_fork(struct rng *r)
@@ -448,24 +472,15 @@ void op_fork(struct rng *r)
 	struct rng cr = { rnd(r) };
 	double t0;
 	pid_t pid;
-	int status, *accepted;
+	int status;
 
-	/* Shared with the child: what it counts survives its exit. */
-	accepted = mmap(NULL, sizeof(*accepted), PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (accepted == MAP_FAILED) {
-		count(OP_FORK, errno);
-		return;
-	}
-	*accepted = 0;
 	pid = fork();
 	if (pid < 0) {
 		count(OP_FORK, errno);
-		munmap(accepted, sizeof(*accepted));
 		return;
 	}
 	if (!pid)
-		child_main(&cr, accepted);
+		child_main(&cr);
 	t0 = now_s();
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now_s() - t0 > CHILD_S) {
@@ -474,19 +489,18 @@ void op_fork(struct rng *r)
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			count(OP_FORK, ETIMEDOUT);
-			munmap(accepted, sizeof(*accepted));
 			return;
 		}
 		usleep(2000);
 	}
-	atomic_fetch_add(&st_child_cmd_ok, (unsigned long)__atomic_load_n(
-						   accepted, __ATOMIC_ACQUIRE));
-	munmap(accepted, sizeof(*accepted));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 10)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_FAULTED) {
 		atomic_fetch_add(&st_child_segv, 1);
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) <= CHILD_CMDS) {
 		atomic_fetch_add(&st_child_ok, 1);
-	else
+		atomic_fetch_add(&st_child_cmd_ok,
+				 (unsigned long)WEXITSTATUS(status));
+	} else {
 		failure("fork child: status 0x%x", status);
+	}
 	count(OP_FORK, 0);
 }

@@ -128,6 +128,7 @@ union ibv_gid gid, peer_gid;
 bool have_peer;
 int gid_index;
 int chan_fd = -1; /* a raw completion channel (read directly) */
+pthread_rwlock_t ring_map_lk = PTHREAD_RWLOCK_INITIALIZER;
 unsigned char *rw_buf, *ro_buf, *hole, *none_buf;
 int ro_fd;
 atomic_int stop;

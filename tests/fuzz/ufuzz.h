@@ -30,6 +30,8 @@
 #define GUARD (64u << 10)
 #define HANG_S 60.0 /* one operation longer than this is a hang */
 #define CHILD_S 20.0 /* a fork child must exit within this */
+#define CHILD_CMDS 32 /* commands a fork child issues */
+#define CHILD_FAULTED 100 /* its exit status when an inherited ring faulted */
 #define MAX_INLINE_TRY 300
 
 /* --- random numbers ------------------------------------------------------ */
@@ -118,6 +120,8 @@ struct mr_slot {
 	pthread_rwlock_t lk;
 	struct ibv_mr *mr;
 	void *tmp; /* munmap'd after registration: its address range */
+	/* The registered range, under mr_span_lock (len 0: none). */
+	uint64_t span_addr, span_len;
 };
 
 struct qp_slot {
@@ -147,6 +151,12 @@ extern int chan_fd; /* a raw completion channel (read directly) */
 extern unsigned char *rw_buf, *ro_buf, *hole, *none_buf;
 extern int ro_fd;
 extern atomic_int stop;
+/*
+ * Read-held from a raw CQ create or resize until its new ring is mapped,
+ * write-held by a resize on a random handle (op_raw_stray): that one may
+ * hit the CQ in between and drop the ring before it is mapped.
+ */
+extern pthread_rwlock_t ring_map_lk;
 extern _Atomic uint32_t stale_keys[NKEYS];
 extern _Atomic uint32_t qpns[NKEYS];
 extern atomic_uint key_pos, qpn_pos;
