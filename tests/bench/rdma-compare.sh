@@ -195,7 +195,7 @@ else
 	echo "raw limit: no raw-limit.json (run tests/bench/raw-limit.sh)"
 fi
 # The goals of the kernel-bypass issue, from the figures of this run (the
-# 64 B message rate, system calls and doorbells: user-write.sh).
+# 64 B message rate, system calls and doorbells: user-bypass.sh).
 n() { echo "${res["ntbrdma,$1"]}"; }
 rawf() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" <<<"$raw"; }
 echo "goals (ntbrdma, this run):"

@@ -37,14 +37,6 @@ struct bigmr {
 
 static unsigned int limit_s;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* One completion within limit_s seconds; 0 or -1. */
 static int wait_long(struct ibv_cq *cq, struct ibv_wc *wc)
 {

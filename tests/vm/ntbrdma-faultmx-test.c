@@ -16,10 +16,13 @@
  *	FAULT dereg or destroy sends the command itself.  Then until every
  *	cell failed and drained (90 s): the first error of each cell must be
  *	one the fault explains, every later WR flushed, the QP in ERR.
- *	FAULT none: traffic until STOP_FILE exists (90 s at most), no
+ *	FAULT none: traffic until the stop file exists (90 s at most), no
  *	error at all.  FAULT gone: after the traffic, every cell drains
  *	(no error), "# quiet" is printed, and the traffic resumes only
- *	once GO_FILE exists: the script has removed b's device meanwhile.  The times are multiplied by
+ *	once the go file exists: the script has removed b's device
+ *	meanwhile.  The files are named by NTBRDMA_FAULTMX_STOP and
+ *	NTBRDMA_FAULTMX_GO (the script makes them unique to its run: a
+ *	VM's /tmp shows the host's), and the times are multiplied by
  *	NTBRDMA_FAULTMX_TIME_SCALE if set (the debug kernel).
  */
 #include <poll.h>
@@ -36,9 +39,9 @@
 #define MRSZ (1u << 20)
 #define NRECV 32
 /* FAULT none: the traffic goes on until this file exists (the script). */
-#define STOP_FILE "/tmp/ntbrdma-faultmx-stop"
+static const char *stop_file = "/tmp/ntbrdma-faultmx-stop";
 /* FAULT gone: the traffic resumes once this file exists (the script). */
-#define GO_FILE "/tmp/ntbrdma-faultmx-go"
+static const char *go_file = "/tmp/ntbrdma-faultmx-go";
 
 /* Cells 0-7: two sizes of four operations; 8, 9: the two atomics. */
 static const enum ibv_wr_opcode ops[6] = {
@@ -254,9 +257,9 @@ static void quiesce(struct cell *c, double scale)
 		      CELL_NAME(i), CELL_SIZE(i), (unsigned long long)c[i].ok);
 	printf("# quiet\n");
 	t0 = now();
-	while (access(GO_FILE, F_OK) && now() - t0 < 90 * scale)
+	while (access(go_file, F_OK) && now() - t0 < 90 * scale)
 		usleep(100000);
-	CHECK(!access(GO_FILE, F_OK), "client: told to go on after the fault");
+	CHECK(!access(go_file, F_OK), "client: told to go on after the fault");
 }
 
 /* What the first error of cell i may be after fault f ("none": nothing). */
@@ -291,6 +294,8 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 {
 	/* NTBRDMA_FAULTMX_TIME_SCALE: the bounds below times that (slow VMs). */
 	const char *ts = getenv("NTBRDMA_FAULTMX_TIME_SCALE");
+	const char *sf = getenv("NTBRDMA_FAULTMX_STOP");
+	const char *gf = getenv("NTBRDMA_FAULTMX_GO");
 	double scale = ts && atoi(ts) > 1 ? atoi(ts) : 1;
 	struct cellconn them[CELLS];
 	struct cell c[CELLS] = {};
@@ -299,13 +304,17 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 	struct env e;
 	int fd, i;
 
+	if (sf && *sf)
+		stop_file = sf;
+	if (gf && *gf)
+		go_file = gf;
 	if (setup(&e, c, them, dev, ip, port, &fd)) {
 		CHECK(0, "client: cells set up and connected");
 		return 1;
 	}
 	if (none)
-		unlink(STOP_FILE);
-	unlink(GO_FILE);
+		unlink(stop_file);
+	unlink(go_file);
 	/* Traffic on every cell before the fault. */
 	t0 = now();
 	do {
@@ -333,7 +342,7 @@ static int client(const char *dev, const char *ip, int port, const char *f)
 			drive(c, i, &them[i]);
 			all = all && c[i].err && c[i].done == c[i].posted;
 		}
-	} while ((none ? access(STOP_FILE, F_OK) : !all) && now() - t0 < limit);
+	} while ((none ? access(stop_file, F_OK) : !all) && now() - t0 < limit);
 
 	for (i = 0; i < CELLS; i++) {
 		const char *op = CELL_NAME(i);

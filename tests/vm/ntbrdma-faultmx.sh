@@ -13,8 +13,8 @@
 # |                                       |   SEND: REM_OP_ERR (its receive's SGEs   |
 # |                                       |   fail b's checks); rest flushed, ERR    |
 # | destroy every responder QP            | RETRY_EXC_ERR, rest flushed, QP in ERR   |
-# | b's QEMU stopped 2 s (heartbeat lost) | RETRY_EXC_ERR or WR_FLUSH_ERR (link      |
-# |                                       |   down), rest flushed; the link returns  |
+# | b's QEMU stopped 2 s and until a took | RETRY_EXC_ERR or WR_FLUSH_ERR (link      |
+# |   the link down (heartbeat lost)      |   down), rest flushed; the link returns  |
 # | rdma link del ntbrdma0 on b           | link del waits while b's process has the |
 # |                                       |   device open; once it is killed: link   |
 # |                                       |   del completes, the cells fail with     |
@@ -38,6 +38,10 @@ FT=$BUILD_DIR/tests/vm/ntbrdma-faultmx-test
 REPORTS='BUG|WARNING|Oops|general protection|KASAN|UBSAN|possible circular|inconsistent lock|suspicious RCU|blocked for more than'
 PORT=18800
 TMPD=$(mktemp -d)
+# The client's stop and go files, in VM a's /tmp: names of this run only
+# (a VM's /tmp shows the host's, where another run may have left its own).
+STOP=/tmp/ntbrdma-faultmx-stop.$$
+GO=/tmp/ntbrdma-faultmx-go.$$
 
 cleanup() {
 	for vm in a b; do
@@ -65,10 +69,23 @@ both_active() {
 # start FAULT: server on b, client on a, until every cell has traffic.
 start() {
 	PORT=$((PORT + 1))
-	on b "$FT" serve ntbrdma0 "$PORT" >"$TMPD/srv" 2>&1 &
+	# The client's own bounds add up to 240 s (30 traffic, 30 quiet, 90
+	# told to go on, 90 drain): the agent's bound is longer, so a slow
+	# client still prints which cells did what, and its server lives as
+	# long.
+	# Emptied here, not only by the redirections of the jobs below,
+	# which happen in their own time: the wait for "# traffic" must not
+	# find the previous fault's client's (it did, and the fault struck
+	# before this client had a QP: no cell saw it).
+	: >"$TMPD/cli"
+	: >"$TMPD/srv"
+	TESTBED_TIMEOUT=$(scaled 300) \
+		on b "$FT" serve ntbrdma0 "$PORT" >"$TMPD/srv" 2>&1 &
 	spid=$!
 	wait_listen b "$PORT"
-	on a env NTBRDMA_FAULTMX_TIME_SCALE="${TESTBED_TIME_SCALE:-1}" \
+	TESTBED_TIMEOUT=$(scaled 300) \
+		on a env NTBRDMA_FAULTMX_TIME_SCALE="${TESTBED_TIME_SCALE:-1}" \
+		NTBRDMA_FAULTMX_STOP="$STOP" NTBRDMA_FAULTMX_GO="$GO" \
 		"$FT" client ntbrdma0 192.168.200.2 "$PORT" "$1" \
 		>"$TMPD/cli" 2>&1 &
 	cpid=$!
@@ -122,7 +139,7 @@ for vm in a b; do
 	}
 	pass "$vm: modprobe -r ntbrdma refused at once while a process uses it"
 done
-on a touch /tmp/ntbrdma-faultmx-stop # the client's traffic ends
+on a touch "$STOP" # the client's traffic ends
 finish "modprobe -r with contexts open"
 
 # --- the responder's MRs, then its QPs ------------------------------------------------
@@ -132,12 +149,25 @@ start destroy
 finish "destroy_qp on b"
 
 # --- b stopped 2 s: the heartbeat times out, the link goes and returns ---------------
+# a_link_downs: how many times a's emulated NTB took the link down so far.
+a_link_downs() {
+	onsh a "dmesg | grep -c 'ntb_hw_ivshmem.*link down' || true"
+}
 start stop
+downs=$(a_link_downs)
 kill -STOP "$(cat "$TESTBED_DIR/b.pid")"
 # 2 s with the default heartbeat timeout (600 ms); longer if it is raised.
 sleep $((($(hb_timeout_ms a) + 1400) / 1000))
+# And until a noticed: on a crowded host a's check may run late, and
+# after the CONT it would find b's heartbeat going again.
+for _ in $(seq "$(scaled 60)"); do
+	[ "$(a_link_downs)" -gt "$downs" ] && break
+	sleep 0.5
+done
+[ "$(a_link_downs)" -gt "$downs" ] ||
+	fail "a did not take the link down while b was stopped"
 kill -CONT "$(cat "$TESTBED_DIR/b.pid")"
-finish "b's QEMU stopped for 2 s"
+finish "b's QEMU stopped for 2 s (or until a noticed)"
 both_active
 
 # --- rdma link del on the responder's side, then on the requester's -------------------
@@ -167,7 +197,7 @@ on b pkill -KILL -f '[n]tbrdma-faultmx-test serve'
 wait "$spid" || true
 expect_ok "b: rdma link del with its process gone" \
 	on b timeout "$(scaled 30)" rdma link del ntbrdma0
-on a touch /tmp/ntbrdma-faultmx-go # the client's traffic resumes
+on a touch "$GO" # the client's traffic resumes
 finish "b's device removed, then a's traffic"
 expect_ok "b: rdma link add again" \
 	on b rdma link add ntbrdma0 type ntbrdma netdev ntb0

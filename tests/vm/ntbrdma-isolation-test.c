@@ -560,14 +560,6 @@ static int mode_mrhold(const char *dev, const char *dir)
 
 /* --- bigsend: a large copy over many discontiguous pages ------------- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * A process that wakes every 10 ms from "go" on rfd until "stop", then
  * writes the longest time it could not run to wfd.

@@ -124,15 +124,17 @@ wait_file a $W/qpns || fail "a: fvictim did not start"
 read -r v1 spare < <(on a cat $W/qpns)
 # RECV_DONE (25) for the loopback QP v1: dst, src, epoch, rq_index,
 # byte_len, imm, opcode SEND, flags, status SUCCESS, reserved.  Its
-# epoch is 1 (connect_qp went through RESET once): try the first few.
+# epoch is 2 (it has an inbox: epochs from 1; connect_qp went through
+# RESET once): try the first few.
 for epoch in 0 1 2 3; do
 	forge b 25 "$(le32 "$v1")$(le32 4242)$(le32 $epoch)$(le32 0)$(le32 0x7fffffff)$(le32 0)0000000000000000"
 done
 # RECV_POST (24) of 2 receives from a QP whose RQ holds 1 (rq_order 0),
 # to the spare QP in RESET: more than that QP could ever have published.
 # The header: dst, src, epoch, pd, count, rnr_timer, access, rq_order,
-# 3 reserved, srq_id 0 (no SRQ), reserved.
-forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)$(le32 0)$(le32 0)00000000$(le32 1)00000000"
+# 3 reserved, srq_id 0 (no SRQ), reserved, no inbox (key, order, 3
+# reserved, va).
+forge b 24 "$(le32 "$spare")$(le32 4243)$(le32 1)$(le32 0)$(le16 2)000000000000$(le32 0)$(le32 0)$(le32 0)00000000$(le32 0)$(le32 0)$(le32 0)00000000$(le32 1)00000000"
 wait_dmesg a "published more receives than its QP may: link reset" ||
 	fail "a: no link reset for a RECV_POST beyond the publishing QP's RQ"
 pass "a: a RECV_POST beyond what the peer QP's RQ holds resets the link"
@@ -164,8 +166,10 @@ bg a timeout 300 "$IT" fpeer ntbrdma0 192.168.200.2 18612 $W
 wait_file a $W/qpns || fail "a: fpeer did not connect"
 read -r aq bq < <(on a cat $W/qpns)
 on a dmesg -c >/dev/null
-# a's QP went through RESET once (connect_qp): its receives are epoch 1.
-forge b 25 "$(le32 "$aq")$(le32 "$bq")$(le32 1)$(le32 0)$(le32 4096)$(le32 0)0000000000000000"
+# a's QP has a receive inbox, so its epochs start at 1
+# (rdma-datapath.md, "Stage A"), and it went through RESET once
+# (connect_qp): its receives are epoch 2.
+forge b 25 "$(le32 "$aq")$(le32 "$bq")$(le32 2)$(le32 0)$(le32 4096)$(le32 0)0000000000000000"
 wait_dmesg a "filled a receive beyond its length: link reset" ||
 	fail "a: no link reset for a RECV_DONE longer than the receive"
 onsh a "touch $W/go"

@@ -174,7 +174,6 @@ static void check_responder(struct env *e)
 {
 	unsigned char want[WR_LEN];
 	struct ibv_wc wc;
-	uint64_t word;
 
 	if (wait_wc(e->rcq, &wc) == 0)
 		CHECK(wc.wr_id == 101 && wc.status == IBV_WC_SUCCESS &&
@@ -202,6 +201,17 @@ static void check_responder(struct env *e)
 	fill(want + 100, 200, 3);
 	CHECK(!memcmp(e->dst + IMM_AT, want, 300),
 	      "WRITE_WITH_IMM's two SGEs landed in order");
+}
+
+/*
+ * The responder's word after the atomics, once the requester has their
+ * completions (they come after the SEND and WRITE_WITH_IMM in the batch:
+ * nothing orders them before those receive completions).
+ */
+static void check_atomic_word(struct env *e)
+{
+	uint64_t word;
+
 	memcpy(&word, e->dst + ATOMIC_AT, sizeof(word));
 	CHECK(word == SWAP, "atomic word %u after FETCH_ADD and CMP_SWP (%llu)",
 	      SWAP, (unsigned long long)word);
@@ -350,6 +360,7 @@ static int do_loop(const char *name)
 	post_batch(&e, a, (uintptr_t)e.dst, e.dmr->rkey);
 	check_requester(&e);
 	check_responder(&e);
+	check_atomic_word(&e);
 	check_rules(&e, a);
 	check_create(&e);
 	return failures ? 1 : 0;
@@ -370,11 +381,14 @@ static int do_peer(const char *name, const char *ip, int port)
 		CHECK(!post_receives(&p.e, p.qp), "server: receives posted");
 		CHECK(!barrier(p.fd), "server: ready");
 		check_responder(&p.e);
+		CHECK(!barrier(p.fd), "server: the client has its completions");
+		check_atomic_word(&p.e);
 		CHECK(!barrier(p.fd), "server: done");
 	} else {
 		CHECK(!barrier(p.fd), "client: server ready");
 		post_batch(&p.e, p.qp, p.them.addr, p.them.rkey);
 		check_requester(&p.e);
+		CHECK(!barrier(p.fd), "client: completions told");
 		CHECK(!barrier(p.fd), "client: server done");
 	}
 	return failures ? 1 : 0;

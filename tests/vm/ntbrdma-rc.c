@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ntbrdma-rc.h"
@@ -398,4 +399,48 @@ int peer_open(struct peer *p, const char *name, const char *ip, int port)
 		return -1;
 	}
 	return peer_connect(p, ip, port);
+}
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* rkey in DEV's debugfs mr_dying: 1, 0, or -1 (no such file). */
+static int mr_dying(const char *dev, uint32_t rkey)
+{
+	char path[128], line[256], want[32];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/ntbrdma_ib/%s/mr_dying",
+		 dev);
+	snprintf(want, sizeof(want), "rkey=%#010x", rkey);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		found |= !!strstr(line, want);
+	fclose(f);
+	return found;
+}
+
+void peer_dereg_dst(struct peer *p, const char *dev)
+{
+	uint32_t rkey = p->e.dmr->rkey;
+	double t0;
+	int d;
+
+	CHECK(!ibv_dereg_mr(p->e.dmr), "server: MR %#x deregistered", rkey);
+	p->e.dmr = NULL;
+	for (t0 = now_s();; usleep(10000)) {
+		d = mr_dying(dev, rkey);
+		if (d <= 0 || now_s() - t0 >= 60)
+			break;
+	}
+	CHECK(d == 0, "server: the client acknowledged the removal (%.2f s)",
+	      now_s() - t0);
 }

@@ -110,6 +110,9 @@ int xchg(int fd, const void *out, void *in, size_t n);
 /* Both ends reached the same point of the script; 0 or -1. */
 int barrier(int fd);
 
+/* Seconds on CLOCK_MONOTONIC. */
+double now_s(void);
+
 /* Two processes on two hosts, one QP each, connected to each other. */
 struct peer {
 	struct env e;
@@ -132,5 +135,11 @@ int peer_connect(struct peer *p, const char *ip, int port);
 /* The same with qp (NULL: fails), made by the caller on p->e. */
 int peer_connect_qp(struct peer *p, struct ibv_qp *qp, const char *ip,
 		    int port);
+/*
+ * Server side: deregister p's dst MR (on DEV) and wait up to 60 s until
+ * its debugfs mr_dying no longer lists the MR (the peer acknowledged the
+ * removal); both checked.
+ */
+void peer_dereg_dst(struct peer *p, const char *dev);
 
 #endif /* NTBRDMA_RC_H */

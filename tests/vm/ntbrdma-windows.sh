@@ -1,7 +1,9 @@
 #!/bin/bash
 # Memory windows as real NTBs have them (Documentation/memory-windows.md):
-# ntb_hw_ivshmem is reloaded on both VMs (1 GiB each) with mw= layouts,
-#  1. two windows of different sizes covering all RAM (768M + 256M): MRs
+# ntb_hw_ivshmem is reloaded on both VMs (1 GiB each; 2 GiB under the
+# debug kernel, TESTBED_MEM) with mw= layouts,
+#  1. two windows of different sizes covering all RAM (768M + 256M, or
+#     1536M + 512M): MRs
 #     whose pages lie in window 0, in window 1 and alternate between the
 #     two take WRITE, READ and SEND byte for byte, both ways;
 #  2. windows covering less than RAM (512M + 256M = 768M, not a power of
@@ -95,16 +97,24 @@ data() {
 }
 
 # --- 1. 768M + 256M: all RAM, two windows of different sizes -------------------
-layout mw=768M@0,256M@768M
+# (1536M + 512M for VMs of 2 GiB: still all of their RAM.)
+if [ "${TESTBED_MEM:-1G}" = 2G ]; then
+	w0=1536M w1=512M e0=0x0-0x5fffffff e1=0x60000000-0x7fffffff
+	ranges=0-60000000,60000000-80000000
+else
+	w0=768M w1=256M e0=0x0-0x2fffffff e1=0x30000000-0x3fffffff
+	ranges=0-30000000,30000000-40000000
+fi
+layout "mw=$w0@0,$w1@$w0"
 for vm in a b; do
-	has "$vm" "two windows" "window 0 0x0-0x2fffffff"
-	has "$vm" "two windows" "window 1 0x30000000-0x3fffffff"
-	has "$vm" "the peer's windows" "peer_window 0 0x0-0x2fffffff"
-	has "$vm" "the peer's windows" "peer_window 1 0x30000000-0x3fffffff"
+	has "$vm" "two windows" "window 0 $e0"
+	has "$vm" "two windows" "window 1 $e1"
+	has "$vm" "the peer's windows" "peer_window 0 $e0"
+	has "$vm" "the peer's windows" "peer_window 1 $e1"
 	has "$vm" "all RAM" "all_ram_reachable yes"
 done
-data b a 0-30000000,30000000-40000000
-data a b 0-30000000,30000000-40000000
+data b a "$ranges"
+data a b "$ranges"
 
 # --- 2. 512M + 256M: coverage below RAM -----------------------------------------
 layout mw=512M@0,256M@512M

@@ -1,18 +1,20 @@
 #!/bin/bash
-# user-write: RDMA WRITE from user space (kernel bypass) against the kernel
-# path, in one run on the same testbed (NTBRDMA_BYPASS=0 turns the bypass
-# off in the provider), with the goals of the kernel-bypass issue that
-# concern WRITE:
+# user-bypass: RDMA WRITE and READ from user space (kernel bypass) against
+# the kernel path, in one run on the same testbed (NTBRDMA_BYPASS=0 turns
+# the bypass off in the provider), with the goals of the kernel-bypass
+# issue that concern them:
 #   - ib_write_lat 8 B (typical) <= 3x the raw ping-pong round trip;
 #   - ib_write_bw 64 B >= 1,000,000 msg/s;
 #   - ib_write_bw 64 KiB >= 90 % of the raw window memcpy;
+#   - ib_read_lat 8 B (typical) <= 1.5x the raw doorbell round trip;
 #   - proof of bypass: ib_write_lat -n 10000 makes fewer than 100 system
 #     calls more than -n 10 (strace -c -f on both ends), and b takes
-#     fewer than 100 interrupts of the NTB (ivshmem) during it.
+#     fewer than 100 interrupts of the NTB (ivshmem) during it; the same
+#     for ib_read_lat.
 # The raw figures come from raw-limit.json next to $1 (or in
 # $BUILD_DIR/bench): run-tests runs the benchmarks in name order, so they
 # are this run's raw-limit figures.  Prints a table and writes JSON to $1 (default
-# build/bench/user-write.json).  Figures only: exit 0 unless this script is
+# build/bench/user-bypass.json).  Figures only: exit 0 unless this script is
 # broken.  Run from the repository root with TESTBED set and the testbed
 # up.  (TCG: the figures are the emulator's; compare only ratios.)
 # The scripts run in the VMs are single-quoted on purpose: their $1... are
@@ -21,7 +23,7 @@
 . "$(dirname "$0")/../vm/lib.sh"
 export TESTBED_TIMEOUT=${TESTBED_TIMEOUT:-180}
 
-json=${1:-build/bench/user-write.json}
+json=${1:-build/bench/user-bypass.json}
 LIMIT=120
 PORT=18850
 GA=1
@@ -64,18 +66,19 @@ strace_calls() {
 		/tmp/bypass-strace-$1"
 }
 
-# syscalls VM COUNT: system calls of ib_write_lat -n COUNT on VM (strace
-# -c -f, the "total" row), b serving and a connecting, both traced.
+# syscalls VM COUNT [TEST]: system calls of TEST (ib_write_lat) -n COUNT
+# on VM (strace -c -f, the "total" row), b serving and a connecting, both
+# traced.
 syscalls() {
-	local n=$2 pid out
+	local n=$2 t=${3:-ib_write_lat} pid out
 	PORT=$((PORT + 1))
 	on b timeout "$LIMIT" strace -f -c -o /tmp/bypass-strace-b \
-		ib_write_lat -d ntbrdma0 -s 8 -n "$n" -F -x "$GB" -p "$PORT" \
+		"$t" -d ntbrdma0 -s 8 -n "$n" -F -x "$GB" -p "$PORT" \
 		>/dev/null 2>&1 &
 	pid=$!
 	wait_listen b "$PORT"
 	on a timeout "$LIMIT" strace -f -c -o /tmp/bypass-strace-a \
-		ib_write_lat -d ntbrdma0 -s 8 -n "$n" -F -x "$GA" -p "$PORT" \
+		"$t" -d ntbrdma0 -s 8 -n "$n" -F -x "$GA" -p "$PORT" \
 		192.168.200.2 >/dev/null 2>&1 || true
 	wait "$pid" || true
 	out=$(strace_calls "$1")
@@ -98,13 +101,13 @@ for v in a b; do
 		ip addr replace 192.168.200.$n/24 dev ntb0 &&
 		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
 		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }" >/dev/null 2>&1 ||
-		echo "user-write: no ntbrdma0 on $v" >&2
+		echo "user-bypass: no ntbrdma0 on $v" >&2
 	n=$((n + 1))
 done
 for v in a b; do
 	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
 		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
-		echo "user-write: ntbrdma0 not active on $v" >&2
+		echo "user-bypass: ntbrdma0 not active on $v" >&2
 done
 GA=$(gid_index a ntbrdma0 192.168.200.1) || GA=1
 GB=$(gid_index b ntbrdma0 192.168.200.2) || GB=1
@@ -116,13 +119,19 @@ for mode in 1 0; do
 	r["mps$mode"]=$(col 5 "$line")
 	line=$(perf "$mode" ib_write_bw 65536 -D 3)
 	r["bw$mode"]=$(col 4 "$line")
-	echo "user-write $mode: lat ${r["lat$mode"]} us, 64 B ${r["mps$mode"]} Mpps, 64 KiB ${r["bw$mode"]} MB/s" >&2
+	r["rlat$mode"]=$(col 5 "$(perf "$mode" ib_read_lat 8 -n 2000)")
+	echo "user-bypass $mode: write lat ${r["lat$mode"]} us, 64 B ${r["mps$mode"]} Mpps, 64 KiB ${r["bw$mode"]} MB/s; read lat ${r["rlat$mode"]} us" >&2
 done
 s10=$(syscalls a 10)
 i0=$(irqs b)
 s10k=$(syscalls a 10000)
 i1=$(irqs b)
 b10=$(strace_calls b || echo fail)
+rs10=$(syscalls a 10 ib_read_lat)
+ri0=$(irqs b)
+rs10k=$(syscalls a 10000 ib_read_lat)
+ri1=$(irqs b)
+rb10=$(strace_calls b || echo fail)
 
 for v in a b; do
 	on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
@@ -132,12 +141,14 @@ done
 raw=$(raw_limits "$json")
 rtt=$(sed -n 's/.*"pingpong_rtt_ns_median": *\([0-9.]*\).*/\1/p' <<<"$raw")
 mcp=$(sed -n 's/.*"memcpy_window_MBps": *\([0-9.]*\).*/\1/p' <<<"$raw")
+dbr=$(sed -n 's/.*"doorbell_rtt_ns_median": *\([0-9.]*\).*/\1/p' <<<"$raw")
 
 echo
 printf '%-22s %14s %14s\n' "" "user space" "kernel path"
 printf '%-22s %14s %14s\n' "ib_write_lat 8 B us" "${r[lat1]}" "${r[lat0]}"
 printf '%-22s %14s %14s\n' "ib_write_bw 64 B Mpps" "${r[mps1]}" "${r[mps0]}"
 printf '%-22s %14s %14s\n' "ib_write_bw 64K MB/s" "${r[bw1]}" "${r[bw0]}"
+printf '%-22s %14s %14s\n' "ib_read_lat 8 B us" "${r[rlat1]}" "${r[rlat0]}"
 echo "raw limit (raw-limit.json): ${raw:-none}"
 echo "goals (user space):"
 lim=fail
@@ -153,17 +164,30 @@ goal "ib_write_bw 64 KiB" "$pct" ">=" 90 "$pct % of the raw window memcpy >= 90 
 extra=fail
 [[ $s10 =~ ^[0-9]+$ ]] && [[ $s10k =~ ^[0-9]+$ ]] && extra=$((s10k - s10))
 goal "system calls" "$extra" "<=" 99 "a: $s10k (-n 10000) - $s10 (-n 10) = $extra < 100"
-dirq=fail
-[[ $i0 =~ ^[0-9]+$ ]] && [[ $i1 =~ ^[0-9]+$ ]] && dirq=$((i1 - i0))
-goal "doorbells" "$dirq" "<=" 99 "b: $dirq NTB interrupts during -n 10000 < 100"
+wdirq=fail
+[[ $i0 =~ ^[0-9]+$ ]] && [[ $i1 =~ ^[0-9]+$ ]] && wdirq=$((i1 - i0))
+goal "doorbells" "$wdirq" "<=" 99 "b: $wdirq NTB interrupts during -n 10000 < 100"
 echo "(b's own system calls during -n 10000: $b10)"
+lim=fail
+[[ $dbr =~ ^[0-9.]+$ ]] && lim=$(awk -v r="$dbr" 'BEGIN { printf "%.3f", 1.5 * r / 1000 }')
+goal "ib_read_lat 8 B" "${r[rlat1]}" "<=" "$lim" "${r[rlat1]} us <= 1.5x doorbell round trip ($lim us)"
+extra=fail
+[[ $rs10 =~ ^[0-9]+$ ]] && [[ $rs10k =~ ^[0-9]+$ ]] && extra=$((rs10k - rs10))
+goal "system calls (READ)" "$extra" "<=" 99 "a: ib_read_lat $rs10k (-n 10000) - $rs10 (-n 10) = $extra < 100"
+dirq=fail
+[[ $ri0 =~ ^[0-9]+$ ]] && [[ $ri1 =~ ^[0-9]+$ ]] && dirq=$((ri1 - ri0))
+goal "doorbells (READ)" "$dirq" "<=" 99 "b: $dirq NTB interrupts during ib_read_lat -n 10000 < 100"
+echo "(b's own system calls during ib_read_lat -n 10000: $rb10)"
 
 mkdir -p "$(dirname "$json")"
 cat >"$json" <<EOT
 {"write_lat_8_us": {"bypass": "${r[lat1]}", "kernel": "${r[lat0]}"},
  "write_bw_64_mpps": {"bypass": "${r[mps1]}", "kernel": "${r[mps0]}"},
  "write_bw_65536_MBps": {"bypass": "${r[bw1]}", "kernel": "${r[bw0]}"},
+ "read_lat_8_us": {"bypass": "${r[rlat1]}", "kernel": "${r[rlat0]}"},
  "syscalls_write_lat_10": "$s10", "syscalls_write_lat_10000": "$s10k",
- "responder_ntb_irqs_write_lat_10000": "$dirq"}
+ "responder_ntb_irqs_write_lat_10000": "$wdirq",
+ "syscalls_read_lat_10": "$rs10", "syscalls_read_lat_10000": "$rs10k",
+ "responder_ntb_irqs_read_lat_10000": "$dirq"}
 EOT
 echo "(figures in $json)"
