@@ -17,10 +17,12 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,18 @@ static int free_port(void)
 #define HELLO_MS 3000
 static struct in_addr agent_addr = { .s_addr = 0 };
 
+/* A non-blocking connect that returned ERR: true once it completed. */
+static bool connected(int s, int err, int ms)
+{
+	struct pollfd p = { .fd = s, .events = POLLOUT };
+	socklen_t len = sizeof(err);
+
+	if (err != EINPROGRESS || poll(&p, 1, ms) != 1 ||
+	    getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len))
+		return false;
+	return err == 0;
+}
+
 static int connect_agent(int port)
 {
 	const char *scale = getenv("TESTBED_TIME_SCALE");
@@ -79,21 +93,29 @@ static int connect_agent(int port)
 	int s, one = 1;
 
 	sa.sin_addr = agent_addr;
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * Non-blocking connect, bounded by hello_ms too: when the QEMU behind
+	 * the port does not run (stopped, or starved by the host), its accept
+	 * queue fills, the kernel drops our SYNs, and a blocking connect
+	 * would wait minutes for its retries.
+	 */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0)
 		return -1;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(s);
-		return -1;
-	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !connected(s, errno, hello_ms))
+		goto fail;
+	if (fcntl(s, F_SETFL, 0))
+		goto fail;
 	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	p.fd = s;
 	if (poll(&p, 1, hello_ms) != 1 || read_all(s, &f, sizeof(f)) ||
-	    f.type != VM_HELLO || f.len != 0) {
-		close(s);
-		return -1;
-	}
+	    f.type != VM_HELLO || f.len != 0)
+		goto fail;
 	return s;
+fail:
+	close(s);
+	return -1;
 }
 
 static int send_request(int s, int argc, char **argv)
