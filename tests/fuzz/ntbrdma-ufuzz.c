@@ -24,7 +24,12 @@
  *    keep its pages); raw commands on random handles (never a destroy);
  *  - fork: a child that inherits the rings and the fd writes the rings
  *    it inherited and issues raw commands (which uverbs refuses: see
- *    child_main()), then exits.
+ *    child_main()), then exits;
+ *  - with a peer: mappings of the peer's MRs, through any QP or through
+ *    the anchor, a QP connected to the peer fuzzer's anchor so that the
+ *    kernel grants them (ufuzz-anchor.c), written and read at random
+ *    while the peer registers its anchor MR again and deregisters the
+ *    old one under them.
  *
  * Reproducible: each thread's sequence comes from its own generator seeded
  * by the 64-bit seed (printed at start) and the thread index, so one
@@ -34,7 +39,8 @@
  * Oracles checked here: the process only sees errors and error
  * completions (a crash or a signal ends it as the test's failure), every
  * completion of a provider CQ has a valid status and opcode, the read-only
- * file mapping registered without LOCAL_WRITE is never written, no
+ * file mapping registered without LOCAL_WRITE is never written, the
+ * peer's writes land only inside our anchor MRs, no
  * operation hangs (60 s: exit 3), every fork child exits, and teardown
  * destroys every object one by one (no EBUSY: none is left in use, see
  * teardown()).  Exit 0: all held.  The VM test checks the rest
@@ -42,8 +48,9 @@
  *
  * This file runs the threads (the operations' weights, the hang watch),
  * the teardown, the summary and the options; the operations are in
- * ufuzz-objects.c (PDs, CQs, MRs), ufuzz-qp.c (QPs through their verbs)
- * and ufuzz-rings.c (ring writes, stray commands, mmap, fork), built on
+ * ufuzz-objects.c (PDs, CQs, MRs), ufuzz-qp.c (QPs through their verbs),
+ * ufuzz-rings.c (ring writes, stray commands, mmap, fork) and
+ * ufuzz-anchor.c (the QP connected to the peer fuzzer's), built on
  * ufuzz-raw.c (raw uverbs commands) and ufuzz-util.c (generator,
  * statistics, tables, buffers); ufuzz.h declares what they share.
  */
@@ -96,7 +103,7 @@ static const struct weight weights[] = {
 	{ OP_KICK, 4 },	      { OP_RAW_POST, 4 },
 	{ OP_RAW_STRAY, 2 },  { OP_MMAP, 2 },
 	{ OP_MAP_PEER, 3 },   { OP_EVENTS, 2 },
-	{ OP_FORK, 0 },
+	{ OP_FORK, 0 },	      { OP_ANCHOR, 2 },
 };
 
 static bool do_fork;
@@ -205,6 +212,9 @@ static void run_op(struct rng *r, enum op op)
 		break;
 	case OP_FORK:
 		op_fork(r);
+		break;
+	case OP_ANCHOR:
+		op_anchor(r);
 		break;
 	case OP_N:
 		break;
@@ -388,7 +398,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dev_name = "ntbrdma0";
+	const char *dev_name = "ntbrdma0", *peer_ip = NULL;
 	struct ibv_device **list;
 	double secs = 60, t0, end;
 	uint64_t seed;
@@ -419,6 +429,7 @@ int main(int argc, char **argv)
 		case 'p':
 			if (parse_gid4(optarg, &peer_gid))
 				usage(argv[0]);
+			peer_ip = optarg;
 			have_peer = true;
 			break;
 		case 'F':
@@ -469,6 +480,8 @@ int main(int argc, char **argv)
 		fcntl(chan_fd, F_SETFL, fcntl(chan_fd, F_GETFL) | O_NONBLOCK);
 	}
 	check_zero_mr();
+	if (peer_ip)
+		anchor_init(peer_ip);
 	for (i = 0; i < NPD; i++)
 		pthread_rwlock_init(&pds[i].lk, NULL);
 	for (i = 0; i < NCQ; i++)
@@ -532,6 +545,9 @@ int main(int argc, char **argv)
 	}
 	summary(now_s() - t0);
 	check_ro();
+	/* Deregistered first: no peer write lands after (MR_DEL_ACK). */
+	anchor_fini();
+	anchor_check();
 	teardown();
 	if (ibv_close_device(ctx))
 		failure("ibv_close_device: %s", strerror(errno));

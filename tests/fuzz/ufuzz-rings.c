@@ -324,19 +324,35 @@ void op_mmap(struct rng *r)
 /*
  * A peer MR key as an application would have it from its peer: one the
  * kernel lists in debugfs rmr (the fuzzer runs as root), else any key.
+ * For the anchor QP mostly one of the peer anchor's PD (the PD the entry
+ * of the key the peer sent at the start names): the peer registers its
+ * anchor MR again and again, and only those keys can be granted there.
  */
-static uint32_t peer_key(struct rng *r)
+static uint32_t peer_key(struct rng *r, bool anchor)
 {
-	uint32_t keys[64], n = 0;
+	static _Atomic uint32_t anchor_pd = UINT32_MAX;
+	uint32_t keys[64], mine[64], n = 0, m = 0, k, pd;
 	char line[256];
 	FILE *f;
 
 	f = fopen("/sys/kernel/debug/ntbrdma_ib/ntbrdma0/rmr", "r");
-	while (f && n < 64 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "rkey=%x", &keys[n]) == 1)
-			n++;
+	while (f && n < 64 && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, " pd=");
+
+		if (sscanf(line, "rkey=%x", &k) != 1)
+			continue;
+		keys[n++] = k;
+		if (!p || sscanf(p, " pd=%u", &pd) != 1)
+			continue;
+		if (k == anchor_peer_rkey())
+			atomic_store(&anchor_pd, pd);
+		if (pd == atomic_load(&anchor_pd))
+			mine[m++] = k;
+	}
 	if (f)
 		fclose(f);
+	if (anchor && m && chance(r, 80))
+		return mine[below(r, m)];
 	return n && chance(r, 70) ? keys[below(r, n)] : pick_key(r);
 }
 
@@ -368,7 +384,11 @@ void op_map_peer(struct rng *r)
 	else if (q->kind == K_IBV)
 		handle = q->qp->handle;
 	un(&q->lk);
-	err = raw_map_peer(handle, op, peer_key(r), &drv);
+	bool anchor = anchor_qp() && chance(r, 50);
+
+	if (anchor)
+		handle = anchor_qp()->handle;
+	err = raw_map_peer(handle, op, peer_key(r, anchor), &drv);
 	count(OP_MAP_PEER, err);
 	atomic_fetch_add(err == ENOENT			? &st_map_noent :
 			 err == EACCES || err == ERANGE ? &st_map_acces :

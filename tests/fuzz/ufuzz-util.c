@@ -88,7 +88,7 @@ const char *const op_names[OP_N] = {
 	"qp_modify",   "qp_modify_raw",	 "qp_connect",	  "qp_query",
 	"post_send",   "post_recv",	 "post_wr",	  "qp_ring_write",
 	"kick",	       "raw_post",	 "raw_stray_cmd", "mmap_probe",
-	"map_peer_mr", "events",	 "fork",
+	"map_peer_mr", "events",	 "fork",	  "anchor",
 };
 
 atomic_ulong st_calls[OP_N], st_ok[OP_N], st_err[OP_N];

@@ -74,6 +74,7 @@ enum op {
 	OP_MAP_PEER,
 	OP_EVENTS,
 	OP_FORK,
+	OP_ANCHOR,
 	OP_N
 };
 
@@ -227,6 +228,14 @@ void op_post_recv(struct rng *r);
 /* --- rings, stray commands, mmap, fork (ufuzz-rings.c) ------------------ */
 
 void op_cq_ring(struct rng *r);
+
+/* ufuzz-anchor.c: a QP and MR connected to the peer fuzzer's anchor. */
+int anchor_init(const char *peer_ip);
+struct ibv_qp *anchor_qp(void); /* NULL: no anchor */
+uint32_t anchor_peer_rkey(void); /* the key the peer's anchor sent first */
+void op_anchor(struct rng *r);
+void anchor_fini(void);
+void anchor_check(void);
 void op_ring_write(struct rng *r);
 void op_kick(struct rng *r);
 void op_raw_post(struct rng *r);

@@ -8,7 +8,9 @@
 # memory it registered unwritten).  Afterwards, in both VMs: no kernel
 # report in the log, ntbrdma0's object counts (`rdma res`) back to what
 # they were before, SUnreclaim back within 16 MiB, and ibv_rc_pingpong
-# with data validation (-c) between the VMs, both ways.
+# with data validation (-c) between the VMs, both ways.  The fuzzers'
+# anchor QPs (connected to each other) must have been granted peer-MR
+# mappings, and no byte beside an anchor MR written (the fuzzer checks).
 #
 # NTBRDMA_FUZZ_THREADS (4) sets the threads per fuzzer.  A failing seed
 # is reproduced by running this test with it, or one fuzzer by hand:
@@ -95,6 +97,16 @@ for vm in a b; do
 		pass "$vm: fuzzer exited 0 (only errors and error completions)"
 	else
 		bad "$vm: fuzzer exit ${!rc} (124: hung past its bound; >128: signal)"
+	fi
+	# The anchors (tests/fuzz/ufuzz-anchor.c): mappings of the peer's
+	# MRs must have been granted, not only refused, for the fuzzing of
+	# them to mean anything.
+	made=$(sed -n 's/^# peer MR mappings: \([0-9]*\) made.*/\1/p' "${!out}")
+	if grep -q '^# anchor: QP .* connected' "${!out}" &&
+		[ "${made:-0}" -gt 0 ]; then
+		pass "$vm: peer MRs mapped under the fuzzing ($made)"
+	else
+		bad "$vm: no anchor, or no peer MR mapped (${made:-none})"
 	fi
 done
 
