@@ -54,6 +54,15 @@ struct ntb_ivshmem_hdr {
 	__le32 max_peers;	/* number of side areas */
 	__le32 side_offset;	/* byte offset of side area 0 */
 	__le32 side_size;	/* byte size (stride) of each side area */
+	/*
+	 * The emulated DMA engine (Documentation/dma-engine.md); all zero
+	 * when the server has none.  A reader checks hdr_size first: a
+	 * header without these fields is shorter.
+	 */
+	__le32 dma_offset;	/* byte offset of DMA area 0 */
+	__le32 dma_size;	/* byte size (stride) of each DMA area */
+	__le32 dma_id;		/* the engine's peer id: kick (id << 16) | 0 */
+	__le32 dma_slots;	/* descriptors per DMA area */
 };
 
 /* Side area layout, owned by kernel/ntb_hw_ivshmem */
@@ -185,6 +194,68 @@ struct ntb_ivshmem_side {
 	struct ntb_ivshmem_mw_desc mw[NTB_IVSHMEM_MW_MAX];
 
 	/* 0x150: end; the rest of the side area is unused. */
+};
+
+/*
+ * The emulated DMA engine (tools/ivshmem-server executes the descriptors on
+ * the host; Documentation/dma-engine.md).  DMA area i belongs to the VM
+ * whose peer id is i.  The VM writes descriptors and prod; the server
+ * writes each executed descriptor's status, then cons and errors.  The
+ * server keeps its own copy of cons and never trusts what it reads here.
+ */
+#define NTB_IVSHMEM_DMA_OFFSET	16384
+#define NTB_IVSHMEM_DMA_SIZE	16384
+#define NTB_IVSHMEM_DMA_SLOTS	256
+/* The MSI-X vector that says "descriptors completed" (after the others). */
+#define NTB_IVSHMEM_DMA_VECTOR	(NTB_IVSHMEM_CTRL_VECTOR + 1)
+#define NTB_IVSHMEM_DMA_VECTORS	(NTB_IVSHMEM_DMA_VECTOR + 1)
+/* Longest copy of one descriptor. */
+#define NTB_IVSHMEM_DMA_MAX_LEN	(4u << 20)
+/*
+ * Addresses: bit 63 clear, the issuing VM's guest-physical address (its
+ * RAM file offset); set, an offset into the peer VM's RAM (what the NTB
+ * window reaches: its translation is fixed at its offset).
+ */
+#define NTB_IVSHMEM_DMA_PEER	0x8000000000000000ULL
+/* Descriptor flags. */
+#define NTB_IVSHMEM_DMA_F_IRQ	0x1	/* raise NTB_IVSHMEM_DMA_VECTOR */
+/* After the data landed, ring the peer's doorbell bit in bits 8..11. */
+#define NTB_IVSHMEM_DMA_F_REMOTE_DB	0x2
+#define NTB_IVSHMEM_DMA_DB_SHIFT	8
+#define NTB_IVSHMEM_DMA_F_KNOWN	(NTB_IVSHMEM_DMA_F_IRQ | \
+				 NTB_IVSHMEM_DMA_F_REMOTE_DB | \
+				 (0xfu << NTB_IVSHMEM_DMA_DB_SHIFT))
+/* Descriptor status, written by the server. */
+#define NTB_IVSHMEM_DMA_OK		0
+#define NTB_IVSHMEM_DMA_BAD_RANGE	1	/* outside the RAM it names */
+#define NTB_IVSHMEM_DMA_BAD_DESC	2	/* length or flags malformed */
+
+struct ntb_ivshmem_dma_desc {
+	/* VM writes (before prod); server reads once. */
+	__le64 src;
+	__le64 dst;
+	__le32 len;
+	__le32 flags;
+	/* VM writes (its own cookie; the server ignores it). */
+	__le64 cookie;
+	/* Server writes (before cons); VM reads once cons passed it. */
+	__le32 status;
+	/* Nobody writes (zero). */
+	__le32 pad;
+};
+
+struct ntb_ivshmem_dma_area {
+	/* VM writes (descriptors posted, free-running); server reads. */
+	__le32 prod;
+	/* Nobody writes (zero): prod and cons on their own cache lines. */
+	__le32 pad0[15];
+	/* Server writes (descriptors executed, free-running); VM reads. */
+	__le32 cons;
+	/* Server writes (descriptors failed, and corrupt prods seen). */
+	__le32 errors;
+	/* Nobody writes (zero). */
+	__le32 pad1[14];
+	struct ntb_ivshmem_dma_desc desc[NTB_IVSHMEM_DMA_SLOTS];
 };
 
 #endif /* NTB_IVSHMEM_H */

@@ -9,8 +9,14 @@
  *
  * This file holds the command line, the listening socket and the event
  * loop; peer.c keeps the peer table, proto.c formats the messages and
- * shm.c creates the shared memory.  Single-threaded, poll() based, runs in
+ * shm.c creates the shared memory (dma.c and dma_exec.c: the DMA engine,
+ * on a thread of its own).  Otherwise single-threaded, poll() based, runs in
  * the foreground until SIGTERM or SIGINT.
+ *
+ * --dma RAM0,RAM1: the emulated DMA engine (dma.c, on a thread of its own;
+ * Documentation/dma-engine.md) executes the descriptors the two VMs post,
+ * between their RAM files; it takes the peer id after the clients' ones
+ * (never handed to a client), whose vector 0 eventfd is its kick.
  *
  * --static-peers: QEMU (7.2 and, as far as its source shows, later) frees
  * a peer's eventfd array when told that the peer left, but keeps the
@@ -34,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -44,6 +51,7 @@
 
 #include "ntb-ivshmem.h"
 
+#include "dma.h"
 #include "log.h"
 #include "peer.h"
 #include "proto.h"
@@ -67,6 +75,8 @@ struct options {
 	unsigned int vectors;
 	unsigned int max_peers;
 	bool static_peers; /* eventfds per id, no announcements */
+	const char *dma_ram[2]; /* --dma: the VMs' RAM files (NULL: none) */
+	char *dma_arg;
 };
 
 struct server {
@@ -82,6 +92,8 @@ struct server {
 	struct pollfd *pfds; /* signal, listen, one per peer */
 	unsigned int *pfd_peer; /* peer id of each entry of pfds */
 	bool accept_backoff;
+	void *shm; /* the region, mapped for the DMA engine */
+	struct dma_engine *dma;
 };
 
 static const char usage_text[] =
@@ -102,6 +114,9 @@ static const char usage_text[] =
 	"                    every client gets those of all ids at connect,\n"
 	"                    joins and departures are not announced\n"
 	"                    (avoids a QEMU use-after-free on id reuse)\n"
+	"  --dma RAM0,RAM1   the emulated DMA engine between the RAM files\n"
+	"                    of peers 0 and 1 (needs --static-peers,\n"
+	"                    --max-peers 2 and a region of 48K or more)\n"
 	"  --verbose         log every message sent\n"
 	"  --help            show this help\n";
 
@@ -204,6 +219,16 @@ static int check_options(const struct options *o)
 		pr_err("--shm-size %" PRIu64 " is too large", o->shm_size);
 		return -1;
 	}
+	if (o->dma_ram[0] &&
+	    (!o->static_peers || o->max_peers != 2 ||
+	     o->shm_size < NTB_IVSHMEM_DMA_OFFSET + 2 * NTB_IVSHMEM_DMA_SIZE ||
+	     o->vectors <= NTB_IVSHMEM_DMA_VECTOR)) {
+		pr_err("--dma needs --static-peers, --max-peers 2, --vectors "
+		       "%u or more and --shm-size %u or more",
+		       NTB_IVSHMEM_DMA_VECTORS,
+		       NTB_IVSHMEM_DMA_OFFSET + 2 * NTB_IVSHMEM_DMA_SIZE);
+		return -1;
+	}
 	need = NTB_IVSHMEM_SIDE_OFFSET +
 	       (uint64_t)o->max_peers * NTB_IVSHMEM_SIDE_SIZE;
 	if (o->shm_size < need) {
@@ -224,7 +249,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_VECTORS,
 		OPT_MAX_PEERS,
 		OPT_PIDFILE,
-		OPT_STATIC_PEERS
+		OPT_STATIC_PEERS,
+		OPT_DMA
 	};
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -233,6 +259,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
 		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
 		{ "static-peers", no_argument, NULL, OPT_STATIC_PEERS },
+		{ "dma", required_argument, NULL, OPT_DMA },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -272,6 +299,22 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_STATIC_PEERS:
 			o->static_peers = true;
 			break;
+		case OPT_DMA: {
+			char *comma;
+
+			free(o->dma_arg);
+			o->dma_arg = strdup(optarg);
+			comma = o->dma_arg ? strchr(o->dma_arg, ',') : NULL;
+			if (!comma || comma == o->dma_arg || !comma[1] ||
+			    strchr(comma + 1, ',')) {
+				pr_err("--dma takes RAM0,RAM1 (two paths)");
+				return -1;
+			}
+			*comma = 0;
+			o->dma_ram[0] = o->dma_arg;
+			o->dma_ram[1] = comma + 1;
+			break;
+		}
 		case 'v':
 			log_verbose = true;
 			break;
@@ -293,7 +336,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* Every peer holds its socket and its eventfds; make sure they fit. */
 static int check_fd_limit(const struct options *o)
 {
-	uint64_t need = (uint64_t)o->max_peers * (o->vectors + 1) + 32;
+	uint64_t need =
+		(uint64_t)(o->max_peers + !!o->dma_ram[0]) * (o->vectors + 1) +
+		32;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -511,7 +556,7 @@ static void reap_dead(struct server *s)
 			if (!joined)
 				continue;
 			pr_info("peer %u left (%u of %u ids in use)", i,
-				t->count, t->max_peers);
+				t->count, t->max_clients);
 			if (!s->opt.static_peers)
 				announce_departure(s, i);
 		}
@@ -531,7 +576,7 @@ static void add_client(struct server *s, int sock)
 	if (!p) {
 		if (errno == ENOSPC)
 			pr_warn("refusing client: all %u peer ids are in use",
-				t->max_peers);
+				t->max_clients);
 		else
 			pr_err("refusing client: cannot create eventfds: %s",
 			       strerror(errno));
@@ -581,7 +626,7 @@ static void add_client(struct server *s, int sock)
 
 	p->joined = true;
 	pr_info("peer %u joined (%u of %u ids in use)", id, t->count,
-		t->max_peers);
+		t->max_clients);
 	if (s->opt.static_peers)
 		return; /* the others hold its eventfds already */
 
@@ -722,6 +767,9 @@ static void cleanup(struct server *s)
 {
 	struct stat st;
 
+	dma_stop(s->dma);
+	if (s->shm)
+		munmap(s->shm, s->opt.shm_size);
 	peer_table_destroy(&s->peers);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
@@ -736,12 +784,14 @@ static void cleanup(struct server *s)
 		close(s->sig_fd);
 	free(s->pfds);
 	free(s->pfd_peer);
+	free(s->opt.dma_arg);
 }
 
 int main(int argc, char **argv)
 {
 	struct server s = { .shm_fd = -1, .listen_fd = -1, .sig_fd = -1 };
 	int ret, err;
+	bool dma;
 
 	ret = parse_options(argc, argv, &s.opt);
 	if (ret)
@@ -751,12 +801,15 @@ int main(int argc, char **argv)
 	if (setup_signals(&s) || check_fd_limit(&s.opt))
 		goto out;
 
-	err = peer_table_init(&s.peers, s.opt.max_peers, s.opt.vectors,
+	/* With --dma the engine's id follows the clients' ids. */
+	dma = s.opt.dma_ram[0] != NULL;
+	err = peer_table_init(&s.peers, s.opt.max_peers + dma, s.opt.vectors,
 			      s.opt.static_peers);
 	if (err) {
 		pr_err("cannot set up the peer table: %s", strerror(-err));
 		goto out;
 	}
+	s.peers.max_clients = s.opt.max_peers;
 	s.pfds = calloc(s.opt.max_peers + 2, sizeof(*s.pfds));
 	s.pfd_peer = calloc(s.opt.max_peers + 2, sizeof(*s.pfd_peer));
 	if (!s.pfds || !s.pfd_peer) {
@@ -765,9 +818,23 @@ int main(int argc, char **argv)
 	}
 
 	/* The header is in place before any client can connect. */
-	s.shm_fd = shm_create(s.opt.shm_size, s.opt.vectors, s.opt.max_peers);
+	s.shm_fd = shm_create(s.opt.shm_size, s.opt.vectors, s.opt.max_peers,
+			      dma ? (int)s.opt.max_peers : -1);
 	if (s.shm_fd < 0)
 		goto out;
+	if (dma) {
+		s.shm = mmap(NULL, s.opt.shm_size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED, s.shm_fd, 0);
+		if (s.shm == MAP_FAILED) {
+			s.shm = NULL;
+			pr_err("cannot map the region: %s", strerror(errno));
+			goto out;
+		}
+		s.dma = dma_start(s.shm, s.opt.shm_size, s.opt.dma_ram,
+				  &s.peers, s.opt.max_peers);
+		if (!s.dma)
+			goto out;
+	}
 
 	if (open_listen_socket(&s))
 		goto out;
@@ -775,9 +842,10 @@ int main(int argc, char **argv)
 		goto out;
 
 	pr_info("listening on %s: shm %" PRIu64 " bytes, %u vectors, "
-		"%u peer ids%s",
+		"%u peer ids%s%s",
 		s.opt.socket_path, s.opt.shm_size, s.opt.vectors,
-		s.opt.max_peers, s.opt.static_peers ? ", static peers" : "");
+		s.opt.max_peers, s.opt.static_peers ? ", static peers" : "",
+		dma ? ", DMA engine" : "");
 
 	ret = run(&s);
 out:

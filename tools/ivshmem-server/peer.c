@@ -55,6 +55,7 @@ int peer_table_init(struct peer_table *t, unsigned int max_peers,
 	t->max_peers = max_peers;
 	t->vectors = vectors;
 	t->count = 0;
+	t->max_clients = max_peers;
 	t->persistent = persistent;
 
 	for (i = 0; i < (size_t)max_peers * vectors; i++)
@@ -80,7 +81,7 @@ struct peer *peer_add(struct peer_table *t, int sock)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < t->max_peers; i++) {
+	for (i = 0; i < t->max_clients; i++) {
 		if (!peer_in_use(&t->slots[i])) {
 			p = &t->slots[i];
 			break;

@@ -30,6 +30,8 @@ struct peer_table {
 	unsigned int max_peers;
 	unsigned int vectors;
 	unsigned int count; /* slots in use */
+	/* Ids a client may get: 0 .. max_clients - 1 (the rest: the DMA engine's). */
+	unsigned int max_clients;
 	bool persistent; /* eventfds belong to ids, not connections */
 };
 

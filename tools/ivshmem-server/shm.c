@@ -17,7 +17,8 @@
 _Static_assert(sizeof(struct ntb_ivshmem_hdr) <= NTB_IVSHMEM_SIDE_OFFSET,
 	       "header overlaps side area 0");
 
-int shm_create(uint64_t size, unsigned int vectors, unsigned int max_peers)
+int shm_create(uint64_t size, unsigned int vectors, unsigned int max_peers,
+	       int dma_id)
 {
 	struct ntb_ivshmem_hdr hdr;
 	ssize_t n;
@@ -47,6 +48,12 @@ int shm_create(uint64_t size, unsigned int vectors, unsigned int max_peers)
 	hdr.max_peers = htole32(max_peers);
 	hdr.side_offset = htole32(NTB_IVSHMEM_SIDE_OFFSET);
 	hdr.side_size = htole32(NTB_IVSHMEM_SIDE_SIZE);
+	if (dma_id >= 0) {
+		hdr.dma_offset = htole32(NTB_IVSHMEM_DMA_OFFSET);
+		hdr.dma_size = htole32(NTB_IVSHMEM_DMA_SIZE);
+		hdr.dma_id = htole32((uint32_t)dma_id);
+		hdr.dma_slots = htole32(NTB_IVSHMEM_DMA_SLOTS);
+	}
 
 	n = pwrite(fd, &hdr, sizeof(hdr), 0);
 	if (n != (ssize_t)sizeof(hdr)) {

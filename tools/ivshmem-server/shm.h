@@ -9,9 +9,11 @@
 #include <stdint.h>
 
 /*
- * Create the region and write its header.  Returns the memfd, or a
- * negative errno value (after logging what failed).
+ * Create the region and write its header (with the DMA engine's fields
+ * when @dma_id >= 0).  Returns the memfd, or a negative errno value
+ * (after logging what failed).
  */
-int shm_create(uint64_t size, unsigned int vectors, unsigned int max_peers);
+int shm_create(uint64_t size, unsigned int vectors, unsigned int max_peers,
+	       int dma_id);
 
 #endif /* IVSHMEM_SERVER_SHM_H */
