@@ -9,6 +9,7 @@
  *   ntb_hw_ivshmem_msg.c   message registers
  *   ntb_hw_ivshmem_spad.c  scratchpads
  *   ntb_hw_ivshmem_mw.c    memory windows
+ *   ntb_hw_ivshmem_dma.c   the emulated DMA engine (a dmaengine device)
  */
 #ifndef NTB_HW_IVSHMEM_H
 #define NTB_HW_IVSHMEM_H
@@ -58,6 +59,11 @@ struct ntb_ivshmem_dbdev {
 	u32 side_size;
 	u32 own_id;
 	u32 peer_id;
+	int nvec;	/* MSI-X vectors allocated */
+	/* The emulated DMA engine's, from the header (dma_size 0: none). */
+	u32 dma_offset;
+	u32 dma_size;
+	u32 dma_id;
 };
 
 /* The ivshmem-plain device: BAR2 maps the peer's RAM (the memory windows). */
@@ -117,6 +123,8 @@ struct ntb_ivshmem_dev {
 	/* Tells us when a client binds to our ntb_dev. */
 	struct notifier_block bus_nb;
 	struct ntb_ivshmem_vec vec[NTB_IVSHMEM_VECTORS];
+	/* The DMA engine (ntb_hw_ivshmem_dma.c), NULL without one. */
+	struct ntb_ivshmem_dma *dma;
 
 	/* Protects every field below; never held across an ntb_*_event(). */
 	spinlock_t lock;
@@ -217,6 +225,11 @@ int ntb_ivshmem_peer_spad_addr(struct ntb_dev *ntb, int pidx, int sidx,
 u32 ntb_ivshmem_peer_spad_read(struct ntb_dev *ntb, int pidx, int sidx);
 int ntb_ivshmem_peer_spad_write(struct ntb_dev *ntb, int pidx, int sidx,
 				u32 val);
+
+/* ntb_hw_ivshmem_dma.c */
+struct ntb_ivshmem_dma;
+struct ntb_ivshmem_dma *ntb_ivshmem_dma_init(struct ntb_ivshmem_dev *nd);
+void ntb_ivshmem_dma_fini(struct ntb_ivshmem_dma *d);
 
 /* ntb_hw_ivshmem_mw.c */
 int ntb_ivshmem_mw_parse(void);

@@ -229,6 +229,7 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 		return ERR_PTR(ret);
 	}
 	ntb_ivshmem_link_start(nd);
+	nd->dma = ntb_ivshmem_dma_init(nd);
 	/* Only now is the NTB bus known; a client bound so far found defaults */
 	nd->bus_nb.notifier_call = ntb_ivshmem_bus_notify;
 	ret = bus_register_notifier(nd->ntb.dev.bus, &nd->bus_nb);
@@ -258,6 +259,8 @@ static void ntb_ivshmem_unpair(struct ntb_ivshmem_dev *nd)
 	ntb_ivshmem_irq_teardown(nd);
 	/* then let the clients go: the ops they call on the way still work. */
 	ntb_unregister_device(&nd->ntb);
+	/* Their DMA channels went with them. */
+	ntb_ivshmem_dma_fini(nd->dma);
 	if (nd->bus_nb.notifier_call)
 		bus_unregister_notifier(nd->ntb.dev.bus, &nd->bus_nb);
 	dev_info(dev, "NTB unregistered\n");
@@ -346,7 +349,9 @@ static int ntb_ivshmem_check_hdr(struct ntb_ivshmem_dbdev *db,
 	max_peers = ioread32(&hdr->max_peers);
 	side_offset = ioread32(&hdr->side_offset);
 	side_size = ioread32(&hdr->side_size);
-	if (hdr_size < sizeof(*hdr) || shm_size > bar_size ||
+	/* A header without the DMA engine's fields ends before them. */
+	if (hdr_size < offsetof(struct ntb_ivshmem_hdr, dma_offset) ||
+	    shm_size > bar_size ||
 	    vectors < NTB_IVSHMEM_VECTORS || max_peers < NTB_IVSHMEM_IDS ||
 	    side_offset < hdr_size || !IS_ALIGNED(side_offset, 8) ||
 	    side_size < sizeof(struct ntb_ivshmem_side) ||
@@ -361,6 +366,27 @@ static int ntb_ivshmem_check_hdr(struct ntb_ivshmem_dbdev *db,
 
 	db->side_offset = side_offset;
 	db->side_size = side_size;
+
+	/* The DMA engine: used only if its areas lie inside the region. */
+	if (hdr_size >= sizeof(*hdr) && ioread32(&hdr->dma_size)) {
+		u32 off = ioread32(&hdr->dma_offset);
+		u32 size = ioread32(&hdr->dma_size);
+		u32 id = ioread32(&hdr->dma_id);
+
+		if (size < sizeof(struct ntb_ivshmem_dma_area) ||
+		    !IS_ALIGNED(off, 8) || !IS_ALIGNED(size, 8) ||
+		    off < side_offset + (u64)max_peers * side_size ||
+		    off + (u64)NTB_IVSHMEM_IDS * size > shm_size ||
+		    id < NTB_IVSHMEM_IDS || id > 0xffff ||
+		    ioread32(&hdr->dma_slots) != NTB_IVSHMEM_DMA_SLOTS) {
+			dev_warn(dev, "DMA engine announced with an inconsistent layout (areas at %u of %u bytes, id %u): not used\n",
+				 off, size, id);
+		} else {
+			db->dma_offset = off;
+			db->dma_size = size;
+			db->dma_id = id;
+		}
+	}
 
 	return 0;
 }
@@ -429,16 +455,18 @@ static int ntb_ivshmem_probe_db(struct pci_dev *pdev, int nvec)
 	/* MSI-X messages are memory writes of the device. */
 	pci_set_master(pdev);
 	/* Managed: pcim_enable_device() frees the vectors on unbind. */
+	/* One more for the DMA engine when the device has it. */
 	ret = pci_alloc_irq_vectors(pdev, NTB_IVSHMEM_VECTORS,
-				    NTB_IVSHMEM_VECTORS, PCI_IRQ_MSIX);
+				    NTB_IVSHMEM_DMA_VECTORS, PCI_IRQ_MSIX);
 	if (ret < 0) {
 		dev_err(dev, "cannot allocate %d MSI-X vectors: %d\n",
 			NTB_IVSHMEM_VECTORS, ret);
 		return ret;
 	}
+	db->nvec = ret;
 
 	dev_info(dev, "ivshmem-doorbell: peer id %u, shared region at %pa, %d MSI-X vectors\n",
-		 db->own_id, &db->shm_phys, NTB_IVSHMEM_VECTORS);
+		 db->own_id, &db->shm_phys, db->nvec);
 
 	return ntb_ivshmem_add(pdev, db, NULL);
 }

@@ -169,9 +169,19 @@ extern const struct file_operations wt_selftest_fops;
 
 /* ntb_window_test_xfer.c: the pattern, buf_fill, peer_write, check */
 void wt_pattern_fill(u8 *dst, u64 seed, u64 off, size_t len);
+/*
+ * "PEER_ADDR OFF LEN SEED" of peer_write and dma_write: parsed, the peer
+ * address checked, [OFF, OFF + LEN) inside the buffer.  0 or -errno.
+ */
+int wt_get_xfer(struct wt_ctx *wt, const char __user *ubuf, size_t count,
+		u64 *peer, u64 *off, u64 *len, u64 *seed);
 extern const struct file_operations wt_buf_fill_fops;
 extern const struct file_operations wt_peer_write_fops;
 extern const struct file_operations wt_check_fops;
+
+/* ntb_window_test_dma.c: dma_write, dma_fault */
+extern const struct file_operations wt_dma_write_fops;
+extern const struct file_operations wt_dma_fault_fops;
 
 /* ntb_window_test_bench.c: bench_memcpy */
 extern const struct file_operations wt_bench_fops;

@@ -25,6 +25,11 @@
  *   buf_fill        w: "GUARD" fills our whole buffer with byte GUARD
  *   peer_write      w: "PEER_ADDR OFF LEN SEED" writes the pattern of SEED
  *                      to peer buffer bytes [OFF, OFF + LEN)
+ *   dma_write       w: "PEER_ADDR OFF LEN SEED": as peer_write, but copied
+ *                      by a DMA_MEMCPY channel's engine through the window;
+ *                      EIO if the engine failed it, ENODEV without a channel
+ *   dma_fault       w: "DMA_ADDR": the engine copies 8 bytes of our buffer
+ *                      to DMA_ADDR; EIO if it reports a failure
  *   check           w: "OFF LEN SEED GUARD" checks our buffer: pattern of
  *                      SEED in [OFF, OFF + LEN), GUARD everywhere else
  *                   r: "ok", "MISMATCH at offset X: expected 0xEE got 0xGG
@@ -57,7 +62,8 @@
  * The module is one file per part: this one (client, context, link, the
  * debugfs directory, command parsing, result files), _selftest.c (window,
  * buffer, contract checks), _xfer.c (pattern, buf_fill, peer_write, check),
- * _bench.c (bench_memcpy), _pingpong.c and _dbpp.c (dbpingpong).
+ * _dma.c (dma_write, dma_fault), _bench.c (bench_memcpy), _pingpong.c and
+ * _dbpp.c (dbpingpong).
  */
 
 #include <linux/debugfs.h>
@@ -293,6 +299,10 @@ static void wt_setup_dbgfs(struct wt_ctx *wt)
 	debugfs_create_file("buf_fill", 0200, wt->dir, wt, &wt_buf_fill_fops);
 	debugfs_create_file("peer_write", 0200, wt->dir, wt,
 			    &wt_peer_write_fops);
+	debugfs_create_file("dma_write", 0200, wt->dir, wt,
+			    &wt_dma_write_fops);
+	debugfs_create_file("dma_fault", 0200, wt->dir, wt,
+			    &wt_dma_fault_fops);
 	debugfs_create_file("check", 0600, wt->dir, &wt->check,
 			    &wt_check_fops);
 	debugfs_create_file("bench_memcpy", 0600, wt->dir, &wt->bench,

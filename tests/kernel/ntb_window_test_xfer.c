@@ -85,28 +85,39 @@ const struct file_operations wt_buf_fill_fops = {
 
 /* ---- peer_write ---- */
 
-/* "PEER_ADDR OFF LEN SEED" */
-static ssize_t wt_peer_write_write(struct file *file, const char __user *ubuf,
-				   size_t count, loff_t *ppos)
+int wt_get_xfer(struct wt_ctx *wt, const char __user *ubuf, size_t count,
+		u64 *peer, u64 *off, u64 *len, u64 *seed)
 {
-	struct wt_ctx *wt = file->private_data;
-	u64 v[4], peer, off, len, seed, done;
-	u8 *bounce;
+	u64 v[4];
 	int ret;
 
 	ret = wt_get_u64s(ubuf, count, v, 4, 4);
 	if (ret < 0)
 		return ret;
-	peer = v[0];
-	off = v[1];
-	len = v[2];
-	seed = v[3];
-
-	ret = wt_check_peer(wt, peer);
+	ret = wt_check_peer(wt, v[0]);
 	if (ret)
 		return ret;
-	if (off > wt->buf_size || len > wt->buf_size - off)
+	if (v[1] > wt->buf_size || v[2] > wt->buf_size - v[1])
 		return -EINVAL;
+	*peer = v[0];
+	*off = v[1];
+	*len = v[2];
+	*seed = v[3];
+	return 0;
+}
+
+/* "PEER_ADDR OFF LEN SEED" */
+static ssize_t wt_peer_write_write(struct file *file, const char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	struct wt_ctx *wt = file->private_data;
+	u64 peer, off, len, seed, done;
+	u8 *bounce;
+	int ret;
+
+	ret = wt_get_xfer(wt, ubuf, count, &peer, &off, &len, &seed);
+	if (ret)
+		return ret;
 	if (!len)
 		return count;
 

@@ -10,7 +10,12 @@
 #      target finds exactly that range holding the pattern and every other
 #      byte still holding the guard;
 #   3. peer_write refuses requests outside the peer buffer with EINVAL and
-#      writes nothing.
+#      writes nothing;
+#   4. the same transfers as 2., copied by the emulated DMA engine
+#      (dma_write: ntb_hw_ivshmem's dmaengine channel, executed by the
+#      ivshmem server; Documentation/dma-engine.md), checked the same way,
+#      and a copy the engine must fail (to a DMA address that is no
+#      memory): EIO, nothing written.
 # Run from the repository root with TESTBED set.  Exit 0 pass, 1 fail,
 # 77 skip (ntb_window_test not built).
 # The scripts run in the VMs are single-quoted on purpose: their $1... are
@@ -121,24 +126,32 @@ fill_guard() {
 	[ "$out" = ok ] || fail "$1: buffer not all $2 after buf_fill: $out"
 }
 
+# transfers CMD LABEL: every case in both directions, written by CMD
+# (peer_write: the CPU; dma_write: the DMA engine) and checked by the
+# target byte for byte, the guard around it too; counts them in n.
 n=0
-for dirn in "a b" "b a"; do
-	read -r src dst <<<"$dirn"
-	for c in "${cases[@]}"; do
-		read -r off len <<<"$c"
-		guard=${guards[$((n % ${#guards[@]}))]}
-		seed=$((seed + 0x9e3779b9))
-		n=$((n + 1))
-		fill_guard "$dst" "$guard"
-		out=$(wt "$src" peer_write "${addr[$dst]} $off $len $seed" 2>&1) ||
-			fail "$src->$dst: peer_write off=$off len=$len: $out"
-		out=$(wt "$dst" check "$off $len $seed $guard" 2>&1 &&
-			wt "$dst" check)
-		[ "$out" = ok ] ||
-			fail "$src->$dst: off=$off len=$len seed=$seed guard=$guard: $out"
-		ok "$src->$dst: off=$off len=$len seed=$seed guard=$guard: exact"
+transfers() {
+	local cmd=$1 label=$2 dirn src dst c off len guard out
+	for dirn in "a b" "b a"; do
+		read -r src dst <<<"$dirn"
+		for c in "${cases[@]}"; do
+			read -r off len <<<"$c"
+			guard=${guards[$((n % ${#guards[@]}))]}
+			seed=$((seed + 0x9e3779b9))
+			n=$((n + 1))
+			fill_guard "$dst" "$guard"
+			out=$(wt "$src" "$cmd" "${addr[$dst]} $off $len $seed" 2>&1) ||
+				fail "$src->$dst: $cmd off=$off len=$len: $out"
+			out=$(wt "$dst" check "$off $len $seed $guard" 2>&1 &&
+				wt "$dst" check)
+			[ "$out" = ok ] ||
+				fail "$src->$dst:$label off=$off len=$len seed=$seed guard=$guard: $out"
+			ok "$src->$dst:$label off=$off len=$len seed=$seed guard=$guard: exact"
+		done
 	done
-done
+}
+transfers peer_write ""
+ncpu=$n
 
 # A write that peer_write must refuse: EINVAL, and nothing written.
 # refused SRC DST DESCRIPTION INPUT
@@ -167,4 +180,16 @@ refused a b "a buffer reaching past the window" \
 	"$((mw_size - bufsize + 1)) 0 1 1"
 refused a b "three fields" "${addr[b]} 0 1"
 refused a b "a non-number" "${addr[b]} 0 1x 1"
-echo "window-integrity: $n exact transfers, all refusals correct"
+# 4. The DMA engine: the same transfers, copied by it.
+transfers dma_write " DMA"
+# 512 GiB: neither RAM (at most 2 GiB) nor the window BAR.
+fill_guard a 0x3c
+if out=$(wt a dma_fault 0x8000000000 2>&1); then
+	fail "a: the engine claims a copy to 0x8000000000 succeeded"
+fi
+[[ $out == *"Input/output error"* ]] ||
+	fail "a: dma_fault failed, but not with EIO: $out"
+out=$(wt a check "0 0 0 0x3c" 2>&1 && wt a check)
+[ "$out" = ok ] || fail "a: the failed DMA copy changed our buffer: $out"
+ok "a: a DMA copy to no memory fails with EIO"
+echo "window-integrity: $ncpu exact transfers by the CPU, $((n - ncpu)) by the DMA engine, all refusals correct"

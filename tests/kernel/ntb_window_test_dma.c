@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntb_window_test - transfers through the window by a DMA engine (any
+ * DMA_MEMCPY channel; in the testbed the emulated one of ntb_hw_ivshmem,
+ * Documentation/dma-engine.md):
+ *   dma_write "PEER_ADDR OFF LEN SEED": the pattern of peer_write, copied
+ *     by the engine from a buffer of ours into the peer's buffer through
+ *     window 0 (dma_map_resource of the window), waited for; EIO when the
+ *     engine reports the copy failed, ENODEV without a channel;
+ *   dma_fault "DMA_ADDR": 8 bytes of our buffer copied by the engine to
+ *     DMA_ADDR (the test gives one that is no memory at all); EIO when the
+ *     engine reports the failure, as it must, 0 if it claims success.
+ * The channel is requested for each command and released after it.
+ */
+
+#include <linux/completion.h>
+#include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
+#include <linux/module.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "ntb_window_test.h"
+
+#define WT_DMA_CHUNK	SZ_1M
+#define WT_DMA_TIMEOUT	(10 * HZ)
+
+struct wt_dma_wait {
+	struct completion done;
+	atomic_t left;		/* chunks not called back yet */
+	atomic_t failed;	/* chunks the engine failed */
+};
+
+static void wt_dma_done(void *arg, const struct dmaengine_result *res)
+{
+	struct wt_dma_wait *w = arg;
+
+	if (res && res->result != DMA_TRANS_NOERROR)
+		atomic_inc(&w->failed);
+	if (atomic_dec_and_test(&w->left))
+		complete(&w->done);
+}
+
+/*
+ * Copy len bytes from DMA address src to DMA address dst (both of the
+ * channel's device) in chunks, each with the callback; wait for all of
+ * them.  0, -EIO (the engine failed a chunk), -ETIMEDOUT or -ENOMEM (a
+ * chunk could not be prepared; those before it still ran).
+ */
+static int wt_dma_copy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		       size_t len)
+{
+	struct dma_async_tx_descriptor *tx;
+	struct wt_dma_wait w;
+	size_t done = 0, n;
+
+	init_completion(&w.done);
+	atomic_set(&w.failed, 0);
+	/* One more than the chunks: the last reference is dropped below. */
+	atomic_set(&w.left, 1);
+	while (done < len) {
+		bool last;
+
+		n = min_t(size_t, len - done, WT_DMA_CHUNK);
+		last = done + n == len;
+		tx = dmaengine_prep_dma_memcpy(chan, dst + done, src + done, n,
+					       last ? DMA_PREP_INTERRUPT : 0);
+		if (!tx)
+			break;
+		tx->callback_result = wt_dma_done;
+		tx->callback_param = &w;
+		atomic_inc(&w.left);
+		if (dma_submit_error(dmaengine_submit(tx))) {
+			atomic_dec(&w.left);
+			atomic_inc(&w.failed);
+			break;
+		}
+		done += n;
+	}
+	dma_async_issue_pending(chan);
+	if (!atomic_dec_and_test(&w.left) &&
+	    !wait_for_completion_timeout(&w.done, WT_DMA_TIMEOUT)) {
+		/* No callback may run on w after we return. */
+		dmaengine_terminate_sync(chan);
+		return -ETIMEDOUT;
+	}
+	if (done < len && !atomic_read(&w.failed))
+		return -ENOMEM;
+	return atomic_read(&w.failed) ? -EIO : 0;
+}
+
+static struct dma_chan *wt_dma_chan(void)
+{
+	dma_cap_mask_t mask;
+
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_MEMCPY, mask);
+	return dma_request_chan_by_mask(&mask);
+}
+
+/* ---- dma_write ---- */
+
+static ssize_t wt_dma_write_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct wt_ctx *wt = file->private_data;
+	u64 peer, off, len, seed;
+	dma_addr_t src, dst;
+	struct dma_chan *chan;
+	struct device *dev;
+	u8 *bounce;
+	int ret;
+
+	ret = wt_get_xfer(wt, ubuf, count, &peer, &off, &len, &seed);
+	if (ret)
+		return ret;
+	if (!len)
+		return count;
+
+	chan = wt_dma_chan();
+	if (IS_ERR(chan))
+		return -ENODEV;
+	dev = dmaengine_get_dma_device(chan);
+	ret = -ENOMEM;
+	bounce = kmalloc(len, GFP_KERNEL);
+	if (!bounce)
+		goto out_chan;
+	wt_pattern_fill(bounce, seed, off, len);
+	src = dma_map_single(dev, bounce, len, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, src))
+		goto out_free;
+	/* In bounds: peer + off + len <= peer + buf_size <= mw_size. */
+	dst = dma_map_resource(dev, wt->mw_base + peer + off, len,
+			       DMA_FROM_DEVICE, 0);
+	if (dma_mapping_error(dev, dst))
+		goto out_src;
+
+	if (mutex_lock_interruptible(&wt->lock)) {
+		ret = -EINTR;
+	} else {
+		ret = wt_dma_copy(chan, dst, src, len);
+		mutex_unlock(&wt->lock);
+	}
+
+	dma_unmap_resource(dev, dst, len, DMA_FROM_DEVICE, 0);
+out_src:
+	dma_unmap_single(dev, src, len, DMA_TO_DEVICE);
+out_free:
+	kfree(bounce);
+out_chan:
+	dma_release_channel(chan);
+	return ret ? ret : count;
+}
+
+const struct file_operations wt_dma_write_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = wt_dma_write_write,
+	.llseek = noop_llseek,
+};
+
+/* ---- dma_fault ---- */
+
+static ssize_t wt_dma_fault_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct wt_ctx *wt = file->private_data;
+	struct dma_chan *chan;
+	struct device *dev;
+	dma_addr_t src;
+	u64 target;
+	int ret;
+
+	ret = wt_get_u64s(ubuf, count, &target, 1, 1);
+	if (ret < 0)
+		return ret;
+	if (!wt->buf)
+		return -ENODEV;
+	chan = wt_dma_chan();
+	if (IS_ERR(chan))
+		return -ENODEV;
+	dev = dmaengine_get_dma_device(chan);
+	src = dma_map_single(dev, wt->buf, 8, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, src)) {
+		ret = -ENOMEM;
+	} else {
+		ret = wt_dma_copy(chan, target, src, 8);
+		dma_unmap_single(dev, src, 8, DMA_TO_DEVICE);
+	}
+	dma_release_channel(chan);
+	return ret ? ret : count;
+}
+
+const struct file_operations wt_dma_fault_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = wt_dma_fault_write,
+	.llseek = noop_llseek,
+};
