@@ -102,6 +102,7 @@ struct wt_ctx {
 	bool trans_set;
 	struct wt_status check;
 	struct wt_status bench;
+	struct wt_status dma_bench;
 
 	/* Outbound window 0: the peer's RAM, mapped write-combining. */
 	phys_addr_t mw_base;
@@ -179,9 +180,10 @@ extern const struct file_operations wt_buf_fill_fops;
 extern const struct file_operations wt_peer_write_fops;
 extern const struct file_operations wt_check_fops;
 
-/* ntb_window_test_dma.c: dma_write, dma_fault */
+/* ntb_window_test_dma.c: dma_write, dma_fault, dma_bench */
 extern const struct file_operations wt_dma_write_fops;
 extern const struct file_operations wt_dma_fault_fops;
+extern const struct file_operations wt_dma_bench_fops;
 
 /* ntb_window_test_bench.c: bench_memcpy */
 extern const struct file_operations wt_bench_fops;

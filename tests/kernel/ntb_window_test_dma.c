@@ -9,21 +9,34 @@
  *     engine reports the copy failed, ENODEV without a channel;
  *   dma_fault "DMA_ADDR": 8 bytes of our buffer copied by the engine to
  *     DMA_ADDR (the test gives one that is no memory at all); EIO when the
- *     engine reports the failure, as it must, 0 if it claims success.
+ *     engine reports the failure, as it must, 0 if it claims success;
+ *   dma_bench "PEER_ADDR TOTAL CHUNK": TOTAL bytes into the peer's buffer
+ *     through the window as CHUNK-byte copies, all submitted at once
+ *     (wrapping inside the buffer), timed from the first submit to the
+ *     last callback; then WT_DMA_LAT_ITERS 8-byte copies one after the
+ *     other, each timed from submit to its callback (the engine's
+ *     completion latency).  Read: "dma_MBps=X chunk=C bytes=N ns=T
+ *     lat8_ns_median=L lat8_ns_min=M" or "idle".
  * The channel is requested for each command and released after it.
  */
 
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "ntb_window_test.h"
 
 #define WT_DMA_CHUNK	SZ_1M
 #define WT_DMA_TIMEOUT	(10 * HZ)
+#define WT_DMA_LAT_ITERS	200
+#define WT_DMA_BENCH_MAX	SZ_1G	/* bytes in one dma_bench */
 
 struct wt_dma_wait {
 	struct completion done;
@@ -196,4 +209,145 @@ const struct file_operations wt_dma_fault_fops = {
 	.open = simple_open,
 	.write = wt_dma_fault_write,
 	.llseek = noop_llseek,
+};
+
+/* ---- dma_bench ---- */
+
+static int wt_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The throughput part: total bytes as chunk-byte copies from src into
+ * [dst, dst + span) (wrapping), all submitted, then waited for.
+ */
+static int wt_dma_stream(struct dma_chan *chan, dma_addr_t dst, u64 span,
+			 dma_addr_t src, u64 total, u64 chunk, u64 *ns)
+{
+	struct dma_async_tx_descriptor *tx;
+	struct wt_dma_wait w;
+	u64 done = 0, off = 0, t0;
+
+	init_completion(&w.done);
+	atomic_set(&w.failed, 0);
+	atomic_set(&w.left, 1);
+	t0 = ktime_get_ns();
+	while (done < total) {
+		u64 n = min(chunk, total - done);
+
+		if (off + n > span)
+			off = 0;
+		tx = dmaengine_prep_dma_memcpy(chan, dst + off, src, n, 0);
+		if (!tx)
+			break;
+		tx->callback_result = wt_dma_done;
+		tx->callback_param = &w;
+		atomic_inc(&w.left);
+		if (dma_submit_error(dmaengine_submit(tx))) {
+			atomic_dec(&w.left);
+			break;
+		}
+		off += n;
+		done += n;
+	}
+	dma_async_issue_pending(chan);
+	if (!atomic_dec_and_test(&w.left) &&
+	    !wait_for_completion_timeout(&w.done, 30 * HZ)) {
+		dmaengine_terminate_sync(chan);
+		return -ETIMEDOUT;
+	}
+	*ns = ktime_get_ns() - t0;
+	if (atomic_read(&w.failed))
+		return -EIO;
+	return done < total ? -ENOMEM : 0;
+}
+
+static int wt_do_dma_bench(struct wt_ctx *wt, struct dma_chan *chan,
+			   u64 peer, u64 total, u64 chunk)
+{
+	struct device *dev = dmaengine_get_dma_device(chan);
+	u64 ns = 0, *lat;
+	dma_addr_t src, dst;
+	void *buf;
+	int ret = -ENOMEM, i;
+
+	lat = kcalloc(WT_DMA_LAT_ITERS, sizeof(*lat), GFP_KERNEL);
+	buf = kmalloc(chunk, GFP_KERNEL);
+	if (!lat || !buf)
+		goto out;
+	wt_pattern_fill(buf, 0x5eed, 0, chunk);
+	src = dma_map_single(dev, buf, chunk, DMA_TO_DEVICE);
+	if (dma_mapping_error(dev, src))
+		goto out;
+	dst = dma_map_resource(dev, wt->mw_base + peer, wt->buf_size,
+			       DMA_FROM_DEVICE, 0);
+	if (dma_mapping_error(dev, dst))
+		goto out_src;
+
+	ret = wt_dma_stream(chan, dst, wt->buf_size, src, total, chunk, &ns);
+	for (i = 0; !ret && i < WT_DMA_LAT_ITERS; i++) {
+		u64 t0 = ktime_get_ns();
+
+		ret = wt_dma_copy(chan, dst, src, 8);
+		lat[i] = ktime_get_ns() - t0;
+	}
+	if (!ret) {
+		sort(lat, WT_DMA_LAT_ITERS, sizeof(*lat), wt_cmp_u64, NULL);
+		wt_status_set(&wt->dma_bench,
+			      "dma_MBps=%llu chunk=%llu bytes=%llu ns=%llu lat8_ns_median=%llu lat8_ns_min=%llu",
+			      ns ? div64_u64(total * 1000, ns) : 0, chunk,
+			      total, ns, lat[WT_DMA_LAT_ITERS / 2], lat[0]);
+	}
+	dma_unmap_resource(dev, dst, wt->buf_size, DMA_FROM_DEVICE, 0);
+out_src:
+	dma_unmap_single(dev, src, chunk, DMA_TO_DEVICE);
+out:
+	kfree(buf);
+	kfree(lat);
+	return ret;
+}
+
+/* "PEER_ADDR TOTAL CHUNK"; the file's data is wt->dma_bench. */
+static ssize_t wt_dma_bench_write(struct file *file, const char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct wt_status *st = file_inode(file)->i_private;
+	struct wt_ctx *wt = container_of(st, struct wt_ctx, dma_bench);
+	struct dma_chan *chan;
+	u64 v[3];
+	int ret;
+
+	ret = wt_get_u64s(ubuf, count, v, 3, 3);
+	if (ret < 0)
+		return ret;
+	ret = wt_check_peer(wt, v[0]);
+	if (ret)
+		return ret;
+	if (!v[1] || v[1] > WT_DMA_BENCH_MAX || !v[2] ||
+	    v[2] > wt->buf_size || v[2] > SZ_4M)
+		return -EINVAL;
+	chan = wt_dma_chan();
+	if (IS_ERR(chan))
+		return -ENODEV;
+	if (mutex_lock_interruptible(&wt->lock)) {
+		ret = -EINTR;
+	} else {
+		wt_status_clear(&wt->dma_bench);
+		ret = wt_do_dma_bench(wt, chan, v[0], v[1], v[2]);
+		mutex_unlock(&wt->lock);
+	}
+	dma_release_channel(chan);
+	return ret ? ret : count;
+}
+
+const struct file_operations wt_dma_bench_fops = {
+	.owner = THIS_MODULE,
+	.open = wt_status_open,
+	.read = seq_read,
+	.write = wt_dma_bench_write,
+	.llseek = seq_lseek,
+	.release = single_release,
 };

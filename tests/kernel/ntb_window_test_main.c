@@ -30,6 +30,12 @@
  *                      EIO if the engine failed it, ENODEV without a channel
  *   dma_fault       w: "DMA_ADDR": the engine copies 8 bytes of our buffer
  *                      to DMA_ADDR; EIO if it reports a failure
+ *   dma_bench       w: "PEER_ADDR TOTAL CHUNK": the engine's throughput
+ *                      (TOTAL bytes in CHUNK-byte copies, all submitted at
+ *                      once) and its latency (8-byte copies, submit to
+ *                      callback); returns when done
+ *                   r: "dma_MBps=X chunk=C bytes=N ns=T lat8_ns_median=L
+ *                      lat8_ns_min=M" or "idle"
  *   check           w: "OFF LEN SEED GUARD" checks our buffer: pattern of
  *                      SEED in [OFF, OFF + LEN), GUARD everywhere else
  *                   r: "ok", "MISMATCH at offset X: expected 0xEE got 0xGG
@@ -303,6 +309,8 @@ static void wt_setup_dbgfs(struct wt_ctx *wt)
 			    &wt_dma_write_fops);
 	debugfs_create_file("dma_fault", 0200, wt->dir, wt,
 			    &wt_dma_fault_fops);
+	debugfs_create_file("dma_bench", 0600, wt->dir, &wt->dma_bench,
+			    &wt_dma_bench_fops);
 	debugfs_create_file("check", 0600, wt->dir, &wt->check,
 			    &wt_check_fops);
 	debugfs_create_file("bench_memcpy", 0600, wt->dir, &wt->bench,
@@ -334,6 +342,7 @@ static int wt_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	INIT_WORK(&wt->link_work, wt_link_work);
 	wt->check.lock = &wt->lock;
 	wt->bench.lock = &wt->lock;
+	wt->dma_bench.lock = &wt->lock;
 	wt->pp.lock = &wt->pp_lock;
 	wt->dbpp_status.lock = &wt->dbpp_mutex;
 
