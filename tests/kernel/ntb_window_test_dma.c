@@ -55,29 +55,33 @@ static void wt_dma_done(void *arg, const struct dmaengine_result *res)
 }
 
 /*
- * Copy len bytes from DMA address src to DMA address dst (both of the
- * channel's device) in chunks, each with the callback; wait for all of
- * them.  0, -EIO (the engine failed a chunk), -ETIMEDOUT or -ENOMEM (a
- * chunk could not be prepared; those before it still ran).
+ * total bytes as chunk-byte copies into [dst, dst + span) (wrapping to dst
+ * when a chunk would cross its end), from src + the same offset, or from
+ * src itself each time with src_fixed; all submitted, each with the
+ * callback, then waited for (up to timeout jiffies).  Both addresses are
+ * DMA addresses of the channel's device.  0, -EIO (the engine failed a
+ * chunk, or one was refused at submit), -ETIMEDOUT or -ENOMEM (a chunk
+ * could not be prepared; those before it still ran).
  */
-static int wt_dma_copy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
-		       size_t len)
+static int wt_dma_run(struct dma_chan *chan, dma_addr_t dst, u64 span,
+		      dma_addr_t src, bool src_fixed, u64 total, u64 chunk,
+		      unsigned long timeout)
 {
 	struct dma_async_tx_descriptor *tx;
 	struct wt_dma_wait w;
-	size_t done = 0, n;
+	u64 done = 0, off = 0, n;
 
 	init_completion(&w.done);
 	atomic_set(&w.failed, 0);
 	/* One more than the chunks: the last reference is dropped below. */
 	atomic_set(&w.left, 1);
-	while (done < len) {
-		bool last;
-
-		n = min_t(size_t, len - done, WT_DMA_CHUNK);
-		last = done + n == len;
-		tx = dmaengine_prep_dma_memcpy(chan, dst + done, src + done, n,
-					       last ? DMA_PREP_INTERRUPT : 0);
+	while (done < total) {
+		n = min(chunk, total - done);
+		if (off + n > span)
+			off = 0;
+		tx = dmaengine_prep_dma_memcpy(chan, dst + off,
+					       src + (src_fixed ? 0 : off), n,
+					       DMA_PREP_INTERRUPT);
 		if (!tx)
 			break;
 		tx->callback_result = wt_dma_done;
@@ -88,18 +92,27 @@ static int wt_dma_copy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
 			atomic_inc(&w.failed);
 			break;
 		}
+		off += n;
 		done += n;
 	}
 	dma_async_issue_pending(chan);
 	if (!atomic_dec_and_test(&w.left) &&
-	    !wait_for_completion_timeout(&w.done, WT_DMA_TIMEOUT)) {
+	    !wait_for_completion_timeout(&w.done, timeout)) {
 		/* No callback may run on w after we return. */
 		dmaengine_terminate_sync(chan);
 		return -ETIMEDOUT;
 	}
-	if (done < len && !atomic_read(&w.failed))
-		return -ENOMEM;
-	return atomic_read(&w.failed) ? -EIO : 0;
+	if (atomic_read(&w.failed))
+		return -EIO;
+	return done < total ? -ENOMEM : 0;
+}
+
+/* len bytes from src to dst, in WT_DMA_CHUNK pieces. */
+static int wt_dma_copy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		       size_t len)
+{
+	return wt_dma_run(chan, dst, len, src, false, len, WT_DMA_CHUNK,
+			  WT_DMA_TIMEOUT);
 }
 
 static struct dma_chan *wt_dma_chan(void)
@@ -220,56 +233,11 @@ static int wt_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The throughput part: total bytes as chunk-byte copies from src into
- * [dst, dst + span) (wrapping), all submitted, then waited for.
- */
-static int wt_dma_stream(struct dma_chan *chan, dma_addr_t dst, u64 span,
-			 dma_addr_t src, u64 total, u64 chunk, u64 *ns)
-{
-	struct dma_async_tx_descriptor *tx;
-	struct wt_dma_wait w;
-	u64 done = 0, off = 0, t0;
-
-	init_completion(&w.done);
-	atomic_set(&w.failed, 0);
-	atomic_set(&w.left, 1);
-	t0 = ktime_get_ns();
-	while (done < total) {
-		u64 n = min(chunk, total - done);
-
-		if (off + n > span)
-			off = 0;
-		tx = dmaengine_prep_dma_memcpy(chan, dst + off, src, n, 0);
-		if (!tx)
-			break;
-		tx->callback_result = wt_dma_done;
-		tx->callback_param = &w;
-		atomic_inc(&w.left);
-		if (dma_submit_error(dmaengine_submit(tx))) {
-			atomic_dec(&w.left);
-			break;
-		}
-		off += n;
-		done += n;
-	}
-	dma_async_issue_pending(chan);
-	if (!atomic_dec_and_test(&w.left) &&
-	    !wait_for_completion_timeout(&w.done, 30 * HZ)) {
-		dmaengine_terminate_sync(chan);
-		return -ETIMEDOUT;
-	}
-	*ns = ktime_get_ns() - t0;
-	if (atomic_read(&w.failed))
-		return -EIO;
-	return done < total ? -ENOMEM : 0;
-}
-
 static int wt_do_dma_bench(struct wt_ctx *wt, struct dma_chan *chan,
 			   u64 peer, u64 total, u64 chunk)
 {
 	struct device *dev = dmaengine_get_dma_device(chan);
-	u64 ns = 0, *lat;
+	u64 ns, *lat;
 	dma_addr_t src, dst;
 	void *buf;
 	int ret = -ENOMEM, i;
@@ -287,7 +255,10 @@ static int wt_do_dma_bench(struct wt_ctx *wt, struct dma_chan *chan,
 	if (dma_mapping_error(dev, dst))
 		goto out_src;
 
-	ret = wt_dma_stream(chan, dst, wt->buf_size, src, total, chunk, &ns);
+	ns = ktime_get_ns();
+	ret = wt_dma_run(chan, dst, wt->buf_size, src, true, total, chunk,
+			 30 * HZ);
+	ns = ktime_get_ns() - ns;
 	for (i = 0; !ret && i < WT_DMA_LAT_ITERS; i++) {
 		u64 t0 = ktime_get_ns();
 
