@@ -107,26 +107,7 @@ column() {
 
 # ntbrdma, with rxe0 out of the way (one device at a time).
 ntb_state="ok"
-for v in a b; do
-	on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
-		true
-done
-# both ends first: a's port turns active only once b is there
-n=1
-for v in a b; do
-	on "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
-		ip addr replace 192.168.200.$1/24 dev ntb0 &&
-		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
-		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }' set "$n" \
-		>/dev/null 2>&1 || ntb_state="n/a (no ntbrdma0 on $v)"
-	n=$((n + 1))
-done
-for v in a b; do
-	[ "$ntb_state" = ok ] || break
-	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
-		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
-		ntb_state="n/a (ntbrdma0 port not active on $v)"
-done
+why=$(bench_ntbrdma_up) || ntb_state="n/a ($why)"
 if [ "$ntb_state" = ok ]; then
 	if [ -x "$IT" ]; then
 		pout=$(on a "$IT" --dev ntbrdma0 --loopback --probe-only 2>&1) &&

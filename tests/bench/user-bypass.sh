@@ -91,24 +91,7 @@ irqs() {
 		if (\$i ~ /^[0-9]+\$/) s += \$i } END { print s + 0 }' /proc/interrupts"
 }
 
-for v in a b; do
-	on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' >/dev/null 2>&1 ||
-		true
-done
-n=1
-for v in a b; do
-	onsh "$v" "modprobe ntbrdma && ip link set ntb0 up &&
-		ip addr replace 192.168.200.$n/24 dev ntb0 &&
-		{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
-		rdma link add ntbrdma0 type ntbrdma netdev ntb0; }" >/dev/null 2>&1 ||
-		echo "user-bypass: no ntbrdma0 on $v" >&2
-	n=$((n + 1))
-done
-for v in a b; do
-	on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
-		grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 ||
-		echo "user-bypass: ntbrdma0 not active on $v" >&2
-done
+why=$(bench_ntbrdma_up) || echo "user-bypass: $why" >&2
 GA=$(gid_index a ntbrdma0 192.168.200.1) || GA=1
 GB=$(gid_index b ntbrdma0 192.168.200.2) || GB=1
 

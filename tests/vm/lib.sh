@@ -94,6 +94,38 @@ ntbrdma_setup() {
 		on "$1" rdma link add ntbrdma0 type ntbrdma netdev ntb0
 }
 
+# bench_ntbrdma_up: for benchmarks, which print figures and never fail:
+# rxe0 out of the way (one device at a time), then ntbrdma0 on a (.1) and
+# b (.2), kept if it is there, and both ports ACTIVE (b set up before the
+# wait: a's port turns active only once b is there).  Prints why not, and
+# returns 1, at the first step that fails.
+bench_ntbrdma_up() {
+	local v n=1
+	for v in a b; do
+		on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' \
+			>/dev/null 2>&1 || true
+	done
+	for v in a b; do
+		# shellcheck disable=SC2016 # $1 expands in the VM
+		on "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
+			ip addr replace 192.168.200.$1/24 dev ntb0 &&
+			{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
+			rdma link add ntbrdma0 type ntbrdma netdev ntb0; }' \
+			set "$n" >/dev/null 2>&1 || {
+			echo "no ntbrdma0 on $v"
+			return 1
+		}
+		n=$((n + 1))
+	done
+	for v in a b; do
+		on "$v" timeout 60 sh -c 'until ibv_devinfo -d ntbrdma0 |
+			grep -q PORT_ACTIVE; do sleep 0.5; done' >/dev/null 2>&1 || {
+			echo "ntbrdma0 port not active on $v"
+			return 1
+		}
+	done
+}
+
 # ntbrdma_teardown VM: remove ntbrdma0 and unload ntbrdma (for EXIT traps).
 ntbrdma_teardown() {
 	on "$1" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma' ||
