@@ -101,8 +101,7 @@ static enum dma_status ntb_ivshmem_cookie_status(struct dma_chan *c,
 						 dma_cookie_t cookie,
 						 struct dma_tx_state *state)
 {
-	struct ntb_ivshmem_dma *d = container_of(c, struct ntb_ivshmem_dma,
-						 chan);
+	struct ntb_ivshmem_dma *d = to_idma(c);
 	dma_cookie_t used, done;
 	unsigned long flags;
 

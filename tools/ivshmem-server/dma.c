@@ -48,10 +48,9 @@ static void ramfile_check(struct dma_ramfile *f)
 	void *p;
 	int fd;
 
-	if (stat(f->path, &st) || !S_ISREG(st.st_mode)) {
-		st.st_size = 0;
-		st.st_ino = 0;
-	}
+	/* No regular file there: all zero, which no mapped file matches. */
+	if (stat(f->path, &st) || !S_ISREG(st.st_mode))
+		memset(&st, 0, sizeof(st));
 	if (f->ram.base && st.st_dev == f->dev && st.st_ino == f->ino &&
 	    (uint64_t)st.st_size == f->ram.size)
 		return;
