@@ -35,6 +35,42 @@ module_param(dma, bool, 0444);
 MODULE_PARM_DESC(dma,
 		 "Register the emulated DMA engine when the ivshmem server has one (default: yes)");
 
+/*
+ * Fault injection for the tests of DMA clients (ntbrdma's DMA error
+ * path): the next inject_fail descriptors posted carry a flag the server
+ * does not know, so it refuses them (EINVAL, nothing copied) exactly as
+ * it refuses a malformed descriptor of a hardware engine's.
+ */
+static atomic_t inject_fail = ATOMIC_INIT(0);
+#define NTB_IVSHMEM_DMA_F_INJECTED	BIT(31)
+static_assert(!(NTB_IVSHMEM_DMA_F_INJECTED & NTB_IVSHMEM_DMA_F_KNOWN));
+
+static int inject_fail_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (n > INT_MAX)
+		return -EINVAL;
+	atomic_set(&inject_fail, n);
+	return 0;
+}
+
+static int inject_fail_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&inject_fail));
+}
+
+static const struct kernel_param_ops inject_fail_ops = {
+	.set = inject_fail_set,
+	.get = inject_fail_get,
+};
+module_param_cb(dma_inject_fail, &inject_fail_ops, NULL, 0600);
+MODULE_PARM_DESC(dma_inject_fail,
+		 "Test only: the next N DMA descriptors are posted malformed, so the engine fails them");
+
 /* One memcpy, from prep to its callback. */
 struct ntb_ivshmem_dma_tx {
 	struct dma_async_tx_descriptor tx;
@@ -174,14 +210,17 @@ static void ntb_ivshmem_dma_post(struct ntb_ivshmem_dma *d)
 
 	list_for_each_entry_safe(t, n, &d->submitted, node) {
 		struct ntb_ivshmem_dma_desc __iomem *slot;
+		u32 flags = NTB_IVSHMEM_DMA_F_IRQ;
 
 		if (prod - d->cons >= NTB_IVSHMEM_DMA_SLOTS)
 			break;
+		if (atomic_add_unless(&inject_fail, -1, 0))
+			flags |= NTB_IVSHMEM_DMA_F_INJECTED;
 		slot = &d->area->desc[prod % NTB_IVSHMEM_DMA_SLOTS];
 		lo_hi_writeq(t->src, &slot->src);
 		lo_hi_writeq(t->dst, &slot->dst);
 		iowrite32(t->len, &slot->len);
-		iowrite32(NTB_IVSHMEM_DMA_F_IRQ, &slot->flags);
+		iowrite32(flags, &slot->flags);
 		list_move_tail(&t->node, &d->issued);
 		prod++;
 	}

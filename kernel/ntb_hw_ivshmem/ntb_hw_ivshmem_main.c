@@ -209,6 +209,8 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 	nd->ntb.ops = &nd->ops;
 
 	ntb_ivshmem_side_init(nd);
+	/* Before the clients probe: they look for a channel there. */
+	nd->dma = ntb_ivshmem_dma_init(nd);
 
 	/* Clients may probe, and call our ops, inside this call. */
 	ret = ntb_register_device(&nd->ntb);
@@ -216,6 +218,7 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 		dev_err(dev, "cannot register the NTB device: %d\n", ret);
 		ntb_ivshmem_link_stop(nd);
 		irq_work_sync(&nd->db_work);
+		ntb_ivshmem_dma_fini(nd->dma);
 		kfree(nd);
 		return ERR_PTR(ret);
 	}
@@ -225,11 +228,11 @@ static struct ntb_ivshmem_dev *ntb_ivshmem_pair(struct ntb_ivshmem_dbdev *db,
 		ntb_ivshmem_link_stop(nd);
 		irq_work_sync(&nd->db_work);
 		ntb_unregister_device(&nd->ntb);
+		ntb_ivshmem_dma_fini(nd->dma);
 		kfree(nd);
 		return ERR_PTR(ret);
 	}
 	ntb_ivshmem_link_start(nd);
-	nd->dma = ntb_ivshmem_dma_init(nd);
 	/* Only now is the NTB bus known; a client bound so far found defaults */
 	nd->bus_nb.notifier_call = ntb_ivshmem_bus_notify;
 	ret = bus_register_notifier(nd->ntb.dev.bus, &nd->bus_nb);
