@@ -28,7 +28,12 @@ struct ntbrdma_alloc_ucontext_resp {
 	__u32 max_cqe;		/* largest CQ (entries) */
 	__u32 max_inline_data;	/* largest inline send, bytes */
 	__u32 cq_cqe_offset;	/* NTBRDMA_CQ_CQE_OFFSET */
-	__u32 reserved;
+	/*
+	 * RDMA WRITEs of at least this many bytes go to the kernel, whose
+	 * DMA engine moves them (0: no engine; the provider copies every
+	 * WRITE it may itself).  Zero from kernels before the DMA engine.
+	 */
+	__u32 dma_min_len;
 };
 
 /* --- create_cq / resize_cq ---------------------------------------------- */

@@ -21,6 +21,7 @@
 #ifndef NTBRDMA_H
 #define NTBRDMA_H
 
+#include <linux/completion.h>
 #include <linux/netdevice.h>
 #include <linux/types.h>
 
@@ -167,12 +168,59 @@ bool ntbr_ctrl_congested(struct ntbr_dev *nd);
 
 /*
  * Data path: copy len bytes from src (kernel virtual) to the peer's memory
- * at DMA address peer_addr, through the memory window.  The one function a
- * dmaengine channel may later replace.  -ENOTCONN when the link is not
+ * at DMA address peer_addr, through the memory window, by the CPU (the DMA
+ * engine's way is the batch below).  -ENOTCONN when the link is not
  * ready, -EINVAL when [peer_addr, peer_addr + len) is outside the window.
  */
 int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
 		    size_t len);
+/*
+ * Copies by the DMA engine (ntbrdma_dma.c).  ntbr_dma_min_len(): the
+ * smallest copy worth giving to it, 0 without a usable engine;
+ * ntbr_dma_wanted(): len is at least that.  A batch: ntbr_dma_begin()
+ * (-ENOTCONN when the link is not ready; nothing else to undo then),
+ * any number of ntbr_dma_to_peer() (src a DMA address of the NTB's DMA
+ * device, peer_addr as for ntbr_peer_write; -EINVAL outside the window,
+ * -EIO when the engine took no descriptor: the caller may copy that
+ * piece with ntbr_peer_write), then always ntbr_dma_end(), which sleeps
+ * until every descriptor completed: 0, -EIO when one failed, or
+ * -ETIMEDOUT when the engine did not answer (then nothing says which
+ * ones ran).  Process context, no spinlock held; the batch holds the
+ * link's SRCU read section from begin to end.
+ *
+ * A mark records the failure of the descriptors submitted while it is
+ * the batch's current one (b->mark; begin sets the batch's own): one
+ * batch may carry the copies of several work requests, each with its
+ * own mark (ntbrdma_ib_engine.c, pipelined WRITEs).
+ */
+struct ntbr_dma_batch;
+
+struct ntbr_dma_mark {
+	struct ntbr_dma_batch *b;
+	bool failed;
+};
+
+struct ntbr_dma_batch {
+	struct ntbr_dev *nd;
+	atomic_t pending;		/* descriptors + 1 until end */
+	struct completion done;
+	bool failed;			/* a descriptor failed */
+	int srcu_idx;
+	u32 ndesc;
+	u64 bytes;
+	struct ntbr_dma_mark own;
+	struct ntbr_dma_mark *mark;	/* of the next descriptors */
+};
+
+u32 ntbr_dma_min_len(struct ntbr_dev *nd);
+bool ntbr_dma_wanted(struct ntbr_dev *nd, u64 len);
+int ntbr_dma_begin(struct ntbr_dev *nd, struct ntbr_dma_batch *b);
+int ntbr_dma_to_peer(struct ntbr_dma_batch *b, dma_addr_t src, u64 peer_addr,
+		     size_t len);
+/* Let the engine start on what was submitted so far (end does too). */
+void ntbr_dma_issue(struct ntbr_dma_batch *b);
+int ntbr_dma_end(struct ntbr_dma_batch *b);
+
 /*
  * One aligned 8-byte store of val at the peer's DMA address peer_addr
  * (a word another host reads as a whole, e.g. an inbox slot's tag); as

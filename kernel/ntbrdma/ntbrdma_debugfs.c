@@ -336,6 +336,7 @@ void ntbr_debugfs_add(struct ntbr_dev *nd)
 	debugfs_create_file("inject", 0200, nd->dbg, nd, &ntbr_inject_fops);
 	debugfs_create_file("ctrl_send", 0200, nd->dbg, nd,
 			    &ntbr_ctrl_send_fops);
+	ntbr_dma_debugfs(nd, nd->dbg);
 }
 
 void ntbr_debugfs_remove(struct ntbr_dev *nd)

@@ -4,7 +4,8 @@
  * against its MR (ntbr_eng_mr), the pages of an MR walked with a cursor,
  * copies from local segments or inline data into a destination cursor
  * (local pages, a kernel buffer, or the peer's pages through the window:
- * ntbr_peer_write), the SGEs of a WQE resolved, and the atomics executed
+ * ntbr_peer_write, or the DMA engine for a large copy to the peer:
+ * ntbr_eng_copy_dma), the SGEs of a WQE resolved, and the atomics executed
  * on a local page.  Used by the engine (ntbrdma_ib_engine.c) and by the
  * peer paths (ntbrdma_ib_peer.c, ntbrdma_ib_read.c), always under
  * dev->eng_sem held for reading, which keeps the MRs found alive
@@ -143,6 +144,143 @@ static int ntbr_dst_write(struct ntbr_dst *d, const void *src, size_t len)
 /* Pages a copy moves between two chances for others to run (1 MiB). */
 #define NTBR_COPY_RESCHED_PAGES	256
 
+/*
+ * The DMA address, for the NTB's DMA device, of va in the local segment s
+ * (an MR whose pages are mapped for it: mr->dma), and in *n how many of
+ * the next max bytes follow it contiguously in that address space.
+ */
+static dma_addr_t ntbr_seg_dma(const struct ntbr_seg *s, u64 va, u64 max,
+			       u64 *n)
+{
+	const struct ntbr_mr *mr = s->mr;
+	u64 pos = mr->first_off + (va - mr->iova);
+	/* Inside the MR: ntbr_eng_mr() checked the segment. */
+	u64 idx = pos >> PAGE_SHIFT, len = PAGE_SIZE - (pos & ~PAGE_MASK);
+
+	while (len < max && idx + 1 < mr->npages &&
+	       mr->dma[idx + 1] == mr->dma[idx] + PAGE_SIZE) {
+		idx++;
+		len += PAGE_SIZE;
+	}
+	*n = min(len, max);
+	return mr->dma[pos >> PAGE_SHIFT] + (pos & ~PAGE_MASK);
+}
+
+/* The CPU's copy of len bytes at va of s to the peer's dst (a fallback). */
+static int ntbr_seg_to_peer(struct ntbr_dev *nd, struct ntbr_seg *s, u64 va,
+			    u64 dst, u64 len)
+{
+	size_t pgoff, n;
+	struct page *pg;
+	void *p;
+	int err;
+
+	for (; len; len -= n, va += n, dst += n) {
+		pg = ntbr_eng_page(s, va, &pgoff);
+		if (!pg)
+			return -EFAULT;
+		n = min_t(u64, len, PAGE_SIZE - pgoff);
+		p = kmap_local_page(pg);
+		err = ntbr_peer_write(nd, dst, p + pgoff, n);
+		kunmap_local(p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * The copy to the peer by the DMA engine: one descriptor per piece that
+ * is contiguous on both sides (pages of the local MR, pages of the peer's
+ * MR).  A piece the engine does not take is copied by the CPU.  Without
+ * d->dma, one batch waited for here; with it, into its open batch (begun
+ * here if need be), -EINPROGRESS.
+ */
+static int ntbr_eng_copy_dma(struct ntbr_seg *seg, u32 nseg,
+			     struct ntbr_dst *d)
+{
+	struct ntbr_dev *nd = d->dev->nd;
+	struct ntbr_dma_batch own, *b = &own;
+	u64 off, n, room, dst;
+	struct ntbr_rseg *r;
+	dma_addr_t src;
+	size_t contig;
+	int err, end;
+	u32 i;
+
+	if (d->dma) {
+		b = &d->dma->batch;
+		if (!d->dma->open) {
+			err = ntbr_dma_begin(nd, b);
+			if (err)
+				return err;
+			d->dma->open = true;
+		}
+		b->mark = d->dma->mark;
+	} else {
+		err = ntbr_dma_begin(nd, b);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < nseg && !err; i++) {
+		for (off = 0; off < seg[i].len && !err; off += n) {
+			room = ntbr_dst_room(d);
+			if (!room) {
+				err = -EMSGSIZE;
+				break;
+			}
+			r = &d->rseg[d->i];
+			err = ntbr_rmr_dma_addr(r->rmr, r->va + d->off, &dst,
+						&contig);
+			if (!err && !contig)
+				err = -ERANGE;
+			if (err)
+				break;
+			src = ntbr_seg_dma(&seg[i], seg[i].va + off,
+					   min3(seg[i].len - off, room,
+						(u64)contig), &n);
+			err = ntbr_dma_to_peer(b, src, dst, n);
+			if (err == -EIO)
+				err = ntbr_seg_to_peer(nd, &seg[i],
+						       seg[i].va + off, dst, n);
+			d->off += n;
+		}
+	}
+	if (d->dma) {
+		b->mark = &b->own;
+		/* The engine starts on it while we prepare the next WQE. */
+		ntbr_dma_issue(b);
+		return err ? err : -EINPROGRESS;
+	}
+	end = ntbr_dma_end(b);
+	return err ? err : end;
+}
+
+void ntbr_eng_dma_end(struct ntbr_eng_dma *e)
+{
+	if (!e->open)
+		return;
+	if (ntbr_dma_end(&e->batch) == -ETIMEDOUT)
+		e->timed_out = true;
+	e->open = false;
+}
+
+/* The engine can read every segment: user MRs mapped for the NTB. */
+static bool ntbr_eng_dma_ok(struct ntbr_seg *seg, u32 nseg, struct ntbr_dst *d)
+{
+	u64 total = 0;
+	u32 i;
+
+	if (!d->rseg)
+		return false;
+	for (i = 0; i < nseg; i++) {
+		if (!seg[i].mr->umem || !seg[i].mr->mapped)
+			return false;
+		total += seg[i].len;
+	}
+	return ntbr_dma_wanted(d->dev->nd, total);
+}
+
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d)
 {
@@ -153,6 +291,14 @@ int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 	void *p;
 	int err;
 
+	if (!inl && ntbr_eng_dma_ok(seg, nseg, d))
+		return ntbr_eng_copy_dma(seg, nseg, d);
+	/*
+	 * The CPU copies: after the engine's copies of earlier WQEs, so
+	 * that their data lands first (the completions stay the caller's).
+	 */
+	if (d->dma)
+		ntbr_eng_dma_end(d->dma);
 	if (inl)
 		return ntbr_dst_write(d, inl, inl_len);
 	for (i = 0; i < nseg; i++) {

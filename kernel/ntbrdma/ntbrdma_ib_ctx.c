@@ -17,6 +17,7 @@ int ntbr_alloc_ucontext(struct ib_ucontext *ibuc, struct ib_udata *udata)
 		.max_cqe = NTBR_MAX_CQE,
 		.max_inline_data = NTBR_MAX_INLINE,
 		.cq_cqe_offset = NTBRDMA_CQ_CQE_OFFSET,
+		.dma_min_len = ntbr_dma_min_len(to_ntbr_ib(ibuc->device)->nd),
 	};
 
 	/* The provider sends no request data and wants the whole answer. */

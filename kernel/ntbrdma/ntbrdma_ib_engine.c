@@ -238,6 +238,7 @@ static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 	struct ntbrdma_send_wqe *wqe = &c->wqe;
 	struct ntbr_rseg r = { .va = wqe->u.rdma.remote_addr, .len = len };
 	struct ntbr_dst d = { .dev = dev, .rseg = &r, .nseg = 1 };
+	struct ntbr_eng_dma_wqe *w = &c->dma.wqe[c->dma.n];
 	int err;
 
 	if (!(peer_access & IB_ACCESS_REMOTE_WRITE))
@@ -254,14 +255,31 @@ static int ntbr_eng_write_peer(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
 		ntbr_rmr_put(r.rmr);
 		return IB_WC_REM_ACCESS_ERR;
 	}
+	/* Pipelined (ntbr_eng_run): its mark says how the copy went. */
+	if (c->dma_pipe && wqe->opcode == IB_UVERBS_WR_RDMA_WRITE) {
+		w->mark.b = &c->dma.batch;
+		w->mark.failed = false;
+		c->dma.mark = &w->mark;
+		d.dma = &c->dma;
+	}
 	/* The reference keeps the peer's pages from MR_DEL_ACK until done. */
 	err = ntbr_eng_copy(c->src, nsrc,
 			    wqe->flags & NTBRDMA_WQE_F_INLINE ?
 				    wqe->d.inline_data : NULL,
 			    len, &d);
+	if (err == -EINPROGRESS) {
+		w->rmr = r.rmr;		/* until the batch ended */
+		return NTBR_ENG_DMA_QUEUED;
+	}
+	/* Failed midway: what it submitted still uses the peer's pages. */
+	if (d.dma)
+		ntbr_eng_dma_end(d.dma);
 	ntbr_rmr_put(r.rmr);
 	if (err == -ENOTCONN)
 		return IB_WC_RETRY_EXC_ERR;
+	/* The engine failed a descriptor: our side's error. */
+	if (err == -EIO || err == -ETIMEDOUT)
+		return IB_WC_LOC_QP_OP_ERR;
 	return err ? IB_WC_REM_ACCESS_ERR : IB_WC_SUCCESS;
 }
 
@@ -569,15 +587,19 @@ static bool ntbr_eng_needs_ctrl(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 static bool ntbr_eng_next(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 {
 	unsigned long flags;
+	u32 prod, ahead;
 	bool ok;
-	u32 prod;
 
-	/* After the READs in flight, which stay at the head (rd_sq). */
+	/*
+	 * After the READs in flight, which stay at the head (rd_sq), or the
+	 * pipelined WRITEs (never both: a READ waits for those, a WRITE for
+	 * READs).
+	 */
 	spin_lock_irqsave(&qp->sq_lock, flags);
-	ok = ntbr_wq_prod(qp, &qp->sq, &prod) &&
-	     prod - qp->sq.cons > qp->rd_sq;
+	ahead = qp->rd_sq + c->dma.n;
+	ok = ntbr_wq_prod(qp, &qp->sq, &prod) && prod - qp->sq.cons > ahead;
 	if (ok)
-		memcpy(&c->wqe, ntbr_wq_slot(&qp->sq, qp->sq.cons + qp->rd_sq),
+		memcpy(&c->wqe, ntbr_wq_slot(&qp->sq, qp->sq.cons + ahead),
 		       sizeof(c->wqe));
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
 	return ok;
@@ -648,11 +670,86 @@ static bool ntbr_eng_read_fence(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 }
 
 /*
+ * Pipelined WRITEs.  A plain RDMA WRITE of an RC QP to the peer, large
+ * enough for the DMA engine, is executed by submitting its copy into one
+ * batch the engine works through while ntbr_eng_run goes on with the
+ * next WQEs; its completion waits (c->dma.wqe[], in SQ order from the
+ * head, each holding its peer-MR reference).  Before any other WQE
+ * executes - a SEND or READ must not overtake the WRITE data, a CPU
+ * WRITE not complete before the earlier ones - and whenever the run
+ * ends, ntbr_eng_dma_flush() waits for the batch and completes them in
+ * order: a WQE whose copy the engine failed with IB_WC_LOC_QP_OP_ERR,
+ * which takes the QP to ERR and flushes the rest.  The wait never holds
+ * a CPU: the engine copies, we sleep.  In the poster's context
+ * (ntbr_eng_kick_user) such a WRITE is left to the work item, so that the
+ * process goes on posting while the engine copies.
+ */
+static bool ntbr_eng_dma_candidate(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+				   struct ntbr_eng_ctx *c)
+{
+	const struct ntbrdma_send_wqe *wqe = &c->wqe;
+
+	return wqe->opcode == IB_UVERBS_WR_RDMA_WRITE &&
+	       qp->dest == NTBR_QP_DEST_PEER &&
+	       qp->ibqp.qp_type == IB_QPT_RC &&
+	       !(wqe->flags & (NTBRDMA_WQE_F_INLINE | NTBRDMA_WQE_F_DONE)) &&
+	       ntbr_dma_wanted(dev->nd, ntbr_sges_len(wqe->d.sge,
+						      wqe->num_sge));
+}
+
+static void ntbr_eng_dma_flush(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
+{
+	struct ntbr_eng_dma *e = &c->dma;
+	struct ntbr_eng_dma_wqe *w;
+	u32 i, n = e->n;
+	int status;
+
+	ntbr_eng_dma_end(e);
+	e->n = 0;
+	for (i = 0; i < n; i++) {
+		w = &e->wqe[i];
+		if (w->rmr)
+			ntbr_rmr_put(w->rmr);
+		w->rmr = NULL;
+	}
+	for (i = 0; i < n; i++) {
+		w = &e->wqe[i];
+		status = w->status;
+		if (status == IB_WC_SUCCESS &&
+		    (READ_ONCE(w->mark.failed) || e->timed_out))
+			status = IB_WC_LOC_QP_OP_ERR;
+		ntbr_eng_complete_head(qp, w->wr_id, w->opcode, w->flags, 0,
+				       status);
+		/* ERR flushed the WQEs after it. */
+		if (status != IB_WC_SUCCESS)
+			break;
+	}
+	e->timed_out = false;
+}
+
+/* Keep the WQE in c, executed with status, for ntbr_eng_dma_flush(). */
+static void ntbr_eng_dma_defer(struct ntbr_eng_ctx *c, int status)
+{
+	struct ntbr_eng_dma_wqe *w = &c->dma.wqe[c->dma.n++];
+
+	w->wr_id = c->wqe.wr_id;
+	w->opcode = c->wqe.opcode;
+	w->flags = c->wqe.flags;
+	w->status = status;
+	if (status != NTBR_ENG_DMA_QUEUED) {
+		w->rmr = NULL;
+		w->mark.failed = false;
+	} else {
+		w->status = IB_WC_SUCCESS;
+	}
+}
+
+/*
  * Run the SQ until it is empty, an RNR wait (the delayed work retries)
  * or a READ in flight (its answer queues the work).  From the work item,
- * or in the poster's own context (ntbr_eng_kick_user).
+ * or in the poster's own context (ntbr_eng_kick_user: poster).
  */
-static void ntbr_eng_run(struct ntbr_qp *qp)
+static void ntbr_eng_run(struct ntbr_qp *qp, bool poster)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_eng_ctx *c = qp->eng_ctx;
@@ -670,6 +767,11 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		/* The answered READs at the head of the SQ complete. */
 		ntbr_read_reap(qp);
 		if (qp->state != IB_QPS_RTS || !ntbr_eng_next(qp, c)) {
+			/* The pipelined WRITEs complete first. */
+			if (c->dma.n) {
+				ntbr_eng_dma_flush(qp, c);
+				continue;
+			}
 			/*
 			 * The engine flag stays set while READs are in
 			 * flight: their answers run the SQ again.
@@ -691,6 +793,16 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 				break;
 			WRITE_ONCE(qp->sq.ctrl->engine,
 				   NTBRDMA_WQ_ENGINE_RUNNING);
+		}
+		c->dma_pipe = ntbr_eng_dma_candidate(dev, qp, c);
+		if (c->dma.n && (!c->dma_pipe || c->dma.n == NTBR_ENG_BUDGET)) {
+			ntbr_eng_dma_flush(qp, c);
+			continue;
+		}
+		if (c->dma_pipe && poster) {
+			/* The work pipelines it; the process posts on. */
+			ntbr_eng_queue(qp);
+			break;
 		}
 		if (!budget--) {
 			/*
@@ -727,6 +839,21 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 			continue;
 		}
 		status = ntbr_eng_exec(dev, qp, c, &delay);
+		/*
+		 * Pipelined, or executed behind pipelined WRITEs: completed
+		 * in order by the flush (at once if it failed).
+		 */
+		if (c->dma_pipe && (status == NTBR_ENG_DMA_QUEUED ||
+				    (status >= 0 && c->dma.n))) {
+			ntbr_eng_dma_defer(c, status);
+			if (status != NTBR_ENG_DMA_QUEUED &&
+			    status != IB_WC_SUCCESS)
+				ntbr_eng_dma_flush(qp, c);
+			continue;
+		}
+		/* Nothing else leaves a copy in the batch (-EAGAIN: none). */
+		if (c->dma.n)
+			ntbr_eng_dma_flush(qp, c);
 		/* UD: the control queue is long; ctrl_room runs us again. */
 		if (status == -EBUSY)
 			break;
@@ -755,6 +882,9 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 		ntbr_eng_complete(qp, c, status);
 		cond_resched();
 	}
+	/* Every way out: nothing pipelined outlives the mutex. */
+	if (c->dma.n || c->dma.open)
+		ntbr_eng_dma_flush(qp, c);
 	mutex_unlock(&qp->mutex);
 	up_read(&dev->eng_sem);
 }
@@ -762,7 +892,7 @@ static void ntbr_eng_run(struct ntbr_qp *qp)
 static void ntbr_eng_work(struct work_struct *work)
 {
 	ntbr_eng_run(container_of(to_delayed_work(work), struct ntbr_qp,
-				  sq_work));
+				  sq_work), false);
 }
 
 /*
@@ -777,7 +907,7 @@ void ntbr_eng_kick_user(struct ntbr_qp *qp)
 	WRITE_ONCE(qp->sq.ctrl->engine, NTBRDMA_WQ_ENGINE_RUNNING);
 	if (delayed_work_pending(&qp->sq_work))
 		return;
-	ntbr_eng_run(qp);
+	ntbr_eng_run(qp, true);
 }
 
 void ntbr_eng_queue(struct ntbr_qp *qp)
@@ -854,7 +984,8 @@ int ntbr_eng_qp_init(struct ntbr_qp *qp)
 {
 	int err;
 
-	qp->eng_ctx = kmalloc(sizeof(*qp->eng_ctx), GFP_KERNEL);
+	/* Zeroed: no pipelined WRITE, no open batch (ntbr_eng_dma_flush). */
+	qp->eng_ctx = kzalloc(sizeof(*qp->eng_ctx), GFP_KERNEL);
 	if (!qp->eng_ctx)
 		return -ENOMEM;
 	err = ntbr_peer_qp_init(qp);

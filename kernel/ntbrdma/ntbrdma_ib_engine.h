@@ -40,11 +40,46 @@ struct ntbr_rseg {
 };
 
 /*
+ * Work one run of the engine or one publishing kick does before it lets
+ * others in (the rest goes on in the QP's work item): a process that
+ * keeps posting never holds eng_sem or a CPU for long.
+ */
+#define NTBR_ENG_BUDGET		64U
+
+/*
+ * RDMA WRITEs to the peer whose copies the DMA engine runs while the
+ * engine goes on with the next WQEs (ntbrdma_ib_engine.c, "Pipelined
+ * WRITEs"): one open batch for all of them, and the WQEs executed but
+ * not completed, in SQ order from its head.  Only ntbr_eng_run uses it,
+ * under qp->mutex, and it is empty whenever the mutex is let go.
+ */
+struct ntbr_eng_dma_wqe {
+	u64 wr_id;
+	u32 opcode;
+	u32 flags;
+	int status;			/* of the execution; the copy's: mark */
+	struct ntbr_rmr *rmr;		/* referenced until the copy ended */
+	struct ntbr_dma_mark mark;
+};
+
+struct ntbr_eng_dma {
+	struct ntbr_dma_batch batch;
+	bool open;			/* batch begun, not ended */
+	bool timed_out;			/* the engine did not finish it */
+	struct ntbr_dma_mark *mark;	/* for the copy being submitted */
+	u32 n;				/* WQEs in wqe[] */
+	struct ntbr_eng_dma_wqe wqe[NTBR_ENG_BUDGET];
+};
+
+/*
  * Where a copy goes: pieces of the peer's MRs, local segments, or a
- * kernel buffer of buf_len bytes (a datagram being built).
+ * kernel buffer of buf_len bytes (a datagram being built).  dma: a copy
+ * to the peer the engine takes joins that open batch and is not waited
+ * for (ntbr_eng_copy returns -EINPROGRESS).
  */
 struct ntbr_dst {
 	struct ntbr_ib_dev *dev;
+	struct ntbr_eng_dma *dma;
 	struct ntbr_rseg *rseg;		/* peer: nseg pieces */
 	struct ntbr_seg *seg;		/* local: nseg pieces */
 	void *buf;			/* kernel memory */
@@ -62,14 +97,19 @@ struct ntbr_eng_ctx {
 	struct ntbr_rseg rdst[NTBRDMA_MAX_SGE];
 	struct ntbrdma_recv_wqe rwqe;	/* loopback: the receive filled */
 	u64 len;			/* of the message */
+	bool dma_pipe;			/* this WQE may join c->dma */
+	struct ntbr_eng_dma dma;
 };
 
 /*
- * Work one run of the engine or one publishing kick does before it lets
- * others in (the rest goes on in the QP's work item): a process that
- * keeps posting never holds eng_sem or a CPU for long.
+ * ntbr_eng_exec's answer for a WRITE whose copy the engine runs in
+ * c->dma's batch: not complete yet (not an ib_wc_status, not an errno
+ * the engine otherwise returns).
  */
-#define NTBR_ENG_BUDGET		64U
+#define NTBR_ENG_DMA_QUEUED	(-EALREADY)
+
+/* End c->dma's batch if open (waits for the engine; see timed_out). */
+void ntbr_eng_dma_end(struct ntbr_eng_dma *e);
 
 /*
  * A local MR of key containing [va, va + len) with every flag of access,
@@ -88,7 +128,11 @@ int ntbr_eng_sges(struct ntbr_ib_dev *dev, struct ib_pd *pd,
 /*
  * Copy the local segments (or the inline bytes) to the destination.
  * -ENOTCONN when the link went down, other errors for a bad destination.
- * Process context, no spinlock held: it reschedules every 1 MiB.
+ * A copy to the peer of at least ntbr_dma_min_len() bytes from user MRs
+ * goes to the DMA engine: waited for, or, with d->dma, submitted into
+ * its batch (-EINPROGRESS; the copy's failure then shows in d->dma->mark
+ * once the batch ended).  Process context, no spinlock held: it
+ * reschedules every 1 MiB.
  */
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,
 		  u32 inl_len, struct ntbr_dst *d);

@@ -153,6 +153,9 @@ static int ntbr_probe(struct ntb_client *client, struct ntb_dev *ntb)
 	ret = ntbr_outbound_map(nd);
 	if (ret)
 		goto err_put;
+	ret = ntbr_dma_init(nd);
+	if (ret)
+		goto err_put;
 
 	/*
 	 * High priority: control messages complete receives and answer
@@ -191,6 +194,7 @@ err_net:
 err_wq:
 	destroy_workqueue(nd->wq);
 err_put:
+	ntbr_dma_exit(nd);
 	ntbr_dev_put(nd);
 	return ret;
 }
@@ -217,6 +221,8 @@ static void ntbr_remove(struct ntb_client *client, struct ntb_dev *ntb)
 
 	destroy_workqueue(nd->wq);
 	ntbr_inbound_free(nd);
+	/* Every copy by it ended at ntbr_link_stop() (SRCU). */
+	ntbr_dma_exit(nd);
 	ntbr_dev_put(nd);
 }
 

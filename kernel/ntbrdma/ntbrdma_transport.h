@@ -99,6 +99,15 @@ struct ntbr_ctrl_stats {
 
 #define NTBR_DOWN_CAUSES	16
 
+/* debugfs dma: what the DMA engine did (ntbrdma_dma.c). */
+struct ntbr_dma_stats {
+	atomic64_t batches;	/* copies given to the engine */
+	atomic64_t descs;	/* descriptors submitted */
+	atomic64_t bytes;	/* bytes of the copies that succeeded */
+	atomic64_t errors;	/* copies with a descriptor the engine failed */
+	atomic64_t timeouts;	/* copies the engine did not finish */
+};
+
 struct ntbr_dev {
 	struct kref ref;
 	struct ntb_dev *ntb;
@@ -116,6 +125,16 @@ struct ntbr_dev {
 	phys_addr_t peer_mw_phys[NTBR_MAX_MW];	/* where each is mapped */
 	resource_size_t peer_mw_size[NTBR_MAX_MW];
 	int peer_mw_count;
+	/*
+	 * The DMA engine (ntbrdma_dma.c), chosen at probe and released at
+	 * remove; the peer's windows as the channel reaches them.  broken:
+	 * it stopped answering, the CPU copies from then on.
+	 */
+	struct dma_chan *dma_chan;
+	dma_addr_t peer_mw_dma[NTBR_MAX_MW];
+	int peer_mw_dma_count;
+	bool dma_broken;
+	struct ntbr_dma_stats dma_stats;
 	/*
 	 * The peer's DMA addresses each of them reaches, from its hello,
 	 * sorted by base: set by the link work while not ready, read by
@@ -243,11 +262,17 @@ u32 ntbr_win_read32(struct ntbr_dev *nd, u64 addr);
 void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 		   size_t len);
 bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len);
+const struct ntbr_out_win *ntbr_win_find(struct ntbr_dev *nd, u64 addr);
 int ntbr_win_page_phys(struct ntbr_dev *nd, u64 addr, phys_addr_t *phys);
 
 /* Offset of a field of the peer's area: the window address to write. */
 #define ntbr_peer_field(nd, field) \
 	((nd)->peer_area + offsetof(struct ntbr_area, field))
+
+/* ntbrdma_dma.c */
+int ntbr_dma_init(struct ntbr_dev *nd);
+void ntbr_dma_exit(struct ntbr_dev *nd);
+void ntbr_dma_debugfs(struct ntbr_dev *nd, struct dentry *dir);
 
 /* ntbrdma_link.c */
 int ntbr_link_init(struct ntbr_dev *nd);

@@ -45,7 +45,7 @@
 /* --- writing into the peer's memory --------------------------------------- */
 
 /* The window reaching peer address @addr, or NULL. */
-static const struct ntbr_out_win *ntbr_out_find(struct ntbr_dev *nd, u64 addr)
+const struct ntbr_out_win *ntbr_win_find(struct ntbr_dev *nd, u64 addr)
 {
 	int i;
 
@@ -63,7 +63,7 @@ bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len)
 	u64 n;
 
 	while (len) {
-		w = ntbr_out_find(nd, addr);
+		w = ntbr_win_find(nd, addr);
 		if (!w)
 			return false;
 		n = min(len, w->base + w->size - addr);
@@ -81,7 +81,7 @@ bool ntbr_win_range_ok(struct ntbr_dev *nd, u64 addr, u64 len)
  */
 void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val)
 {
-	const struct ntbr_out_win *w = ntbr_out_find(nd, addr);
+	const struct ntbr_out_win *w = ntbr_win_find(nd, addr);
 
 	if (!WARN_ON_ONCE(!w))
 		iowrite32(val, w->map + (addr - w->base));
@@ -89,7 +89,7 @@ void ntbr_win_write32(struct ntbr_dev *nd, u64 addr, u32 val)
 
 u32 ntbr_win_read32(struct ntbr_dev *nd, u64 addr)
 {
-	const struct ntbr_out_win *w = ntbr_out_find(nd, addr);
+	const struct ntbr_out_win *w = ntbr_win_find(nd, addr);
 
 	if (WARN_ON_ONCE(!w))
 		return 0;
@@ -103,7 +103,7 @@ void ntbr_win_copy(struct ntbr_dev *nd, u64 addr, const void *src,
 	size_t n;
 
 	while (len) {
-		w = ntbr_out_find(nd, addr);
+		w = ntbr_win_find(nd, addr);
 		if (WARN_ON_ONCE(!w))
 			return;
 		n = min_t(u64, len, w->base + w->size - addr);
@@ -125,7 +125,7 @@ int ntbr_win_page_phys(struct ntbr_dev *nd, u64 addr, phys_addr_t *phys)
 
 	if (!PAGE_ALIGNED(addr))
 		return -EINVAL;
-	w = ntbr_out_find(nd, addr);
+	w = ntbr_win_find(nd, addr);
 	if (!w || w->base + w->size - addr < PAGE_SIZE)
 		return -EFAULT;
 	*phys = nd->peer_mw_phys[w->widx] + (addr - w->base);
@@ -165,7 +165,7 @@ int ntbr_peer_write_u64(struct ntbr_dev *nd, u64 peer_addr, u64 val)
 	if (!READ_ONCE(nd->ready)) {
 		ret = -ENOTCONN;
 	} else {
-		w = ntbr_out_find(nd, peer_addr);
+		w = ntbr_win_find(nd, peer_addr);
 		if (w)
 			/* One 8-byte store (windows are page aligned). */
 			writeq(val, w->map + (peer_addr - w->base));

@@ -716,6 +716,8 @@ static struct verbs_context *ntb_alloc_context(struct ibv_device *ibdev,
 	ctx->max_cqe = resp.drv.max_cqe;
 	ctx->max_inline_data = resp.drv.max_inline_data;
 	ntb_mr_table_init(ctx);
+	if (resp.drv.dma_min_len)
+		ctx->bypass_write_max = resp.drv.dma_min_len - 1;
 	verbs_set_ops(&ctx->vctx, &ntb_ctx_ops);
 	return &ctx->vctx;
 

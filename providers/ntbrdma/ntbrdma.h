@@ -48,6 +48,8 @@ struct ntb_context {
 	bool bypass;
 	/* READs of at most this many bytes (NTBRDMA_BYPASS_READ_MAX). */
 	uint32_t bypass_read_max;
+	/* WRITEs below this many bytes; the kernel's DMA engine moves more. */
+	uint64_t bypass_write_max;
 	pthread_rwlock_t mr_lock;
 	struct ntb_mr *mr_hash[NTB_MR_HASH]; /* by lkey */
 };

@@ -23,6 +23,10 @@
  * page: a WRITE that sees map_gen move after its stores is posted again
  * for the kernel, which writes it again or reports REM_ACCESS_ERR.
  *
+ * A WRITE of dma_min_len bytes or more (the kernel says, when it has a
+ * DMA engine: Documentation/dma-engine.md) goes to the kernel, whose
+ * engine moves it without a CPU.
+ *
  * A READ of at most bypass_read_max bytes (NTBRDMA_BYPASS_READ_MAX, 256
  * by default; 0: none) goes the same way through a read-only mapping the
  * kernel grants after a responder's READ checks: CPU loads from the
@@ -80,6 +84,7 @@ void ntb_mr_table_init(struct ntb_context *ctx)
 
 	ctx->bypass = !(e && !strcmp(e, "0"));
 	ctx->bypass_read_max = NTB_BYPASS_READ_MAX;
+	ctx->bypass_write_max = NTB_MAX_MSG;
 	e = getenv("NTBRDMA_BYPASS_READ_MAX");
 	if (e && *e) {
 		errno = 0;
@@ -345,7 +350,7 @@ enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 	bool ok;
 	int i;
 
-	if (!ntb_bypass_may(qp, wr, NTB_MAX_MSG, &total))
+	if (!ntb_bypass_may(qp, wr, ctx->bypass_write_max, &total))
 		return NTB_BYPASS_NO;
 	dst = ntb_pmap_find(qp, wr->wr.rdma.rkey, false,
 			    wr->wr.rdma.remote_addr, total, &gen);
