@@ -180,7 +180,8 @@ int ntbr_peer_write(struct ntbr_dev *nd, u64 peer_addr, const void *src,
  * ntbr_dma_wanted(): len is at least that.  A batch: ntbr_dma_begin()
  * (-ENOTCONN when the link is not ready; nothing else to undo then),
  * any number of ntbr_dma_to_peer() (src a DMA address of the NTB's DMA
- * device, peer_addr as for ntbr_peer_write; -EINVAL outside the window,
+ * device, peer_addr as for ntbr_peer_write; -ENOTCONN once the link is
+ * no longer ready, -EINVAL outside the window,
  * -EIO when the engine took no descriptor: the caller may copy that
  * piece with ntbr_peer_write), then always ntbr_dma_end(), which sleeps
  * until every descriptor completed: 0, -EIO when one failed, or
@@ -213,6 +214,8 @@ struct ntbr_dma_batch {
 };
 
 u32 ntbr_dma_min_len(struct ntbr_dev *nd);
+/* The average contiguous piece a copy needs for the engine (0: any). */
+u32 ntbr_dma_min_piece(struct ntbr_dev *nd);
 bool ntbr_dma_wanted(struct ntbr_dev *nd, u64 len);
 int ntbr_dma_begin(struct ntbr_dev *nd, struct ntbr_dma_batch *b);
 int ntbr_dma_to_peer(struct ntbr_dma_batch *b, dma_addr_t src, u64 peer_addr,

@@ -3,7 +3,8 @@
  * ntbrdma transport: copies into the peer's memory by a dmaengine channel
  * instead of the CPU (Documentation/dma-engine.md, part 2).
  *
- * Selection, at probe: module parameter dma=auto|off|<channel name>.  A
+ * Selection, at probe: module parameter dma=auto|off|<channel name> (off
+ * by default).  A
  * channel qualifies when it can DMA_MEMCPY and reaches what both ends of
  * our copies are given as: DMA addresses of the NTB's DMA device (the
  * pages of an MR are mapped for it, ntbrdma_ib_mr.c).  That is the NTB's
@@ -36,15 +37,25 @@
 
 #include "ntbrdma_transport.h"
 
-static char *dma = "auto";
+/*
+ * Off by default: the provider cannot tell yet whether a WRITE's pages are
+ * contiguous, and one from scattered pages is slower through the kernel
+ * than through the provider's own copy (Documentation/dma-engine.md).
+ */
+static char *dma = "off";
 module_param(dma, charp, 0444);
 MODULE_PARM_DESC(dma,
-		 "DMA engine for bulk copies into the peer: auto (a channel that reaches the NTB), off, or a channel name such as dma0chan0 (default: auto)");
+		 "DMA engine for bulk copies into the peer: auto (a channel that reaches the NTB), off, or a channel name such as dma0chan0 (default: off)");
 
 static unsigned int dma_threshold = 16384;
 module_param(dma_threshold, uint, 0644);
 MODULE_PARM_DESC(dma_threshold,
 		 "Copies of at least this many bytes go to the DMA engine, smaller ones to the CPU (default: 16384; read by new user contexts)");
+
+static unsigned int dma_min_piece = 8192;
+module_param(dma_min_piece, uint, 0644);
+MODULE_PARM_DESC(dma_min_piece,
+		 "A copy goes to the DMA engine only if its physically contiguous pieces (one descriptor each) average at least this many bytes; 0: whatever their size (default: 8192)");
 
 /* How long one batch may wait for the engine before it is given up. */
 #define NTBR_DMA_TIMEOUT	(5 * HZ)
@@ -118,6 +129,11 @@ u32 ntbr_dma_min_len(struct ntbr_dev *nd)
 	if (!nd->dma_chan || READ_ONCE(nd->dma_broken))
 		return 0;
 	return max(READ_ONCE(dma_threshold), 1U);
+}
+
+u32 ntbr_dma_min_piece(struct ntbr_dev *nd)
+{
+	return READ_ONCE(dma_min_piece);
 }
 
 bool ntbr_dma_wanted(struct ntbr_dev *nd, u64 len)
@@ -200,6 +216,12 @@ int ntbr_dma_to_peer(struct ntbr_dma_batch *b, dma_addr_t src, u64 peer_addr,
 	size_t n;
 	int err;
 
+	/*
+	 * A batch of pipelined WRITEs may stay open while the link goes
+	 * down: no new copy then (teardown waits in synchronize_srcu()).
+	 */
+	if (!READ_ONCE(nd->ready))
+		return -ENOTCONN;
 	if (!ntbr_win_range_ok(nd, peer_addr, len))
 		return -EINVAL;
 	while (len) {
@@ -262,11 +284,11 @@ static int ntbr_dma_show(struct seq_file *s, void *unused)
 	struct ntbr_dev *nd = s->private;
 	struct ntbr_dma_stats *st = &nd->dma_stats;
 
-	seq_printf(s, "param: %s\nchannel: %s\nstate: %s\nthreshold: %u\n",
+	seq_printf(s, "param: %s\nchannel: %s\nstate: %s\nthreshold: %u\nmin_piece: %u\n",
 		   dma, nd->dma_chan ? dma_chan_name(nd->dma_chan) : "none",
 		   !nd->dma_chan ? "off" :
 		   READ_ONCE(nd->dma_broken) ? "broken" : "on",
-		   READ_ONCE(dma_threshold));
+		   READ_ONCE(dma_threshold), READ_ONCE(dma_min_piece));
 	seq_printf(s, "batches: %lld\ndescriptors: %lld\nbytes: %lld\nerrors: %lld\ntimeouts: %lld\n",
 		   atomic64_read(&st->batches), atomic64_read(&st->descs),
 		   atomic64_read(&st->bytes), atomic64_read(&st->errors),

@@ -265,20 +265,58 @@ void ntbr_eng_dma_end(struct ntbr_eng_dma *e)
 	e->open = false;
 }
 
-/* The engine can read every segment: user MRs mapped for the NTB. */
+/*
+ * Runs of physically contiguous pages under the len bytes at byte off of
+ * a page list (DMA addresses of pages of 1 << shift bytes; len > 0 and
+ * the range inside the list, as the MR checks made sure).
+ */
+u64 ntbr_page_runs(const u64 *list, u32 shift, u64 off, u64 len)
+{
+	u64 i, last = (off + len - 1) >> shift, runs = 1;
+
+	for (i = (off >> shift) + 1; i <= last; i++)
+		runs += list[i] != list[i - 1] + (1ULL << shift);
+	return runs;
+}
+
+/*
+ * The engine takes the copy: to the peer, at least the threshold, every
+ * segment a user MR mapped for the NTB (the engine reads mr->dma), and
+ * pieces contiguous on both sides averaging ntbr_dma_min_piece() bytes
+ * (each costs a descriptor; pages scattered one by one may cost the CPU
+ * more in descriptors than in copying: Documentation/dma-engine.md).
+ */
 static bool ntbr_eng_dma_ok(struct ntbr_seg *seg, u32 nseg, struct ntbr_dst *d)
 {
-	u64 total = 0;
+	u64 total = 0, src_runs = 0, dst_runs = 0, piece;
+	struct ntbr_mr *mr;
 	u32 i;
 
 	if (!d->rseg)
 		return false;
 	for (i = 0; i < nseg; i++) {
-		if (!seg[i].mr->umem || !seg[i].mr->mapped)
+		mr = seg[i].mr;
+		if (!mr->umem || !mr->mapped)
 			return false;
 		total += seg[i].len;
 	}
-	return ntbr_dma_wanted(d->dev->nd, total);
+	if (!ntbr_dma_wanted(d->dev->nd, total))
+		return false;
+	piece = ntbr_dma_min_piece(d->dev->nd);
+	if (!piece)
+		return true;
+	for (i = 0; i < nseg; i++) {
+		mr = seg[i].mr;
+		src_runs += ntbr_page_runs(mr->dma, PAGE_SHIFT,
+					   mr->first_off + (seg[i].va - mr->iova),
+					   seg[i].len);
+	}
+	for (i = 0; i < d->nseg; i++)
+		if (d->rseg[i].len)
+			dst_runs += ntbr_rmr_runs(d->rseg[i].rmr,
+						  d->rseg[i].va,
+						  d->rseg[i].len);
+	return total >= piece * max(src_runs, dst_runs);
 }
 
 int ntbr_eng_copy(struct ntbr_seg *seg, u32 nseg, const void *inl,

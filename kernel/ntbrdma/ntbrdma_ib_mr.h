@@ -221,6 +221,12 @@ void ntbr_rmr_put(struct ntbr_rmr *rmr);
  * most 1024 pages looked at).  0 or -ERANGE.
  */
 int ntbr_rmr_dma_addr(struct ntbr_rmr *rmr, u64 va, u64 *dma, size_t *contig);
+/*
+ * Runs of contiguous pages under [va, va + len) of rmr (inside it, len >
+ * 0: as ntbr_rmr_lookup checked); ntbr_page_runs() for any page list.
+ */
+u64 ntbr_rmr_runs(struct ntbr_rmr *rmr, u64 va, u64 len);
+u64 ntbr_page_runs(const u64 *list, u32 shift, u64 off, u64 len);
 void ntbr_rmr_handle_add(struct ntbr_ib_dev *dev, const void *p, size_t len);
 void ntbr_rmr_handle_ready(struct ntbr_ib_dev *dev, const void *p,
 			   size_t len);

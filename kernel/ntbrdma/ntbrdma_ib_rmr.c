@@ -147,6 +147,12 @@ int ntbr_rmr_dma_addr(struct ntbr_rmr *rmr, u64 va, u64 *dma, size_t *contig)
 	return 0;
 }
 
+u64 ntbr_rmr_runs(struct ntbr_rmr *rmr, u64 va, u64 len)
+{
+	return ntbr_page_runs(rmr->list, rmr->page_shift,
+			      va - rmr->iova + rmr->first_off, len);
+}
+
 static void ntbr_rmr_reply_list(struct ntbr_ib_dev *dev, u32 rkey, u32 seq,
 				u64 dma, int status)
 {

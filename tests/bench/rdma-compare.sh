@@ -6,6 +6,9 @@
 #   average), ib_write_lat, ib_send_lat, ib_read_lat at 8 B, 4 KiB (usec,
 #   typical), plus the raw limits of the emulated NTB if raw-limit.json
 #   exists next to $1 (or in $BUILD_DIR/bench).
+# ntbrdma runs with dma=off: its copies are the CPU's (the user-space
+# bypass and the kernel's), whose goals these are; rdma-dma.sh measures
+# the DMA engine.
 # Prints a table and writes JSON to $1 (default build/bench/rdma-compare.json).
 # If ntbrdma cannot run (the engine that executes RDMA WRITE is not there
 # yet: the integrity program's probe says so), its column says
@@ -28,42 +31,6 @@ BW_SECONDS=3
 LAT_ITERS=200
 LIMIT=120 # seconds per perftest run
 PORT=18800
-
-# perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one run, b serving
-# and a connecting (a serving and b connecting with REVERSE=1); prints the
-# figure (bw: average MB/s, lat: typical usec) or "fail".
-perf() {
-	local port=$1 dev=$2 subnet=$3 ga=$4 gb=$5 t=$6 size=$7 iters=$8
-	local count=(-n "$iters")
-	local out rc=0 src=0 srv pid
-	local sv=b cl=a gs=$5 gc=$4 addr=$3.2
-	shift 8
-	[ "${REVERSE:-0}" = 0 ] || { sv=a cl=b gs=$ga gc=$gb addr=$subnet.1; }
-	[[ $t == *_lat ]] || count=(-D "$BW_SECONDS")
-	local args=(-d "$dev" -s "$size" "${count[@]}" -F "$@")
-	srv=$(mktemp)
-	on "$sv" timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gs" \
-		-p "$port" >"$srv" 2>&1 &
-	pid=$!
-	wait_listen "$sv" "$port"
-	out=$(on "$cl" timeout "$LIMIT" stdbuf -oL "$t" "${args[@]}" -x "$gc" \
-		-p "$port" "$addr" 2>&1) || rc=$?
-	wait "$pid" || src=$?
-	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
-		echo "fail"
-		echo "  $dev $t -s $size: client exit $rc, server exit $src:" \
-			"$(echo "$out" | tail -n 2 | tr '\n' ' ')" \
-			"$(tail -n 2 "$srv" | tr '\n' ' ')" >&2
-		rm -f "$srv"
-		return 0
-	fi
-	rm -f "$srv"
-	# the line after perftest's "#bytes ..." header
-	echo "$out" | awk -v t="$t" '
-		/^ *#bytes/ { getline; n = split($0, f, " ");
-			print (t ~ /_lat$/ ? f[5] : f[4]); exit }' |
-		grep -E '^[0-9.]+$' || echo "fail"
-}
 
 declare -A res
 runs=()
@@ -107,7 +74,7 @@ column() {
 
 # ntbrdma, with rxe0 out of the way (one device at a time).
 ntb_state="ok"
-why=$(bench_ntbrdma_up) || ntb_state="n/a ($why)"
+why=$(bench_ntbrdma_up dma=off) || ntb_state="n/a ($why)"
 if [ "$ntb_state" = ok ]; then
 	if [ -x "$IT" ]; then
 		pout=$(on a "$IT" --dev ntbrdma0 --loopback --probe-only 2>&1) &&
@@ -160,7 +127,7 @@ done
 # The table, and the JSON.
 raw=$(raw_limits "$json")
 echo
-printf '%-14s %8s  %-28s %-28s\n' test size ntbrdma "rxe (vlink)"
+printf '%-14s %8s  %-28s %-28s\n' test size "ntbrdma (dma=off)" "rxe (vlink)"
 for r in "${runs[@]}"; do
 	read -r t s <<<"$r"
 	unit="MB/s"

@@ -83,10 +83,13 @@ hb_timeout_ms() {
 	onsh "$1" "cat /sys/module/ntb_hw_ivshmem/parameters/hb_timeout_ms"
 }
 
-# ntbrdma_setup VM N: load ntbrdma in VM, address its ntb0 (192.168.200.N/24,
-# fd00:200::N/64) and create the RDMA device ntbrdma0 on it.
+# ntbrdma_setup VM N [MODULE_ARGS]: load ntbrdma in VM (with MODULE_ARGS),
+# address its ntb0 (192.168.200.N/24, fd00:200::N/64) and create the RDMA
+# device ntbrdma0 on it.
 ntbrdma_setup() {
-	on "$1" modprobe ntbrdma
+	# $3 unquoted: the module arguments, one word each.
+	# shellcheck disable=SC2086
+	on "$1" modprobe ntbrdma ${3:-}
 	onsh "$1" "ip link set ntb0 up &&
 		ip addr replace 192.168.200.$2/24 dev ntb0 &&
 		ip -6 addr replace fd00:200::$2/64 dev ntb0 nodad"
@@ -94,24 +97,26 @@ ntbrdma_setup() {
 		on "$1" rdma link add ntbrdma0 type ntbrdma netdev ntb0
 }
 
-# bench_ntbrdma_up: for benchmarks, which print figures and never fail:
-# rxe0 out of the way (one device at a time), then ntbrdma0 on a (.1) and
-# b (.2), kept if it is there, and both ports ACTIVE (b set up before the
-# wait: a's port turns active only once b is there).  Prints why not, and
-# returns 1, at the first step that fails.
+# bench_ntbrdma_up [MODULE_ARGS]: for benchmarks, which print figures and
+# never fail: rxe0 out of the way (one device at a time), then ntbrdma
+# loaded (with MODULE_ARGS if it was not loaded yet) and ntbrdma0 on a
+# (.1) and b (.2), kept if it is there, and both ports ACTIVE (b set up
+# before the wait: a's port turns active only once b is there).  Prints
+# why not, and returns 1, at the first step that fails.
 bench_ntbrdma_up() {
-	local v n=1
+	local v n=1 args=${1:-}
 	for v in a b; do
 		on "$v" sh -c 'rdma link del rxe0 2>/dev/null; true' \
 			>/dev/null 2>&1 || true
 	done
 	for v in a b; do
 		# shellcheck disable=SC2016 # $1 expands in the VM
-		on "$v" sh -c 'modprobe ntbrdma && ip link set ntb0 up &&
+		# $2 unquoted: the module arguments, one word each.
+		on "$v" sh -c 'modprobe ntbrdma $2 && ip link set ntb0 up &&
 			ip addr replace 192.168.200.$1/24 dev ntb0 &&
 			{ [ -e /sys/class/infiniband/ntbrdma0 ] ||
 			rdma link add ntbrdma0 type ntbrdma netdev ntb0; }' \
-			set "$n" >/dev/null 2>&1 || {
+			set "$n" "$args" >/dev/null 2>&1 || {
 			echo "no ntbrdma0 on $v"
 			return 1
 		}
@@ -124,6 +129,44 @@ bench_ntbrdma_up() {
 			return 1
 		}
 	done
+}
+
+# perf PORT DEV SUBNET GA GB TEST SIZE ITERS [FLAG...]: one perftest run
+# (benchmarks), b serving and a connecting (a serving and b connecting
+# with REVERSE=1), bandwidth runs for BW_SECONDS (-D), latency runs ITERS
+# times, each end within LIMIT seconds; prints the figure (bw: average
+# MB/s, lat: typical usec) or "fail" (and why on stderr).
+perf() {
+	local port=$1 dev=$2 subnet=$3 ga=$4 gb=$5 t=$6 size=$7 iters=$8
+	local count=(-n "$iters")
+	local out rc=0 src=0 srv pid
+	local sv=b cl=a gs=$5 gc=$4 addr=$3.2
+	shift 8
+	[ "${REVERSE:-0}" = 0 ] || { sv=a cl=b gs=$ga gc=$gb addr=$subnet.1; }
+	[[ $t == *_lat ]] || count=(-D "${BW_SECONDS:-3}")
+	local args=(-d "$dev" -s "$size" "${count[@]}" -F "$@")
+	srv=$(mktemp)
+	on "$sv" timeout "${LIMIT:-120}" stdbuf -oL "$t" "${args[@]}" -x "$gs" \
+		-p "$port" >"$srv" 2>&1 &
+	pid=$!
+	wait_listen "$sv" "$port"
+	out=$(on "$cl" timeout "${LIMIT:-120}" stdbuf -oL "$t" "${args[@]}" -x "$gc" \
+		-p "$port" "$addr" 2>&1) || rc=$?
+	wait "$pid" || src=$?
+	if [ "$rc" != 0 ] || [ "$src" != 0 ]; then
+		echo "fail"
+		echo "  $dev $t -s $size: client exit $rc, server exit $src:" \
+			"$(echo "$out" | tail -n 2 | tr '\n' ' ')" \
+			"$(tail -n 2 "$srv" | tr '\n' ' ')" >&2
+		rm -f "$srv"
+		return 0
+	fi
+	rm -f "$srv"
+	# the line after perftest's "#bytes ..." header
+	echo "$out" | awk -v t="$t" '
+		/^ *#bytes/ { getline; n = split($0, f, " ");
+			print (t ~ /_lat$/ ? f[5] : f[4]); exit }' |
+		grep -E '^[0-9.]+$' || echo "fail"
 }
 
 # ntbrdma_teardown VM: remove ntbrdma0 and unload ntbrdma (for EXIT traps).
