@@ -11,6 +11,8 @@
 #     descriptor the engine fails (ntb_hw_ivshmem dma_inject_fail): the
 #     WQE completes with LOC_QP_OP_ERR, the rest flushed, the QP recovers
 #     after reset; a's debugfs counts exactly that one error;
+#  3b. dma_min_piece=4 MiB (more than any message of the integrity run):
+#     integrity again, and not one copy more through the engine;
 #  4. module unload on a with DMA in flight (ib_write_bw 1 MiB from a);
 #  5. b killed with DMA in flight from a: a's perftest ends, a stays sane;
 #  6. integrity again with dma=off: no channel, nothing through an engine;
@@ -106,6 +108,21 @@ serve_connect "pipelined WRITEs, a failed descriptor, recovery" "$DT" \
 expect_eq "a: exactly the injected descriptor failed" 1 \
 	"$(dma_stat a errors)"
 expect_eq "a: no engine timeout" 0 "$(dma_stat a timeouts)"
+
+# 3b. Copies whose pieces average less than dma_min_piece stay on the CPU.
+for vm in a b; do
+	onsh "$vm" "echo 4194304 > /sys/module/ntbrdma/parameters/dma_min_piece"
+done
+na=$(dma_stat a batches)
+nb=$(dma_stat b batches)
+integrity "with dma_min_piece 4 MiB"
+expect_eq "a: no copy through the engine with dma_min_piece 4 MiB" "$na" \
+	"$(dma_stat a batches)"
+expect_eq "b: no copy through the engine with dma_min_piece 4 MiB" "$nb" \
+	"$(dma_stat b batches)"
+for vm in a b; do
+	onsh "$vm" "echo 0 > /sys/module/ntbrdma/parameters/dma_min_piece"
+done
 
 # bw_running: ib_write_bw 1 MiB a -> b for 30 s in the background (srv,
 # cli: their jobs), 3 s in, with a's engine busy with it.
