@@ -252,8 +252,7 @@ int ntbr_dma_end(struct ntbr_dma_batch *b)
 	struct ntbr_dev *nd = b->nd;
 	int ret = 0;
 
-	if (b->ndesc)
-		dma_async_issue_pending(nd->dma_chan);
+	ntbr_dma_issue(b);
 	if (!atomic_dec_and_test(&b->pending) &&
 	    !wait_for_completion_timeout(&b->done, NTBR_DMA_TIMEOUT)) {
 		/*

@@ -40,12 +40,10 @@ runs=("ib_write_bw 65536 huge" "ib_write_bw 1048576 huge"
 	"ib_write_bw 1048576 4k" "ib_write_lat 8 4k")
 declare -A res
 
+# down: no ntbrdma in either VM (bench_ntbrdma_up takes rxe0 away).
 down() {
-	for v in a b; do
-		on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null
-			rdma link del rxe0 2>/dev/null; modprobe -r ntbrdma; true' \
-			>/dev/null 2>&1 || true
-	done
+	ntbrdma_teardown a >/dev/null 2>&1
+	ntbrdma_teardown b >/dev/null 2>&1
 }
 
 # cpubw: ntbrdma-cpubw 1 MiB for BW_SECONDS; "MBps S_PER_GB" or "fail".
@@ -82,8 +80,7 @@ for mode in "${MODES[@]}"; do
 	fi
 	ga=$(gid_index a ntbrdma0 192.168.200.1) || ga=1
 	gb=$(gid_index b ntbrdma0 192.168.200.2) || gb=1
-	echo "dma=$mode: channel $(onsh a "sed -n 's/^channel: //p' \
-		/sys/kernel/debug/ntbrdma/*/dma")" >&2
+	echo "dma=$mode: channel $(dma_stat a channel)" >&2
 	for r in "${runs[@]}"; do
 		read -r t s mem <<<"$r"
 		flags=()

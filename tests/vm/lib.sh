@@ -169,6 +169,12 @@ perf() {
 		grep -E '^[0-9.]+$' || echo "fail"
 }
 
+# dma_stat VM FIELD: a field of VM's ntbrdma debugfs dma file ("channel",
+# "batches", ...; Documentation/admin-guide.md).
+dma_stat() {
+	onsh "$1" "sed -n 's/^$2: //p' /sys/kernel/debug/ntbrdma/*/dma"
+}
+
 # ntbrdma_teardown VM: remove ntbrdma0 and unload ntbrdma (for EXIT traps).
 ntbrdma_teardown() {
 	on "$1" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma' ||

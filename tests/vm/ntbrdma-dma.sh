@@ -36,14 +36,8 @@ trap cleanup EXIT
 
 # up ARGS: ntbrdma loaded with module ARGS in both VMs, ntbrdma0 ACTIVE.
 up() {
-	local vm n=1
-	for vm in a b; do
-		on "$vm" sh -c "modprobe ntbrdma $*"
-		onsh "$vm" "ip link set ntb0 up &&
-			ip addr replace 192.168.200.$n/24 dev ntb0"
-		on "$vm" rdma link add ntbrdma0 type ntbrdma netdev ntb0
-		n=$((n + 1))
-	done
+	ntbrdma_setup a 1 "$*"
+	ntbrdma_setup b 2 "$*"
 	ntbrdma_wait_active a
 	ntbrdma_wait_active b
 }
@@ -51,11 +45,6 @@ up() {
 down() {
 	ntbrdma_teardown a
 	ntbrdma_teardown b
-}
-
-# dma_stat VM FIELD: a line of VM's debugfs dma file ("channel", "batches"...).
-dma_stat() {
-	onsh "$1" "sed -n 's/^$2: //p' /sys/kernel/debug/ntbrdma/*/dma"
 }
 
 # integrity WHAT: b serves, a connects; both must pass.

@@ -103,7 +103,7 @@ expect_ok "a: ping b after b reloaded" ping_ok a "${IP4[1]}"
 ntbpci=$(onsh b "ls /sys/bus/ntb/devices/ | head -n 1")
 [ -n "$ntbpci" ] || fail "b: no NTB device"
 expect_eq "b: ntbrdma holds the DMA engine's channel" dma0chan0 \
-	"$(onsh b "sed -n 's/^channel: //p' /sys/kernel/debug/ntbrdma/*/dma")"
+	"$(dma_stat b channel)"
 on a busybox ping -c 40 -i 0.05 "${IP4[1]}" >/dev/null 2>&1 &
 pinger=$!
 sleep 0.5
