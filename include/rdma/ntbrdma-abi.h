@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define NTBRDMA_ABI_VERSION 4
+#define NTBRDMA_ABI_VERSION 5
 
 /* --- alloc_ucontext (IB_USER_VERBS_CMD_GET_CONTEXT) -------------------- */
 
@@ -125,6 +125,14 @@ struct ntbrdma_cq_ctrl {
 #define NTBRDMA_CQE_F_SOLICITED		0x80U /* for ARM_SOLICITED only */
 
 /*
+ * ntbrdma_cqe.vendor_err of a receive completion the kernel's flush made
+ * from an inbox slot whose eager payload is still in the inbox's payload
+ * area (ABI 5): src_qp holds the receive's index; the provider copies
+ * the payload into the receive before it returns the completion.
+ */
+#define NTBRDMA_CQE_VENDOR_EAGER 0x4e544245U	/* "NTBE" */
+
+/*
  * One completion, 64 bytes.  status and opcode carry the uverbs values
  * (enum ib_uverbs_wc_opcode; status as enum ib_wc_status), which are also
  * libibverbs' IBV_WC_* values.
@@ -179,15 +187,89 @@ struct ntbrdma_create_qp {
 	__aligned_u64 inbox_va;
 	__u32 inbox_lkey;
 	__u32 inbox_order;		/* log2 of the slots; 0: no inbox */
+	/*
+	 * Since ABI 5: log2 of the eager payload slots (0: none).  The MR
+	 * then also covers a status page and the payload slots after the
+	 * inbox slots (NTBRDMA_INBOX_BYTES), for eager messages
+	 * (Documentation/rdma-datapath.md, "Stage B").
+	 */
+	__u32 eager_order;
+	__u32 reserved;
 };
 
 /* Bits of ntbrdma_create_qp_resp.flags. */
 #define NTBRDMA_QP_F_INBOX 0x1U		/* the inbox was accepted */
+#define NTBRDMA_QP_F_EAGER 0x2U		/* and its eager area (ABI 5) */
+
+/*
+ * The inbox MR's layout (ABI 5), from inbox_va: the slots (at least
+ * 4096 bytes), one status page, then 1 << eager_order payload slots of
+ * NTBRDMA_EAGER_MAX bytes; the provider allocates it page aligned.
+ */
+#define NTBRDMA_EAGER_MAX 1024U		/* bytes of an eager message */
+#define NTBRDMA_INBOX_STATUS_BYTES 4096U
+static inline __u64 ntbrdma_inbox_status_off(__u32 order)
+{
+	__u64 slots = 32ULL << order;
+
+	return slots < 4096 ? 4096 : slots;
+}
+
+#define NTBRDMA_INBOX_STATUS_OFF(order) ntbrdma_inbox_status_off(order)
+#define NTBRDMA_INBOX_PAYLOAD_OFF(order)				\
+	(NTBRDMA_INBOX_STATUS_OFF(order) + NTBRDMA_INBOX_STATUS_BYTES)
+#define NTBRDMA_INBOX_BYTES(order, eager_order)				\
+	(NTBRDMA_INBOX_PAYLOAD_OFF(order) +				\
+	 ((__u64)NTBRDMA_EAGER_MAX << (eager_order)))
+
+/*
+ * The status page of QP X's inbox MR.  Written by the provider of the
+ * peer QP Y that X sends to, through its mapping of X's inbox MR
+ * (NTBRDMA_QP_OP_MAP_PEER_INBOX), and by nobody else; read by X's
+ * provider, untrusted (a lie there changes only X's own sends to Y).
+ */
+struct ntbrdma_inbox_status {
+	/*
+	 * Y's rx_epoch << 32 | Y's rx_taken: the receives of Y that X's
+	 * messages consumed and Y's provider took (and copied the eager
+	 * payloads out of).  X writes the payload of message n into slot
+	 * n mod E of Y's payload area only while n - taken < E.
+	 */
+	__aligned_u64 credit;
+	__u32 reserved0[14];
+	/*
+	 * Non-zero while Y's receive CQ is armed: X's provider then has its
+	 * kernel tell Y's kernel of an eager message (which raises the
+	 * event).  Y stores it, then reads it back, then polls.
+	 */
+	__u32 armed;
+	__u32 reserved1[15];
+};
+
+/*
+ * The peer's published receives (ABI 5), for the provider's eager
+ * messages: a ring of NTBRDMA_PUB_ENTRIES entries in the kernel's memory
+ * (create_qp's pub_mmap_offset), mapped read-only.  Owner: kernel; it
+ * writes receive r of the peer QP's epoch e into entry r mod
+ * NTBRDMA_PUB_ENTRIES (body, write barrier, tag = e << 32 | r) when the
+ * peer publishes it.  The provider loads the tag with acquire, then the
+ * body, then the tag again (unchanged: the body is the receive's).
+ */
+#define NTBRDMA_PUB_ENTRIES 1024U
+#define NTBRDMA_PUB_F_BAD 0x1U		/* an SGE failed the peer's checks */
+
+struct ntbrdma_pub_ent {
+	__aligned_u64 tag;
+	__u32 total;			/* bytes it holds, at most 2^32 - 1 */
+	__u32 flags;			/* NTBRDMA_PUB_F_* */
+};
 
 /* Bits of ntbrdma_inbox_ent.flags. */
 #define NTBRDMA_INBOX_F_IMM		0x1U	/* imm is valid */
 #define NTBRDMA_INBOX_F_WRITE_IMM	0x2U	/* RDMA_WRITE_WITH_IMM */
 #define NTBRDMA_INBOX_F_SOLICITED	0x4U
+/* ABI 5: the payload is in payload slot index mod E, not in the receive. */
+#define NTBRDMA_INBOX_F_EAGER		0x8U
 
 /*
  * One inbox slot, 32 bytes: the completion of receive `index` (an RQ
@@ -226,6 +308,11 @@ struct ntbrdma_create_qp_resp {
 	__u32 rq_wqe_size;		/* sizeof(struct ntbrdma_recv_wqe) */
 	__u32 qp_num;
 	__u32 flags;			/* NTBRDMA_QP_F_* (since ABI 4) */
+	/* Since ABI 5: the published-receive ring (size 0: none). */
+	__aligned_u64 pub_mmap_offset;
+	__aligned_u64 pub_mmap_size;
+	__u32 eager_order;		/* as accepted (NTBRDMA_QP_F_EAGER) */
+	__u32 reserved;
 };
 
 /* Bits of ntbrdma_wq_ctrl.engine. */
@@ -281,7 +368,29 @@ struct ntbrdma_wq_ctrl {
 	 * the new epoch.
 	 */
 	__u32 rx_epoch;
-	__u32 reserved1[10];
+	/*
+	 * SQ of a QP with an inbox only (since ABI 5; Documentation/
+	 * rdma-datapath.md, "Stage B").  inbox_gen: owner kernel, bumped
+	 * (store-release) before it revokes this QP's mapping of the peer
+	 * QP's inbox; the provider reloads it after an eager message.
+	 */
+	__u32 inbox_gen;
+	__u32 reserved1;
+	/*
+	 * rx_next: owner kernel.  epoch << 32 | index of the peer QP's
+	 * receive that our next message takes, as far as the kernel knows:
+	 * set at the first published receive of an epoch and after every
+	 * message the kernel sends.
+	 */
+	__aligned_u64 rx_next;
+	/*
+	 * eager_next: owner provider.  epoch << 32 | index after the last
+	 * receive an eager message took; the kernel, before it takes a
+	 * published receive, drops those of that epoch below it.  Untrusted:
+	 * a lie skips only the process's own receives at the peer.
+	 */
+	__aligned_u64 eager_next;
+	__u32 reserved2[4];
 	/*
 	 * RQ of a QP with an inbox only.  Owner: the provider, except that
 	 * the kernel sets NTBRDMA_RX_FROZEN (one atomic OR) when it
@@ -293,7 +402,7 @@ struct ntbrdma_wq_ctrl {
 	 * receives complete.
 	 */
 	__aligned_u64 rx_taken;
-	__u32 reserved2[30];
+	__u32 reserved3[30];
 };
 
 /*
@@ -317,6 +426,13 @@ struct ntbrdma_sge {
  * mapping; the kernel completes it (CQE, event) without executing it.
  */
 #define NTBRDMA_WQE_F_DONE	0x10U
+/*
+ * Since ABI 5, with F_DONE on a SEND or SEND_WITH_IMM: the provider
+ * placed it eagerly into the peer QP's receive u.raw[0] of epoch
+ * u.raw[1] and found the peer's CQ armed; the kernel tells the peer's
+ * kernel, which raises the completion event.
+ */
+#define NTBRDMA_WQE_F_NOTIFY	0x20U
 
 /*
  * One send WQE slot, 320 bytes.  opcode is enum ib_uverbs_wr_opcode
@@ -414,7 +530,20 @@ struct ntbrdma_create_srq_resp {
 enum {
 	NTBRDMA_QP_OP_MAP_PEER_MR = 1,
 	NTBRDMA_QP_OP_MAP_PEER_MR_READ = 2,
+	NTBRDMA_QP_OP_MAP_PEER_INBOX = 3,
 };
+
+/*
+ * NTBRDMA_QP_OP_MAP_PEER_INBOX (ABI 5; rkey unused): a writable mapping
+ * of the inbox MR of the peer QP this QP is connected to (its slots,
+ * status page and payload slots), for eager messages and for the status
+ * words this QP's provider writes there.  Granted while the QP is in RTR
+ * or RTS and connected to that peer QP, which is connected back and
+ * announced an eager area in its current epoch's RECV_POST; revoked
+ * (inbox_gen of the SQ bumped first) when any of that ends.  The answer:
+ * iova is the peer's inbox_va, map_gen the inbox_gen it was made under,
+ * reserved = inbox_order | eager_order << 8 of the peer's inbox.
+ */
 
 /*
  * NTBRDMA_QP_OP_MAP_PEER_MR_READ (a kernel without it refuses the op, so

@@ -91,6 +91,8 @@ struct ntbr_ib_dev {
 	atomic_t umap_revoked;
 	atomic_t umap_made_read;	/* of those made, for READs */
 	atomic_t umap_read_done;	/* READs done by the provider we completed */
+	atomic_t umap_made_inbox;	/* of those made, of peer inboxes */
+	atomic_t eager_notify;		/* eager messages we told the peer of */
 	/*
 	 * Receive inboxes (ntbrdma_ib_inbox.c), debugfs "inbox": slots we
 	 * wrote into the peer's inboxes, slots we wrote into ours, and
@@ -194,6 +196,12 @@ struct ntbr_umap {
 	struct list_head vmas;		/* struct ntbr_umap_vma */
 	bool revoked;
 	bool read;			/* for READs: read-only, REMOTE_READ */
+	/*
+	 * The peer QP's inbox MR (eager messages, Stage B), made in the
+	 * peer's epoch `epoch`; its revocation bumps inbox_gen, not map_gen.
+	 */
+	bool inbox;
+	u32 epoch;
 };
 
 /*
@@ -229,6 +237,7 @@ struct ntbr_pinbox {
 	u64 va;
 	u32 key;
 	u8 order;
+	u8 eager_order;			/* its eager area (0: none), B */
 };
 
 struct ntbr_qp {
@@ -327,6 +336,7 @@ struct ntbr_qp {
 	/* Peer-MR mappings of user space (ntbrdma_ib_umap.c), umap_lock. */
 	u32 umap_count;
 	u32 map_gen;			/* published in sq.ctrl->map_gen */
+	u32 inbox_gen;			/* published in sq.ctrl->inbox_gen */
 	/*
 	 * SRQ (ntbrdma_ib_srq.c).  As responder: the QP receives from
 	 * ibqp.srq (its own RQ stays empty) and counts in the SRQ's npeer
@@ -342,6 +352,13 @@ struct ntbr_qp {
 	 */
 	struct ntbr_inbox *inbox;
 	struct ntbr_pinbox peer_inbox;
+	/*
+	 * The peer's published receives for the provider's eager messages
+	 * (Stage B): NTBRDMA_PUB_ENTRIES entries, vmalloc_user, mapped
+	 * read-only; written under rrq_lock (NULL: a kernel QP).
+	 */
+	struct ntbrdma_pub_ent *pub_ring;
+	struct rdma_user_mmap_entry *pub_entry;
 };
 
 /*
@@ -465,6 +482,8 @@ void ntbr_umap_dev_fini(struct ntbr_ib_dev *dev);
 int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
 		     struct ib_udata *udata);
 int ntbr_umap_mmap(struct ntbr_umap *um, struct vm_area_struct *vma);
+/* NTBRDMA_QP_OP_MAP_PEER_INBOX: the peer QP's inbox MR, for eager messages. */
+int ntbr_umap_create_inbox(struct ntbr_qp *qp, struct ib_udata *udata);
 void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all);
 void ntbr_umap_recheck(struct ntbr_ib_dev *dev);
 /*
@@ -555,6 +574,13 @@ void ntbr_peer_attr_changed(struct ntbr_qp *qp);
 /* create_qp's driver request: maybe an inbox; NTBRDMA_QP_F_* in *flags. */
 int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags);
 void ntbr_inbox_destroy(struct ntbr_qp *qp);
+/*
+ * The published-receive ring of a user QP with an inbox (Stage B): made
+ * with it, mapped with the rings (create_qp's answer), freed with it.
+ */
+int ntbr_pub_ring_map(struct ntbr_qp *qp, struct ib_udata *udata,
+		      struct ntbrdma_create_qp_resp *resp);
+void ntbr_pub_ring_free(struct ntbr_qp *qp);
 /*
  * Under rq_lock: receive index (at cons) completed as cqe says - into
  * the inbox (and the event) if the QP has one, else into the CQ ring.

@@ -577,6 +577,21 @@ void ntbr_eng_ctrl_room(struct ntbr_ib_dev *dev)
 }
 
 /* The WQE sends a control message to the peer (all but a plain WRITE). */
+/*
+ * What the provider may have done itself (NTBRDMA_WQE_F_DONE): WRITE and
+ * READ through peer-MR mappings, and on an RC or UC QP with the peer as
+ * destination, SEND and SEND_WITH_IMM eagerly into the peer's inbox.
+ */
+static bool ntbr_eng_done_op(struct ntbr_qp *qp, u32 opcode)
+{
+	if (opcode == IB_UVERBS_WR_RDMA_WRITE ||
+	    opcode == IB_UVERBS_WR_RDMA_READ)
+		return true;
+	return (opcode == IB_UVERBS_WR_SEND ||
+		opcode == IB_UVERBS_WR_SEND_WITH_IMM) &&
+	       qp->pub_ring && qp->dest == NTBR_QP_DEST_PEER;
+}
+
 static bool ntbr_eng_needs_ctrl(struct ntbr_qp *qp, struct ntbr_eng_ctx *c)
 {
 	return qp->dest == NTBR_QP_DEST_PEER &&
@@ -828,13 +843,17 @@ static void ntbr_eng_run(struct ntbr_qp *qp, bool poster)
 		 * make (a READ's length: its SGEs', the process's word).
 		 */
 		if (qp->user && (c->wqe.flags & NTBRDMA_WQE_F_DONE) &&
-		    (c->wqe.opcode == IB_UVERBS_WR_RDMA_WRITE ||
-		     c->wqe.opcode == IB_UVERBS_WR_RDMA_READ)) {
+		    ntbr_eng_done_op(qp, c->wqe.opcode)) {
 			if (c->wqe.opcode == IB_UVERBS_WR_RDMA_READ) {
 				c->len = ntbr_sges_len(c->wqe.d.sge,
 						       c->wqe.num_sge);
 				atomic_inc(&dev->umap_read_done);
 			}
+			/* An eager SEND whose responder waits for an event. */
+			if ((c->wqe.flags & NTBRDMA_WQE_F_NOTIFY) &&
+			    c->wqe.opcode != IB_UVERBS_WR_RDMA_WRITE &&
+			    c->wqe.opcode != IB_UVERBS_WR_RDMA_READ)
+				ntbr_peer_eager_notify(dev, qp, &c->wqe);
 			ntbr_eng_complete(qp, c, IB_WC_SUCCESS);
 			continue;
 		}

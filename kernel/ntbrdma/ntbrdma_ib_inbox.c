@@ -39,12 +39,24 @@
  * may write them): read only at a flush, clamped, and copied into CQE
  * fields that any value may have; a SEND longer than its receive
  * completes it with LOC_LEN_ERR, as the provider does when it takes one.
+ *
+ * Stage B (eager messages, rdma-datapath.md): the inbox MR may also hold
+ * a status page and payload slots, which the peer's provider writes
+ * through a mapping (ntbrdma_ib_umap.c); slots it wrote say
+ * NTBRDMA_INBOX_F_EAGER and send no RECV_DONE, so cons catches up with
+ * rx_taken (ntbr_inbox_catch_up), and a flush marks such a slot's CQE
+ * for the provider to copy its payload.  As requester, a user QP has a
+ * ring of the peer's published receives mapped to its provider
+ * (ntbr_pub_ring_*), with rx_next, and drops the receives below the
+ * provider's eager_next; ntbr_peer_eager_notify asks the peer's kernel
+ * for the event of an eager message (its CQ was armed).
  */
 #include <linux/debugfs.h>
 #include <linux/highmem.h>
 #include <linux/log2.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <rdma/ib_umem.h>
 
 #include "ntbrdma_ib_peer.h"
@@ -58,6 +70,7 @@ struct ntbr_inbox {
 	u32 npages;
 	u32 off;			/* of slot 0 in pages[0] */
 	u32 order;			/* 1 << order slots */
+	u32 eager_order;		/* 1 << eager_order payload slots */
 	u32 lkey;			/* the MR the peer writes through */
 	u64 va;
 	/*
@@ -81,6 +94,7 @@ void ntbr_inbox_post_info(const struct ntbr_qp *qp, struct ntbr_qp_msg_post *h)
 		return;
 	h->inbox_key = cpu_to_le32(qp->inbox->lkey);
 	h->inbox_order = qp->inbox->order;
+	h->eager_order = qp->inbox->eager_order;
 	h->inbox_va = cpu_to_le64(qp->inbox->va);
 }
 
@@ -125,17 +139,38 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	    !IS_ALIGNED(req.inbox_va, sizeof(struct ntbrdma_inbox_ent)))
 		return 0;
 	len = (u64)sizeof(struct ntbrdma_inbox_ent) << req.inbox_order;
+	/*
+	 * An eager area (Stage B) only where every published receive fits
+	 * the requester's ring of them (NTBR_PUB_AHEAD) and the whole MR is
+	 * page aligned (the peer's provider maps it).
+	 */
+	if (req.eager_order && req.eager_order <= NTBR_EAGER_MAX_ORDER &&
+	    qp->rq.num_wqe <= NTBRDMA_PUB_ENTRIES &&
+	    PAGE_ALIGNED(req.inbox_va) &&
+	    ntbr_inbox_mr_ok(dev, qp->ibqp.pd, req.inbox_lkey, req.inbox_va,
+			     NTBRDMA_INBOX_BYTES(req.inbox_order,
+						 req.eager_order)))
+		len = NTBRDMA_INBOX_BYTES(req.inbox_order, req.eager_order);
+	else
+		req.eager_order = 0;
 	if (!ntbr_inbox_mr_ok(dev, qp->ibqp.pd, req.inbox_lkey, req.inbox_va,
 			      len))
 		return 0;
 	in = kzalloc(sizeof(*in), GFP_KERNEL);
 	if (!in)
 		return -ENOMEM;
+	qp->pub_ring = vmalloc_user(NTBRDMA_PUB_ENTRIES *
+				    sizeof(*qp->pub_ring)); /* zeroed */
+	if (!qp->pub_ring) {
+		kfree(in);
+		return -ENOMEM;
+	}
 	in->umem = ib_umem_get(&dev->ibdev, req.inbox_va, len,
 			       IB_ACCESS_LOCAL_WRITE);
 	if (IS_ERR(in->umem)) {
 		err = PTR_ERR(in->umem);
 		kfree(in);
+		ntbr_pub_ring_free(qp);
 		return err;
 	}
 	in->npages = ib_umem_num_pages(in->umem);
@@ -146,6 +181,7 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 		kfree(in->pages);
 		kvfree(in->done);
 		kfree(in);
+		ntbr_pub_ring_free(qp);
 		return -ENOMEM;
 	}
 	for_each_sgtable_page(&in->umem->sgt_append.sgt, &it, 0) {
@@ -155,6 +191,7 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	}
 	in->off = offset_in_page(req.inbox_va);
 	in->order = req.inbox_order;
+	in->eager_order = req.eager_order;
 	in->lkey = req.inbox_lkey;
 	in->va = req.inbox_va;
 	qp->inbox = in;
@@ -164,8 +201,35 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	 */
 	qp->rq_epoch = 1;
 	WRITE_ONCE(qp->rq.ctrl->rx_epoch, qp->rq_epoch);
-	*flags = NTBRDMA_QP_F_INBOX;
+	*flags = NTBRDMA_QP_F_INBOX | (in->eager_order ? NTBRDMA_QP_F_EAGER : 0);
 	return 0;
+}
+
+int ntbr_pub_ring_map(struct ntbr_qp *qp, struct ib_udata *udata,
+		      struct ntbrdma_create_qp_resp *resp)
+{
+	struct ntbr_ucontext *uc =
+		rdma_udata_to_drv_context(udata, struct ntbr_ucontext, ibuc);
+	struct rdma_user_mmap_entry *entry;
+	size_t size = NTBRDMA_PUB_ENTRIES * sizeof(*qp->pub_ring);
+
+	if (!qp->pub_ring)
+		return 0;
+	entry = ntbr_mmap_insert(&uc->ibuc, qp->pub_ring, size,
+				 &resp->pub_mmap_offset);
+	if (IS_ERR(entry))
+		return PTR_ERR(entry);
+	qp->pub_entry = entry;
+	resp->pub_mmap_size = size;
+	resp->eager_order = qp->inbox ? qp->inbox->eager_order : 0;
+	return 0;
+}
+
+void ntbr_pub_ring_free(struct ntbr_qp *qp)
+{
+	ntbr_ring_buf_free(qp->pub_ring, qp->pub_entry);
+	qp->pub_ring = NULL;
+	qp->pub_entry = NULL;
 }
 
 void ntbr_inbox_destroy(struct ntbr_qp *qp)
@@ -175,6 +239,7 @@ void ntbr_inbox_destroy(struct ntbr_qp *qp)
 	if (!in)
 		return;
 	qp->inbox = NULL;
+	ntbr_pub_ring_free(qp);
 	ib_umem_release(in->umem);
 	kfree(in->pages);
 	kvfree(in->done);
@@ -293,6 +358,16 @@ static u64 ntbr_inbox_read(struct ntbr_qp *qp, u32 index,
 	}
 	cqe->opcode = flags & NTBRDMA_INBOX_F_WRITE_IMM ?
 			      IB_WC_RECV_RDMA_WITH_IMM : IB_WC_RECV;
+	/*
+	 * An eager message the provider did not take: its payload is still
+	 * in the payload area (the peer may not reuse that slot: rx_taken
+	 * is frozen).  The provider copies it when it returns this entry.
+	 */
+	if ((flags & NTBRDMA_INBOX_F_EAGER) && cqe->status == IB_WC_SUCCESS &&
+	    qp->inbox->eager_order) {
+		cqe->vendor_err = NTBRDMA_CQE_VENDOR_EAGER;
+		cqe->src_qp = index;
+	}
 	kunmap_local(p);
 	return tag;
 }
@@ -395,6 +470,27 @@ u32 ntbr_inbox_flush(struct ntbr_qp *qp, u32 prod)
 	return i;
 }
 
+void ntbr_inbox_catch_up(struct ntbr_qp *qp)
+{
+	u32 cons = qp->rq.cons, taken;
+	u64 t;
+
+	lockdep_assert_held(&qp->rq_lock);
+	if (!qp->inbox)
+		return;
+	/* Provider-owned; frozen: the flush decides, not this. */
+	t = READ_ONCE(qp->rq.ctrl->rx_taken);
+	if (t & NTBRDMA_RX_FROZEN)
+		return;
+	taken = (u32)t;
+	/*
+	 * Only receives we published can have been taken (their slots
+	 * were written for them): [cons, rq_pub).
+	 */
+	if ((s32)(taken - cons) > 0 && taken - cons <= qp->rq_pub - cons)
+		ntbr_wq_set_cons(&qp->rq, taken);
+}
+
 void ntbr_inbox_reset(struct ntbr_qp *qp)
 {
 	lockdep_assert_held(&qp->rq_lock);
@@ -458,6 +554,95 @@ int ntbr_peer_inbox_put(struct ntbr_ib_dev *dev, const struct ntbr_pinbox *pi,
 out:
 	ntbr_rmr_put(rmr);
 	return err;
+}
+
+/* --- A: the provider's eager messages (Stage B) ------------------------- */
+
+void ntbr_pub_ring_add(struct ntbr_qp *qp, struct list_head *list, u32 epoch)
+{
+	struct ntbrdma_pub_ent *ent;
+	struct ntbr_rrq_ent *e;
+	u64 next;
+
+	lockdep_assert_held(&qp->rrq_lock);
+	if (!qp->pub_ring || list_empty(list))
+		return;
+	list_for_each_entry(e, list, entry) {
+		ent = &qp->pub_ring[e->rq_index % NTBRDMA_PUB_ENTRIES];
+		/*
+		 * Owner: kernel.  Tag 0 first, then the body, then the tag
+		 * (release): the provider reads tag, body, tag again, and
+		 * takes the body only if both tags are the one it wants.
+		 */
+		WRITE_ONCE(ent->tag, 0);
+		/* The cleared tag before the body: pairs with the re-read. */
+		smp_wmb();
+		WRITE_ONCE(ent->total, (u32)min_t(u64, e->total, U32_MAX));
+		WRITE_ONCE(ent->flags, e->flags & NTBR_RCV_F_BAD ?
+					       NTBRDMA_PUB_F_BAD : 0);
+		/* Body before tag: pairs with the provider's acquire load. */
+		smp_store_release(&ent->tag, (u64)epoch << 32 | e->rq_index);
+	}
+	/* The first receive of an epoch is where its messages start. */
+	next = READ_ONCE(qp->sq.ctrl->rx_next);
+	if ((u32)(next >> 32) != epoch) {
+		e = list_first_entry(list, struct ntbr_rrq_ent, entry);
+		/* Owner: kernel (the provider reads it, 64-bit atomic). */
+		WRITE_ONCE(qp->sq.ctrl->rx_next, (u64)epoch << 32 | e->rq_index);
+	}
+}
+
+void ntbr_pub_ring_reset(struct ntbr_qp *qp)
+{
+	u32 i;
+
+	lockdep_assert_held(&qp->rrq_lock);
+	if (!qp->pub_ring)
+		return;
+	/* Owner: kernel.  Epoch 0 is no peer's: nothing matches. */
+	for (i = 0; i < NTBRDMA_PUB_ENTRIES; i++)
+		WRITE_ONCE(qp->pub_ring[i].tag, 0);
+	WRITE_ONCE(qp->sq.ctrl->rx_next, 0);
+}
+
+bool ntbr_pub_eager_took(struct ntbr_qp *qp, const struct ntbr_rrq_ent *e)
+{
+	u64 eager;
+
+	lockdep_assert_held(&qp->rrq_lock);
+	if (!qp->pub_ring)
+		return false;
+	/* Provider-owned, untrusted: a lie drops only its own receives. */
+	eager = READ_ONCE(qp->sq.ctrl->eager_next);
+	return (u32)(eager >> 32) == e->epoch &&
+	       (s32)((u32)eager - e->rq_index) > 0;
+}
+
+void ntbr_pub_took(struct ntbr_qp *qp, const struct ntbr_rrq_ent *e)
+{
+	lockdep_assert_held(&qp->rrq_lock);
+	if (qp->pub_ring)
+		WRITE_ONCE(qp->sq.ctrl->rx_next,
+			   (u64)e->epoch << 32 | (u32)(e->rq_index + 1));
+}
+
+void ntbr_peer_eager_notify(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			    const struct ntbrdma_send_wqe *wqe)
+{
+	struct ntbr_qp_msg_done m = {
+		.dst_qpn = cpu_to_le32(qp->attr.dest_qp_num),
+		.src_qpn = cpu_to_le32(qp->ibqp.qp_num),
+		/* The process's words: the peer checks them as any RECV_DONE. */
+		.rq_index = cpu_to_le32(wqe->u.raw[0]),
+		.epoch = cpu_to_le32(wqe->u.raw[1]),
+		.opcode = NTBR_RECV_OP_SEND,
+		.flags = NTBR_DONE_F_INBOX | NTBR_DONE_F_EAGER,
+	};
+
+	if (wqe->flags & NTBRDMA_WQE_F_SOLICITED)
+		m.flags |= NTBR_DONE_F_SOLICITED;
+	if (!ntbr_mr_send(dev, NTBR_CTRL_QP_RECV_DONE, &m, sizeof(m)))
+		atomic_inc(&dev->eager_notify);
 }
 
 static int ntbr_inbox_show(struct seq_file *s, void *unused)

@@ -77,6 +77,7 @@ void ntbr_rrq_take_all(struct ntbr_qp *qp, struct list_head *old)
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 
 	list_splice_tail_init(&qp->rrq, old);
+	ntbr_pub_ring_reset(qp);
 	atomic_long_sub(qp->rrq_bytes, &dev->rrq_bytes);
 	qp->rrq_bytes = 0;
 	qp->rrq_count = 0;
@@ -211,6 +212,8 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 			qp->pub_qpn = qp->attr.dest_qp_num;
 		}
 		if (ok) {
+			/* Eager messages send no RECV_DONE: what was taken. */
+			ntbr_inbox_catch_up(qp);
 			/* Published receives lie in [cons, prod]. */
 			if (qp->rq_pub - qp->rq.cons > prod - qp->rq.cons)
 				qp->rq_pub = qp->rq.cons;
@@ -412,6 +415,39 @@ bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)
 	return ok;
 }
 
+bool ntbr_peer_inbox(struct ntbr_qp *qp, struct ntbr_pinbox *pi, u32 *epoch,
+		     u32 *pd_id)
+{
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&qp->rrq_lock, flags);
+	ok = qp->peer_qpn && qp->peer_qpn == qp->attr.dest_qp_num &&
+	     READ_ONCE(qp->peer_dead_qpn) != qp->peer_qpn;
+	*pi = qp->peer_inbox;
+	*epoch = qp->rrq_epoch;
+	*pd_id = qp->peer_pd_id;
+	spin_unlock_irqrestore(&qp->rrq_lock, flags);
+	return ok;
+}
+
+void ntbr_rrq_drop_eager(struct ntbr_qp *qp, struct list_head *old)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbr_rrq_ent *e;
+
+	lockdep_assert_held(&qp->rrq_lock);
+	while ((e = list_first_entry_or_null(&qp->rrq, struct ntbr_rrq_ent,
+					     entry)) &&
+	       e->src_qpn == qp->attr.dest_qp_num &&
+	       ntbr_pub_eager_took(qp, e)) {
+		list_move_tail(&e->entry, old);
+		qp->rrq_count--;
+		qp->rrq_bytes -= ntbr_rrq_ent_size(e);
+		atomic_long_sub(ntbr_rrq_ent_size(e), &dev->rrq_bytes);
+	}
+}
+
 /*
  * The first published receive of the connected peer QP (or of the SRQ
  * it receives from), taken off; *epoch: the peer QP's epoch then.
@@ -437,8 +473,12 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 		qp->rrq_bytes -= ntbr_rrq_ent_size(e);
 		atomic_long_sub(ntbr_rrq_ent_size(e),
 				&to_ntbr_ib(qp->ibqp.device)->rrq_bytes);
-		if (e->src_qpn == qp->attr.dest_qp_num)
+		/* Taken by an eager message of the provider: done with. */
+		if (e->src_qpn == qp->attr.dest_qp_num &&
+		    !ntbr_pub_eager_took(qp, e)) {
+			ntbr_pub_took(qp, e);
 			break;
+		}
 		list_add_tail(&e->entry, &stale);	/* an old connection */
 	}
 	if (!srq && !e)

@@ -71,7 +71,13 @@ struct ntbr_qp_msg_post {
 	 */
 	__le32 inbox_key;
 	u8 inbox_order;
-	u8 rsvd3[3];
+	/*
+	 * Since protocol 12: the inbox MR also holds a status page and
+	 * 1 << eager_order payload slots (NTBRDMA_INBOX_BYTES; 0: none),
+	 * which the requester's provider may map and write (Stage B).
+	 */
+	u8 eager_order;
+	u8 rsvd3[2];
 	__le64 inbox_va;
 };
 
@@ -96,6 +102,13 @@ enum {
 #define NTBR_DONE_F_SRQ		0x4
 /* Since protocol 9: the completion is in the responder QP's inbox. */
 #define NTBR_DONE_F_INBOX	0x8
+/*
+ * Since protocol 12, with F_INBOX: the requester's provider placed the
+ * message eagerly (payload and slot) and the responder's CQ was armed;
+ * only the event is asked for, the receive's RQ slot stays the
+ * provider's to complete.
+ */
+#define NTBR_DONE_F_EAGER	0x10
 
 struct ntbr_qp_msg_done {		/* RECV_DONE */
 	__le32 dst_qpn;
@@ -213,6 +226,9 @@ static_assert(sizeof(struct ntbr_srq_msg_post) +
 static_assert(struct_size((struct ntbr_qp_msg_read *)NULL, sge,
 			  NTBRDMA_MAX_SGE) <= NTBR_CTRL_MAX_PAYLOAD);
 
+/* Eager payload slots of an inbox at most (256 KiB a QP). */
+#define NTBR_EAGER_MAX_ORDER	8
+
 /* A receive the peer published (A's side), on qp->rrq. */
 struct ntbr_rrq_ent {
 	struct list_head entry;
@@ -273,6 +289,37 @@ int ntbr_peer_copy_to(struct ntbr_ib_dev *dev,
  * Caller holds eng_sem (read).
  */
 void ntbr_inbox_post_info(const struct ntbr_qp *qp, struct ntbr_qp_msg_post *h);
+/*
+ * B, under rq_lock: the receives the provider took from the inbox
+ * (rx_taken, untrusted: forward only, published ones only) are
+ * consumed - cons catches up, as eager messages send no RECV_DONE.
+ */
+void ntbr_inbox_catch_up(struct ntbr_qp *qp);
+/*
+ * A, under rrq_lock: the receives on list (epoch) into the provider's
+ * published-receive ring; rx_next set if it names an older epoch.
+ */
+void ntbr_pub_ring_add(struct ntbr_qp *qp, struct list_head *list, u32 epoch);
+/*
+ * A, under rrq_lock: e was taken by an eager message of the provider
+ * (below its eager_next); else the kernel takes it and rx_next follows.
+ */
+bool ntbr_pub_eager_took(struct ntbr_qp *qp, const struct ntbr_rrq_ent *e);
+/*
+ * A, under rrq_lock: what we held of the peer QP is gone (a new epoch, a
+ * new peer QP, link down): the ring forgets it, rx_next names nothing.
+ */
+void ntbr_pub_ring_reset(struct ntbr_qp *qp);
+/*
+ * A, under rrq_lock: the receives at the head that eager messages took
+ * move to old (to free unlocked): a responder that saw them taken
+ * publishes more, which must find room.
+ */
+void ntbr_rrq_drop_eager(struct ntbr_qp *qp, struct list_head *old);
+void ntbr_pub_took(struct ntbr_qp *qp, const struct ntbr_rrq_ent *e);
+/* A: tell the peer's kernel of the eager message wqe (F_NOTIFY). */
+void ntbr_peer_eager_notify(struct ntbr_ib_dev *dev, struct ntbr_qp *qp,
+			    const struct ntbrdma_send_wqe *wqe);
 int ntbr_peer_inbox_put(struct ntbr_ib_dev *dev, const struct ntbr_pinbox *pi,
 			u32 index, u32 epoch, const struct ntbrdma_cqe *cqe,
 			bool solicited);

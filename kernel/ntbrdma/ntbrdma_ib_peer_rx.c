@@ -145,6 +145,7 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		ntbr_rrq_new_epoch(qp, epoch, &old);
 	}
 	if (epoch == qp->rrq_epoch) {
+		ntbr_rrq_drop_eager(qp, &old);
 		if (qp->rrq_count + n > most) {
 			excess = "peer published more receives than its QP may";
 		} else if (atomic_long_add_return(bytes, &dev->rrq_bytes) >
@@ -157,6 +158,7 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		want = qp->rrq_want && n;
 		if (want)
 			qp->rrq_want = false;
+		ntbr_pub_ring_add(qp, &list, epoch);
 		list_splice_tail_init(&list, &qp->rrq);
 		qp->rrq_count += n;
 		qp->rrq_bytes += bytes;
@@ -171,6 +173,10 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 		qp->peer_inbox.order =
 			h->inbox_order <= ilog2(NTBR_MAX_QP_WR) + 1 ?
 				h->inbox_order : 0;
+		qp->peer_inbox.eager_order =
+			qp->peer_inbox.order &&
+					h->eager_order <= NTBR_EAGER_MAX_ORDER ?
+				h->eager_order : 0;
 		qp->peer_pd_id = le32_to_cpu(h->pd_id);
 		qp->peer_access = ntbr_post_ib_access(h->access);
 	}
@@ -217,6 +223,58 @@ void ntbr_done_cqe(const struct ntbr_qp_msg_done *m, struct ntbrdma_cqe *cqe)
 	}
 }
 
+/*
+ * B, under rq_lock, the epoch current: a RECV_DONE whose completion is in
+ * our inbox for a receive other than cons - after eager messages of the
+ * peer's provider (which send none) cons lags, or caught up beyond it
+ * with what our provider took - or one that asks only for the event
+ * (NTBR_DONE_F_EAGER).  The slot is the provider's to complete (or the
+ * flush's), its RQ slot stays posted until then: only the event is
+ * ours.  True if m was that (and is done with).
+ */
+static bool ntbr_done_event_only(struct ntbr_qp *qp,
+				 const struct ntbr_qp_msg_done *m)
+{
+	u32 idx = le32_to_cpu(m->rq_index), cons;
+	bool ahead, behind;
+
+	if (!qp->inbox || !qp->pub_any ||
+	    le32_to_cpu(m->src_qpn) != qp->pub_qpn)
+		return false;
+	ntbr_inbox_catch_up(qp);
+	cons = qp->rq.cons;
+	if ((idx == cons && !(m->flags & NTBR_DONE_F_EAGER)) ||
+	    m->status > IB_WC_GENERAL_ERR)
+		return false;		/* the usual one: cons moves on */
+	/* Published and not reached; or reached already (taken). */
+	ahead = idx - cons < qp->rq_pub - cons;
+	behind = cons - idx <= qp->rq.num_wqe && idx != cons;
+	/*
+	 * A failed receive behind eager ones not taken yet: its completion
+	 * goes into its slot now (its RQ slot is intact: the provider posts
+	 * again only below cons and rx_taken); the QP goes to ERR.
+	 */
+	if (ahead && m->status != IB_WC_SUCCESS &&
+	    !(m->flags & NTBR_DONE_F_EAGER)) {
+		struct ntbrdma_cqe cqe = {};
+
+		ntbr_done_cqe(m, &cqe);
+		cqe.wr_id = READ_ONCE(((struct ntbrdma_recv_wqe *)
+					       ntbr_wq_slot(&qp->rq, idx))
+					      ->wr_id);
+		ntbr_rq_complete(qp, idx, &cqe, true);
+		WRITE_ONCE(qp->err_pending, true);
+		return true;
+	}
+	if ((!ahead && !behind) || !(m->flags & NTBR_DONE_F_INBOX) ||
+	    m->status != IB_WC_SUCCESS)
+		return false;		/* not ours to accept: logged */
+	atomic_inc(&to_ntbr_ib(qp->ibqp.device)->inbox_done);
+	ntbr_cq_notify(to_ntbr_cq(qp->ibqp.recv_cq),
+		       m->flags & NTBR_DONE_F_SOLICITED);
+	return true;
+}
+
 /* B: the peer filled (or failed) our receive. */
 static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 			     size_t len)
@@ -242,6 +300,14 @@ static void ntbr_peer_h_done(struct ntbr_ib_dev *dev, const void *p,
 		spin_lock_irqsave(&qp->rq_lock, flags);
 		/* An older epoch: flushed here already, quietly dropped. */
 		stale = le32_to_cpu(m->epoch) != qp->rq_epoch;
+		if (!stale && ntbr_done_event_only(qp, m)) {
+			spin_unlock_irqrestore(&qp->rq_lock, flags);
+			/* A failed receive: the QP goes to ERR (its work). */
+			if (READ_ONCE(qp->err_pending))
+				ntbr_eng_queue(qp);
+			up_read(&dev->eng_sem);
+			return;
+		}
 		ok = !stale && qp->pub_any &&
 		     le32_to_cpu(m->src_qpn) == qp->pub_qpn &&
 		     ntbr_wq_prod(qp, &qp->rq, &prod) &&

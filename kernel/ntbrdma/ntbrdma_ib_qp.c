@@ -290,7 +290,7 @@ static int ntbr_qp_map(struct ntbr_qp *qp, struct ib_udata *udata,
 	resp->rq_mmap_size = qp->rq.size;
 	resp->rq_num_wqe = qp->rq.num_wqe;
 	resp->rq_wqe_size = qp->rq.wqe_size;
-	return 0;
+	return ntbr_pub_ring_map(qp, udata, resp);
 }
 
 int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
@@ -568,11 +568,16 @@ static int ntbr_qp_driver_op(struct ntbr_qp *qp, int attr_mask,
 	if (err)
 		return err;
 	if (req.op != NTBRDMA_QP_OP_MAP_PEER_MR &&
-	    req.op != NTBRDMA_QP_OP_MAP_PEER_MR_READ)
+	    req.op != NTBRDMA_QP_OP_MAP_PEER_MR_READ &&
+	    req.op != NTBRDMA_QP_OP_MAP_PEER_INBOX)
 		return -EOPNOTSUPP;
 	mutex_lock(&qp->mutex);
-	err = ntbr_umap_create(qp, req.rkey,
-			       req.op == NTBRDMA_QP_OP_MAP_PEER_MR_READ, udata);
+	if (req.op == NTBRDMA_QP_OP_MAP_PEER_INBOX)
+		err = ntbr_umap_create_inbox(qp, udata);
+	else
+		err = ntbr_umap_create(qp, req.rkey,
+				       req.op == NTBRDMA_QP_OP_MAP_PEER_MR_READ,
+				       udata);
 	mutex_unlock(&qp->mutex);
 	return err;
 }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ntbrdma: user mappings of peer MRs, for RDMA WRITEs and READs from user
- * space (kernel bypass; Documentation/rdma-datapath.md, "Kernel bypass").
+ * space (kernel bypass; Documentation/rdma-datapath.md, "Kernel bypass"),
+ * and of the peer QP's inbox MR for eager SENDs ("Stage B": made while
+ * the QP is in RTR or RTS and the peer QP's current epoch names that MR
+ * with an eager area; its revocation bumps the SQ's inbox_gen instead
+ * of map_gen).
  *
  * A QP's provider asks (modify_qp with NTBRDMA_QP_OP_MAP_PEER_MR, or
  * _MAP_PEER_MR_READ for a read-only mapping) for the whole pages of one
@@ -100,6 +104,34 @@ static bool ntbr_umap_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr,
 }
 
 /*
+ * The same for a mapping of the peer QP's inbox MR (eager messages): the
+ * QP in RTR or RTS with the peer as destination, connected back by a
+ * peer QP whose RECV_POST of epoch `epoch` (still its current one) named
+ * this MR as its inbox with an eager area, the MR of that QP's PD.
+ */
+static bool ntbr_umap_inbox_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr,
+				    u32 epoch)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	enum ib_qp_state state = READ_ONCE(qp->state);
+	struct ntbr_pinbox pi;
+	u32 pd_id, now;
+
+	return (state == IB_QPS_RTR || state == IB_QPS_RTS) &&
+	       qp->dest == NTBR_QP_DEST_PEER && ntbr_link_ready(dev->nd) &&
+	       ntbr_peer_inbox(qp, &pi, &now, &pd_id) && now == epoch &&
+	       pi.eager_order && pi.key == rmr->rkey && pd_id == rmr->pd_id &&
+	       ntbr_umap_rmr_linked(dev, rmr);
+}
+
+static bool ntbr_umap_still(struct ntbr_umap *um)
+{
+	if (um->inbox)
+		return ntbr_umap_inbox_allowed(um->qp, um->rmr, um->epoch);
+	return ntbr_umap_allowed(um->qp, um->rmr, um->read);
+}
+
+/*
  * Zap every VMA of um (revoked: no VMA joins any more).  One mm at a
  * time: take it under um->lock, then its mmap_lock, then um->lock again.
  */
@@ -154,15 +186,23 @@ void ntbr_umap_revoke(struct ntbr_ib_dev *dev, struct ntbr_qp *qp, bool all)
 	list_for_each_entry_safe(um, next, &dev->umaps, dev_entry) {
 		if (qp && um->qp != qp)
 			continue;
-		if (!all && ntbr_umap_allowed(um->qp, um->rmr, um->read))
+		if (!all && ntbr_umap_still(um))
 			continue;
 		mutex_lock(&um->lock);
 		um->revoked = true;	/* no new VMA, faults get the sink */
 		mutex_unlock(&um->lock);
 		um->qp->umap_count--;
-		um->qp->map_gen++;
-		/* Owner: kernel.  Before the zap below (provider reloads it). */
-		smp_store_release(&um->qp->sq.ctrl->map_gen, um->qp->map_gen);
+		if (um->inbox) {
+			um->qp->inbox_gen++;
+			/* Owner: kernel.  Before the zap (provider reloads). */
+			smp_store_release(&um->qp->sq.ctrl->inbox_gen,
+					  um->qp->inbox_gen);
+		} else {
+			um->qp->map_gen++;
+			/* Owner: kernel.  Before the zap (provider reloads). */
+			smp_store_release(&um->qp->sq.ctrl->map_gen,
+					  um->qp->map_gen);
+		}
 		list_move(&um->dev_entry, &victims);
 		atomic_inc(&dev->umap_revoked);
 	}
@@ -268,39 +308,20 @@ static int ntbr_umap_check_pages(struct ntbr_ib_dev *dev,
 }
 
 /*
- * NTBRDMA_QP_OP_MAP_PEER_MR (read: _MAP_PEER_MR_READ) for qp (its mutex
- * held): the checks, then a umap whose mmap entry the answer names.
+ * A umap of [start, end) of rmr (whose reference it takes over) for qp,
+ * after the checks of its kind; its mmap entry goes into the answer.
  */
-int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
-		     struct ib_udata *udata)
+static int ntbr_umap_make(struct ntbr_qp *qp, struct ntbr_rmr *rmr,
+			  struct ntbr_umap *proto, u64 start, u64 end,
+			  struct ntbrdma_modify_qp_resp *resp,
+			  struct ib_udata *udata)
 {
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	struct ntbr_ucontext *uc = rdma_udata_to_drv_context(udata,
 						struct ntbr_ucontext, ibuc);
-	struct ntbrdma_modify_qp_resp resp = {};
-	struct ntbr_rmr *rmr;
 	struct ntbr_umap *um;
-	u64 start, end;
 	int err, idx;
 
-	lockdep_assert_held(&qp->mutex);
-	if (!qp->user || !uc ||
-	    (qp->ibqp.qp_type != IB_QPT_RC && !ntbr_qp_uc(qp)))
-		return -EOPNOTSUPP;
-	if (udata->outlen < sizeof(resp))
-		return -EINVAL;
-	rmr = ntbr_rmr_get_key(dev, rkey);
-	if (!rmr)
-		return -ENOENT;
-	err = -EACCES;
-	if (!ntbr_umap_mr_allows(rmr, read) || !ntbr_umap_allowed(qp, rmr, read))
-		goto err_rmr;
-	/* Whole pages only: the rest of a partial page is not the MR's. */
-	start = ALIGN(rmr->iova, PAGE_SIZE);
-	end = ALIGN_DOWN(rmr->iova + rmr->length, PAGE_SIZE);
-	err = -ERANGE;
-	if (start < rmr->iova || end <= start)
-		goto err_rmr;
 	idx = srcu_read_lock(&dev->nd->srcu);
 	err = READ_ONCE(dev->nd->ready) ?
 		      ntbr_umap_check_pages(dev, rmr, start, end - start) :
@@ -321,7 +342,9 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
 	um->uc = uc;
 	um->iova = start;
 	um->len = end - start;
-	um->read = read;
+	um->read = proto->read;
+	um->inbox = proto->inbox;
+	um->epoch = proto->epoch;
 
 	mutex_lock(&dev->umap_lock);
 	err = -ENOSPC;
@@ -329,7 +352,7 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
 		goto err_unlock;
 	/* Again under umap_lock: a revocation of now does not miss it. */
 	err = -EACCES;
-	if (!ntbr_umap_allowed(qp, rmr, read))
+	if (!ntbr_umap_still(um))
 		goto err_unlock;
 	err = rdma_user_mmap_entry_insert(&uc->ibuc, &um->me.rdma_entry,
 					  um->len);
@@ -337,17 +360,19 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
 		goto err_unlock;
 	qp->umap_count++;
 	list_add_tail(&um->dev_entry, &dev->umaps);
-	resp.mmap_offset = rdma_user_mmap_get_offset(&um->me.rdma_entry);
-	resp.mmap_size = um->len;
-	resp.iova = start;
-	resp.map_gen = qp->map_gen;
+	resp->mmap_offset = rdma_user_mmap_get_offset(&um->me.rdma_entry);
+	resp->mmap_size = um->len;
+	resp->iova = start;
+	resp->map_gen = um->inbox ? qp->inbox_gen : qp->map_gen;
 	atomic_inc(&dev->umap_live);
 	atomic_inc(&dev->umap_made);
-	if (read)
+	if (um->read)
 		atomic_inc(&dev->umap_made_read);
+	if (um->inbox)
+		atomic_inc(&dev->umap_made_inbox);
 	mutex_unlock(&dev->umap_lock);
 
-	err = ib_copy_to_udata(udata, &resp, sizeof(resp));
+	err = ib_copy_to_udata(udata, resp, sizeof(*resp));
 	if (err)	/* the QP's next revocation cleans it up */
 		return err;
 	return 0;
@@ -355,6 +380,95 @@ int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
 err_unlock:
 	mutex_unlock(&dev->umap_lock);
 	kfree(um);
+err_rmr:
+	ntbr_rmr_put(rmr);
+	return err;
+}
+
+/* What every mapping needs of qp and of the command. */
+static int ntbr_umap_may(struct ntbr_qp *qp, struct ib_udata *udata)
+{
+	lockdep_assert_held(&qp->mutex);
+	if (!qp->user || !rdma_udata_to_drv_context(udata,
+						    struct ntbr_ucontext, ibuc) ||
+	    (qp->ibqp.qp_type != IB_QPT_RC && !ntbr_qp_uc(qp)))
+		return -EOPNOTSUPP;
+	if (udata->outlen < sizeof(struct ntbrdma_modify_qp_resp))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * NTBRDMA_QP_OP_MAP_PEER_MR (read: _MAP_PEER_MR_READ) for qp (its mutex
+ * held): the checks, then a umap whose mmap entry the answer names.
+ */
+int ntbr_umap_create(struct ntbr_qp *qp, u32 rkey, bool read,
+		     struct ib_udata *udata)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbrdma_modify_qp_resp resp = {};
+	struct ntbr_umap proto = { .read = read };
+	struct ntbr_rmr *rmr;
+	u64 start, end;
+	int err;
+
+	err = ntbr_umap_may(qp, udata);
+	if (err)
+		return err;
+	rmr = ntbr_rmr_get_key(dev, rkey);
+	if (!rmr)
+		return -ENOENT;
+	err = -EACCES;
+	if (!ntbr_umap_mr_allows(rmr, read) || !ntbr_umap_allowed(qp, rmr, read))
+		goto err_rmr;
+	/* Whole pages only: the rest of a partial page is not the MR's. */
+	start = ALIGN(rmr->iova, PAGE_SIZE);
+	end = ALIGN_DOWN(rmr->iova + rmr->length, PAGE_SIZE);
+	err = -ERANGE;
+	if (start < rmr->iova || end <= start)
+		goto err_rmr;
+	return ntbr_umap_make(qp, rmr, &proto, start, end, &resp, udata);
+err_rmr:
+	ntbr_rmr_put(rmr);
+	return err;
+}
+
+/*
+ * NTBRDMA_QP_OP_MAP_PEER_INBOX for qp (its mutex held): the peer QP's
+ * whole inbox MR as its RECV_POST described it (slots, status page,
+ * payload slots: NTBRDMA_INBOX_BYTES), page aligned and inside the MR.
+ */
+int ntbr_umap_create_inbox(struct ntbr_qp *qp, struct ib_udata *udata)
+{
+	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
+	struct ntbrdma_modify_qp_resp resp = {};
+	struct ntbr_umap proto = { .inbox = true };
+	struct ntbr_rmr *rmr;
+	struct ntbr_pinbox pi;
+	u32 pd_id;
+	u64 end;
+	int err;
+
+	err = ntbr_umap_may(qp, udata);
+	if (err)
+		return err;
+	if (!ntbr_peer_inbox(qp, &pi, &proto.epoch, &pd_id) || !pi.order ||
+	    !pi.eager_order)
+		return -ENOENT;
+	rmr = ntbr_rmr_get_key(dev, pi.key);
+	if (!rmr)
+		return -ENOENT;
+	end = pi.va + NTBRDMA_INBOX_BYTES(pi.order, pi.eager_order);
+	err = -ERANGE;
+	if (!PAGE_ALIGNED(pi.va) || !PAGE_ALIGNED(end) || pi.va < rmr->iova ||
+	    end > rmr->iova + rmr->length || end <= pi.va)
+		goto err_rmr;
+	err = -EACCES;
+	if (!(rmr->access & IB_ACCESS_LOCAL_WRITE) ||
+	    !ntbr_umap_inbox_allowed(qp, rmr, proto.epoch))
+		goto err_rmr;
+	resp.reserved = pi.order | (u32)pi.eager_order << 8;
+	return ntbr_umap_make(qp, rmr, &proto, pi.va, end, &resp, udata);
 err_rmr:
 	ntbr_rmr_put(rmr);
 	return err;
@@ -503,11 +617,13 @@ static int ntbr_umap_show(struct seq_file *s, void *unused)
 {
 	struct ntbr_ib_dev *dev = s->private;
 
-	seq_printf(s, "live %d made %d revoked %d made_read %d read_done %d\n",
+	seq_printf(s, "live %d made %d revoked %d made_read %d read_done %d made_inbox %d notify %d\n",
 		   atomic_read(&dev->umap_live), atomic_read(&dev->umap_made),
 		   atomic_read(&dev->umap_revoked),
 		   atomic_read(&dev->umap_made_read),
-		   atomic_read(&dev->umap_read_done));
+		   atomic_read(&dev->umap_read_done),
+		   atomic_read(&dev->umap_made_inbox),
+		   atomic_read(&dev->eager_notify));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ntbr_umap);

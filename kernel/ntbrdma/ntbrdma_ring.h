@@ -46,9 +46,11 @@
  * NTBR_DONE_F_INBOX, ntbrdma_ib_inbox.c); 10: control doorbells only
  * when the consumer armed (ctrl_out_armed, ntbrdma_ctrl.c); 11: RECV_POST
  * announces READ and ATOMIC only while the QP's max_dest_rd_atomic is not
- * 0 (the peer maps MRs for READs from user space on that word).
+ * 0 (the peer maps MRs for READs from user space on that word); 12:
+ * eager messages (RECV_POST's eager_order, RECV_DONE's NTBR_DONE_F_EAGER,
+ * Documentation/rdma-datapath.md "Stage B").
  */
-#define NTBR_PROTO_VERSION	11
+#define NTBR_PROTO_VERSION	12
 #define NTBR_HELLO_MAGIC	0x4e544252	/* "NTBR" */
 
 #define NTBR_CTRL_RING		64	/* control messages per direction */

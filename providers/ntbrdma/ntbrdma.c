@@ -405,8 +405,11 @@ static int ntb_poll_cq(struct ibv_cq *ibcq, int num_entries, struct ibv_wc *wc)
 					 .cqe,
 				&wc[n++]);
 		} else if (cq->cons != prod) {
-			ntb_cqe_to_wc(&cq->cqe[cq->cons & (cq->num_cqe - 1)],
-				      &wc[n++]);
+			struct ntbrdma_cqe *e =
+				&cq->cqe[cq->cons & (cq->num_cqe - 1)];
+
+			ntb_inbox_ring_fixup(cq, e);
+			ntb_cqe_to_wc(e, &wc[n++]);
 			cq->cons++;
 		} else {
 			break;
@@ -442,6 +445,12 @@ static int ntb_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 		__atomic_store_n(&cq->ctrl->armed, NTBRDMA_CQ_ARM_NEXT,
 				 __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/*
+	 * Peers that place messages into our inboxes themselves learn it
+	 * before the application polls (ntbrdma_eager.c).
+	 */
+	if (cq->inbox_qps)
+		ntb_inbox_arm(cq);
 	pthread_spin_unlock(&cq->lock);
 	return 0;
 }
@@ -480,10 +489,13 @@ static int ntb_ex_next(struct ntb_cq *cq)
 		ntb_ex_load(cq,
 			    &cq->priv[cq->priv_head & (cq->priv_size - 1)].cqe,
 			    true);
-	else if (prod != cq->cons)
+	else if (prod != cq->cons) {
+		ntb_inbox_ring_fixup(cq,
+				     &cq->cqe[cq->cons & (cq->num_cqe - 1)]);
 		ntb_ex_load(cq, &cq->cqe[cq->cons & (cq->num_cqe - 1)], false);
-	else
+	} else {
 		return ENOENT;
+	}
 	return 0;
 }
 

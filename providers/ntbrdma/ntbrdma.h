@@ -3,8 +3,9 @@
  * libntbrdma: what the provider's files share: the context (with its
  * table of MRs registered through it), completion queues (the kernel's
  * ring and the provider's own completions, ntbrdma.c), queue pairs
- * (ntbrdma_qp.c), RDMA WRITE from user space (ntbrdma_bypass.c) and
- * receive inboxes (ntbrdma_inbox.c).
+ * (ntbrdma_qp.c), RDMA WRITE from user space (ntbrdma_bypass.c),
+ * receive inboxes (ntbrdma_inbox.c) and eager messages into the peer's
+ * inbox (ntbrdma_eager.c).
  */
 #ifndef NTBRDMA_H
 #define NTBRDMA_H
@@ -125,6 +126,13 @@ void ntb_cq_priv_push_mark(struct ntb_cq *cq, const struct ntbrdma_cqe *cqe,
 
 /* ntbrdma_inbox.c, under cq->lock: take the inboxes' completions. */
 void ntb_inbox_poll(struct ntb_cq *cq);
+/*
+ * Under cq->lock: a ring entry the kernel's flush made of an eager slot
+ * (NTBRDMA_CQE_VENDOR_EAGER): its payload into the receive, in place.
+ */
+void ntb_inbox_ring_fixup(struct ntb_cq *cq, struct ntbrdma_cqe *cqe);
+/* Under cq->lock, just armed: tell the peers that send to us eagerly. */
+void ntb_inbox_arm(struct ntb_cq *cq);
 
 /* ntbrdma_bypass.c: the MR table. */
 void ntb_mr_table_init(struct ntb_context *ctx);

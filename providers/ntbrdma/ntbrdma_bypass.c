@@ -129,8 +129,8 @@ void ntb_mr_table_del(struct ntb_context *ctx, struct ntb_mr *mr)
  * SGE address is then ours to dereference) in the QP's PD with the
  * access flags need (mr_lock held).
  */
-static bool ntb_sges_ok(struct ntb_context *ctx, struct ibv_pd *pd,
-			const struct ibv_send_wr *wr, int need)
+bool ntb_sges_ok(struct ntb_context *ctx, struct ibv_pd *pd,
+		 const struct ibv_send_wr *wr, int need)
 {
 	const struct ntb_mr *mr;
 	const struct ibv_mr *m;
@@ -263,7 +263,7 @@ static char *ntb_pmap_find(struct ntb_qp *qp, uint32_t rkey, bool read,
  * fences.  (Not plain memcpy: glibc picks `rep movsb` for mid sizes,
  * which is fast on CPUs with ERMS but not on every path to a window.)
  */
-static void ntb_copy_to_window(char *dst, const char *src, size_t len)
+void ntb_copy_to_window(char *dst, const char *src, size_t len)
 {
 #if defined(__x86_64__) && defined(__SSE2__)
 	size_t head = (64 - ((uintptr_t)dst & 63)) & 63;
@@ -318,10 +318,9 @@ static bool ntb_bypass_may(struct ntb_qp *qp, const struct ibv_send_wr *wr,
  * kernel's (NTB_BYPASS_DONE_CQE: posted with NTBRDMA_WQE_F_DONE, the
  * kernel makes it and raises the event).
  */
-static enum ntb_bypass_res ntb_bypass_complete(struct ntb_qp *qp,
-					       const struct ibv_send_wr *wr,
-					       uint32_t opcode,
-					       uint32_t byte_len)
+enum ntb_bypass_res ntb_bypass_complete(struct ntb_qp *qp,
+					const struct ibv_send_wr *wr,
+					uint32_t opcode, uint32_t byte_len)
 {
 	struct ntbrdma_cqe cqe;
 

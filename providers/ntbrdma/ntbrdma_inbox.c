@@ -27,7 +27,17 @@
  * slot not free first takes the inbox's completions into the CQ's
  * private queue, as poll_cq would (ntb_inbox_room).
  *
- * NTBRDMA_INBOX=0 in the environment creates QPs without inboxes.
+ * Stage B (ntbrdma_eager.c): the inbox MR also holds a status page and
+ * 64 payload slots of 1 KiB; a slot with NTBRDMA_INBOX_F_EAGER was
+ * written by the peer's provider, its payload is copied here into the
+ * receive's SGEs (kept at post_recv) once the slot is claimed, or, when
+ * the kernel's flush took it, when the ring entry that says so is
+ * returned (ntb_inbox_ring_fixup).  After taking, our rx_taken goes into
+ * the peer's status page as its credit; arming the CQ sets `armed`
+ * there (ntb_inbox_arm).
+ *
+ * NTBRDMA_INBOX=0 in the environment creates QPs without inboxes;
+ * NTBRDMA_EAGER=0 creates inboxes without eager areas.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,6 +50,9 @@ _Static_assert(sizeof(struct ntbrdma_inbox_ent) == 32, "inbox slot");
 _Static_assert(offsetof(struct ntbrdma_wq_ctrl, rx_taken) == 128, "rx_taken");
 
 #define NTB_INBOX_MIN_BYTES 4096
+
+/* Eager payload slots: 64 of 1 KiB (Documentation/rdma-datapath.md). */
+#define NTB_EAGER_ORDER 6
 
 bool ntb_inbox_wanted(const struct ibv_qp_init_attr_ex *attr)
 {
@@ -54,11 +67,20 @@ bool ntb_inbox_wanted(const struct ibv_qp_init_attr_ex *attr)
 /* Slots at most (twice the largest RQ): the kernel's limit too. */
 #define NTB_INBOX_MAX_ORDER 15
 
+/* NTBRDMA_EAGER=0 in the environment: no eager area. */
+static uint32_t ntb_eager_order(void)
+{
+	const char *env = getenv("NTBRDMA_EAGER");
+
+	return env && !strcmp(env, "0") ? 0 : NTB_EAGER_ORDER;
+}
+
 int ntb_inbox_alloc(struct ntb_qp *qp, struct ibv_pd *pd, uint32_t max_recv_wr,
-		    struct ntbrdma_create_qp *req)
+		    uint32_t max_recv_sge, struct ntbrdma_create_qp *req)
 {
 	struct ntb_inbox *in = &qp->inbox;
 	uint32_t order = 1, rq = 1; /* order 0 would mean "no inbox" */
+	uint32_t eager = ntb_eager_order();
 	size_t size;
 	int err;
 
@@ -67,9 +89,26 @@ int ntb_inbox_alloc(struct ntb_qp *qp, struct ibv_pd *pd, uint32_t max_recv_wr,
 		rq <<= 1;
 	while (order < NTB_INBOX_MAX_ORDER && (1U << order) < 2 * rq)
 		order++;
-	size = sizeof(struct ntbrdma_inbox_ent) << order;
-	if (size < NTB_INBOX_MIN_BYTES)
-		size = NTB_INBOX_MIN_BYTES;
+	/*
+	 * With an eager area: the slots, a status page, the payload slots
+	 * (include/rdma/ntbrdma-abi.h); pages the peer maps whole.
+	 */
+	if (eager && rq <= NTBRDMA_PUB_ENTRIES) {
+		size = NTBRDMA_INBOX_BYTES(order, eager);
+		in->max_sge = max_recv_sge ? max_recv_sge : 1;
+		in->sge =
+			calloc((size_t)in->max_sge << order, sizeof(*in->sge));
+		in->nsge = calloc((size_t)1 << order, sizeof(*in->nsge));
+		if (!in->sge || !in->nsge) {
+			ntb_inbox_free(qp);
+			return ENOMEM;
+		}
+	} else {
+		eager = 0;
+		size = sizeof(struct ntbrdma_inbox_ent) << order;
+		if (size < NTB_INBOX_MIN_BYTES)
+			size = NTB_INBOX_MIN_BYTES;
+	}
 	in->wr_id = calloc((size_t)1 << order, sizeof(*in->wr_id));
 	in->len = calloc((size_t)1 << order, sizeof(*in->len));
 	if (!in->wr_id || !in->len ||
@@ -91,7 +130,22 @@ int ntb_inbox_alloc(struct ntb_qp *qp, struct ibv_pd *pd, uint32_t max_recv_wr,
 	req->inbox_va = (uintptr_t)in->ent;
 	req->inbox_lkey = in->mr->lkey;
 	req->inbox_order = order;
+	req->eager_order = eager;
 	return 0;
+}
+
+void ntb_inbox_eager_on(struct ntb_qp *qp, uint32_t eager_order)
+{
+	struct ntb_inbox *in = &qp->inbox;
+
+	if (!eager_order || eager_order > 8 || !in->sge ||
+	    in->size != NTBRDMA_INBOX_BYTES(in->order, eager_order))
+		return;
+	in->eager_order = eager_order;
+	in->status = (struct ntbrdma_inbox_status *)((char *)in->ent +
+						     NTBRDMA_INBOX_STATUS_OFF(
+							     in->order));
+	in->payload = (char *)in->ent + NTBRDMA_INBOX_PAYLOAD_OFF(in->order);
 }
 
 void ntb_inbox_free(struct ntb_qp *qp)
@@ -107,10 +161,17 @@ void ntb_inbox_free(struct ntb_qp *qp)
 	free(in->ent);
 	free(in->wr_id);
 	free(in->len);
+	free(in->sge);
+	free(in->nsge);
 	in->ent = NULL;
 	in->wr_id = NULL;
 	in->len = NULL;
+	in->sge = NULL;
+	in->nsge = NULL;
 	in->mr = NULL;
+	in->status = NULL;
+	in->payload = NULL;
+	in->eager_order = 0;
 	in->on = false;
 }
 
@@ -142,7 +203,7 @@ void ntb_inbox_detach(struct ntb_qp *qp)
 /* Receive n's completion from its slot s (untrusted) as a CQE. */
 static void ntb_inbox_cqe(struct ntb_qp *qp, uint32_t n,
 			  const struct ntbrdma_inbox_ent *s,
-			  struct ntbrdma_cqe *cqe)
+			  struct ntbrdma_cqe *cqe, bool *eager)
 {
 	uint32_t flags = s->flags, status = s->status;
 	uint32_t k = n & ((1U << qp->inbox.order) - 1);
@@ -161,11 +222,98 @@ static void ntb_inbox_cqe(struct ntb_qp *qp, uint32_t n,
 	}
 	cqe->status = status <= IBV_WC_GENERAL_ERR ? status :
 						     IBV_WC_GENERAL_ERR;
+	*eager = flags & NTBRDMA_INBOX_F_EAGER;
 	/* A SEND is never longer than its receive (a lying writer). */
 	if (cqe->status == IBV_WC_SUCCESS &&
 	    !(flags & NTBRDMA_INBOX_F_WRITE_IMM) &&
 	    cqe->byte_len > qp->inbox.len[k])
 		cqe->status = IBV_WC_LOC_LEN_ERR;
+}
+
+/*
+ * Receive n's eager payload (payload slot n mod E; untrusted length,
+ * checked against the receive by ntb_inbox_cqe and against the slot
+ * here) into the SGEs its post_recv gave, each inside an MR of ours with
+ * LOCAL_WRITE in the QP's PD - else LOC_PROT_ERR, as an HCA reports a
+ * receive it cannot write.
+ */
+static bool ntb_inbox_eager_copy(struct ntb_qp *qp, uint32_t n,
+				 struct ntbrdma_cqe *cqe)
+{
+	struct ntb_context *ctx = to_ctx(qp->ibqp.context);
+	struct ntb_inbox *in = &qp->inbox;
+	uint32_t k = n & ((1U << in->order) - 1);
+	const char *src;
+	struct ibv_send_wr wr;
+	uint32_t left;
+	int i;
+
+	if (cqe->status != IBV_WC_SUCCESS)
+		return true;
+	if (!in->eager_order || cqe->byte_len > NTBRDMA_EAGER_MAX ||
+	    cqe->opcode != IBV_WC_RECV) {
+		cqe->status = IBV_WC_LOC_PROT_ERR;
+		return false;
+	}
+	src = in->payload +
+	      (size_t)(n & ((1U << in->eager_order) - 1)) * NTBRDMA_EAGER_MAX;
+	memset(&wr, 0, sizeof(wr));
+	wr.sg_list = &in->sge[(size_t)k * in->max_sge];
+	wr.num_sge = in->nsge[k];
+	pthread_rwlock_rdlock(&ctx->mr_lock);
+	if (!ntb_sges_ok(ctx, qp->ibqp.pd, &wr, IBV_ACCESS_LOCAL_WRITE)) {
+		pthread_rwlock_unlock(&ctx->mr_lock);
+		cqe->status = IBV_WC_LOC_PROT_ERR;
+		return false;
+	}
+	left = cqe->byte_len;
+	for (i = 0; i < wr.num_sge && left; i++) {
+		uint32_t c = wr.sg_list[i].length < left ?
+				     wr.sg_list[i].length :
+				     left;
+
+		memcpy((void *)(uintptr_t)wr.sg_list[i].addr, src, c);
+		src += c;
+		left -= c;
+	}
+	pthread_rwlock_unlock(&ctx->mr_lock);
+	return true;
+}
+
+void ntb_inbox_ring_fixup(struct ntb_cq *cq, struct ntbrdma_cqe *cqe)
+{
+	struct ntb_qp *qp;
+
+	if (cqe->vendor_err != NTBRDMA_CQE_VENDOR_EAGER)
+		return;
+	for (qp = cq->inbox_qps; qp; qp = qp->inbox.cq_next)
+		if (qp->ibqp.qp_num == cqe->qp_num)
+			break;
+	/* The entry is ours to consume: the kernel reuses it after cons. */
+	cqe->vendor_err = 0;
+	if (!qp || cqe->status != IBV_WC_SUCCESS ||
+	    cqe->byte_len >
+		    qp->inbox.len[cqe->src_qp & ((1U << qp->inbox.order) - 1)]) {
+		if (cqe->status == IBV_WC_SUCCESS)
+			cqe->status = IBV_WC_LOC_LEN_ERR;
+	} else {
+		(void)ntb_inbox_eager_copy(qp, cqe->src_qp, cqe);
+	}
+	cqe->src_qp = 0;
+}
+
+/*
+ * A receive completed in error by us: the QP goes to ERR, as the kernel
+ * moves it for a receive that failed there.
+ */
+static void ntb_inbox_fail(struct ntb_qp *qp)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+	struct ibv_modify_qp cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	(void)ibv_cmd_modify_qp(&qp->ibqp, &attr, IBV_QP_STATE, &cmd,
+				sizeof(cmd));
 }
 
 /*
@@ -179,6 +327,7 @@ static void ntb_inbox_take(struct ntb_cq *cq, struct ntb_qp *qp)
 	struct ntbrdma_cqe cqe;
 	uint64_t taken, want;
 	uint32_t n, epoch, mark;
+	bool eager;
 
 	for (;;) {
 		if (!ntb_cq_priv_room(cq))
@@ -193,7 +342,7 @@ static void ntb_inbox_take(struct ntb_cq *cq, struct ntb_qp *qp)
 		/* Tag, then the body its writer stored before it. */
 		if (__atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) != want)
 			return;
-		ntb_inbox_cqe(qp, n, s, &cqe);
+		ntb_inbox_cqe(qp, n, s, &cqe, &eager);
 		/*
 		 * The ring's prod before the claim: a flush that freezes
 		 * after our claim puts its entries after this mark, so the
@@ -204,6 +353,12 @@ static void ntb_inbox_take(struct ntb_cq *cq, struct ntb_qp *qp)
 			    &ctrl->rx_taken, &taken, taken + 1, false,
 			    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			return; /* frozen meanwhile */
+		/* Ours now (the flush no longer takes it): its payload. */
+		if (eager && !ntb_inbox_eager_copy(qp, n, &cqe)) {
+			ntb_cq_priv_push_mark(cq, &cqe, mark);
+			ntb_inbox_fail(qp);
+			continue;
+		}
 		ntb_cq_priv_push_mark(cq, &cqe, mark);
 	}
 }
@@ -212,8 +367,18 @@ void ntb_inbox_poll(struct ntb_cq *cq)
 {
 	struct ntb_qp *qp;
 
-	for (qp = cq->inbox_qps; qp; qp = qp->inbox.cq_next)
+	for (qp = cq->inbox_qps; qp; qp = qp->inbox.cq_next) {
 		ntb_inbox_take(cq, qp);
+		ntb_eager_status(qp, false);
+	}
+}
+
+void ntb_inbox_arm(struct ntb_cq *cq)
+{
+	struct ntb_qp *qp;
+
+	for (qp = cq->inbox_qps; qp; qp = qp->inbox.cq_next)
+		ntb_eager_status(qp, true);
 }
 
 void ntb_inbox_note(struct ntb_qp *qp, uint32_t n, uint64_t wr_id,
@@ -228,6 +393,12 @@ void ntb_inbox_note(struct ntb_qp *qp, uint32_t n, uint64_t wr_id,
 	qp->inbox.wr_id[k] = wr_id;
 	/* Longer than any message (2^31 bytes): as long as any. */
 	qp->inbox.len[k] = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	/* For an eager payload's copy (post_recv checked nsge). */
+	if (qp->inbox.sge && (uint32_t)nsge <= qp->inbox.max_sge) {
+		memcpy(&qp->inbox.sge[(size_t)k * qp->inbox.max_sge], sge,
+		       (size_t)nsge * sizeof(*sge));
+		qp->inbox.nsge[k] = (uint8_t)nsge;
+	}
 }
 
 /*

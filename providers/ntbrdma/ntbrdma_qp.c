@@ -103,7 +103,8 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 	memset(&resp, 0, sizeof(resp));
 	/* A receive inbox, if the kernel takes it (ntbrdma_inbox.c). */
 	if (ntb_inbox_wanted(attr) &&
-	    ntb_inbox_alloc(qp, attr->pd, attr->cap.max_recv_wr, &cmd.drv))
+	    ntb_inbox_alloc(qp, attr->pd, attr->cap.max_recv_wr,
+			    attr->cap.max_recv_sge, &cmd.drv))
 		memset(&cmd.drv, 0, sizeof(cmd.drv));
 	/*
 	 * What the command carries: ibv_cmd_create_qp_ex() refuses
@@ -121,6 +122,13 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 		qp->inbox.on = true;
 	else
 		ntb_inbox_free(qp);
+	if (qp->inbox.on && (resp.drv.flags & NTBRDMA_QP_F_EAGER))
+		ntb_inbox_eager_on(qp, resp.drv.eager_order);
+	/* The peer's published receives, for eager messages. */
+	ret = ntb_eager_qp_init(qp, ibctx->cmd_fd, resp.drv.pub_mmap_offset,
+				resp.drv.pub_mmap_size);
+	if (ret)
+		goto err_destroy;
 	ret = ntb_wq_map(&qp->sq, ibctx->cmd_fd, resp.drv.sq_mmap_offset,
 			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
@@ -159,6 +167,7 @@ err_unmap:
 	ntb_wq_unmap(&qp->sq);
 err_destroy:
 	ibv_cmd_destroy_qp(&qp->ibqp);
+	ntb_eager_qp_fini(qp);
 err_free:
 	ntb_inbox_free(qp);
 	free(qp);
@@ -237,10 +246,24 @@ int ntb_query_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask,
 
 int ntb_modify_qp(struct ibv_qp *ibqp, struct ibv_qp_attr *attr, int attr_mask)
 {
+	struct ntb_qp *qp = to_qp(ibqp);
 	struct ibv_modify_qp cmd;
+	int ret;
 
 	memset(&cmd, 0, sizeof(cmd));
-	return ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd));
+	ret = ibv_cmd_modify_qp(ibqp, attr, attr_mask, &cmd, sizeof(cmd));
+	/*
+	 * RESET: a later connection's epochs start again, so what eager
+	 * messages took of this one must not match them.
+	 */
+	if (!ret && (attr_mask & IBV_QP_STATE) &&
+	    attr->qp_state == IBV_QPS_RESET && qp->sq.ring) {
+		pthread_spin_lock(&qp->sq.lock);
+		qp->eager_next = 0;
+		__atomic_store_n(&qp->sq.ctrl->eager_next, 0, __ATOMIC_RELEASE);
+		pthread_spin_unlock(&qp->sq.lock);
+	}
+	return ret;
 }
 
 int ntb_destroy_qp(struct ibv_qp *ibqp)
@@ -255,6 +278,7 @@ int ntb_destroy_qp(struct ibv_qp *ibqp)
 		ntb_inbox_detach(qp);
 	ntb_inbox_free(qp);
 	ntb_bypass_qp_fini(qp);
+	ntb_eager_qp_fini(qp);
 	ntb_qpex_fini(qp);
 	ntb_wq_unmap(&qp->rq);
 	ntb_wq_unmap(&qp->sq);
@@ -458,6 +482,23 @@ static void ntb_build_send_wqe(struct ntb_qp *qp, const struct ibv_send_wr *wr,
 	}
 }
 
+/* Under sq.lock, the QP in RTS: wr done in user space if it can be. */
+static enum ntb_bypass_res
+ntb_bypass(struct ntb_qp *qp, const struct ibv_send_wr *wr, uint32_t raw[2])
+{
+	switch (wr->opcode) {
+	case IBV_WR_RDMA_WRITE:
+		return ntb_bypass_write(qp, wr);
+	case IBV_WR_RDMA_READ:
+		return ntb_bypass_read(qp, wr);
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+		return ntb_eager_send(qp, wr, raw);
+	default:
+		return NTB_BYPASS_NO;
+	}
+}
+
 /*
  * Under sq.lock.  Returns 0 or an errno value (as libibverbs documents,
  * and as mlx5 does) with *bad_wr the first request not posted: EINVAL for
@@ -472,7 +513,7 @@ static int ntb_post_send_locked(struct ntb_qp *qp, struct ibv_send_wr *wr,
 	struct ibv_ah *kick_ah = NULL;
 	enum ibv_qp_state state;
 	bool posted = false;
-	uint32_t flags;
+	uint32_t flags, raw[2];
 	int ret = 0;
 
 	state = ntb_wq_state(wq);
@@ -492,21 +533,29 @@ static int ntb_post_send_locked(struct ntb_qp *qp, struct ibv_send_wr *wr,
 			}
 		}
 		flags = 0;
-		if (state == IBV_QPS_RTS && (wr->opcode == IBV_WR_RDMA_WRITE ||
-					     wr->opcode == IBV_WR_RDMA_READ)) {
-			switch (wr->opcode == IBV_WR_RDMA_WRITE ?
-					ntb_bypass_write(qp, wr) :
-					ntb_bypass_read(qp, wr)) {
+		if (state == IBV_QPS_RTS) {
+			switch (ntb_bypass(qp, wr, raw)) {
 			case NTB_BYPASS_DONE:
 				continue;
 			case NTB_BYPASS_DONE_CQE:
 				flags = NTBRDMA_WQE_F_DONE;
+				break;
+			case NTB_BYPASS_DONE_NOTIFY:
+				flags = NTBRDMA_WQE_F_DONE |
+					NTBRDMA_WQE_F_NOTIFY;
 				break;
 			default:
 				break;
 			}
 		}
 		ntb_build_send_wqe(qp, wr, ntb_wq_slot(wq), flags);
+		/* Which receive of the peer the eager SEND took. */
+		if (flags & NTBRDMA_WQE_F_NOTIFY) {
+			struct ntbrdma_send_wqe *w = ntb_wq_slot(wq);
+
+			w->u.raw[0] = raw[0];
+			w->u.raw[1] = raw[1];
+		}
 		wq->prod++;
 		posted = true;
 		if (qp->ibqp.qp_type == IBV_QPT_UD)

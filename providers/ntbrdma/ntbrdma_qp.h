@@ -3,7 +3,8 @@
  * libntbrdma: queue pairs (ntbrdma_qp.c) and shared receive queues
  * (ntbrdma_srq.c), for the verbs_context_ops table in ntbrdma.c; their
  * WRITEs from user space (ntbrdma_bypass.c); the extended QP's ibv_wr_*
- * interface (ntbrdma_qpex.c); receive inboxes (ntbrdma_inbox.c).
+ * interface (ntbrdma_qpex.c); receive inboxes (ntbrdma_inbox.c); eager
+ * SENDs into the peer QP's inbox (ntbrdma_eager.c).
  */
 #ifndef NTBRDMA_QP_H
 #define NTBRDMA_QP_H
@@ -16,6 +17,8 @@
 #include <rdma/ntbrdma-abi.h>
 
 #include "ntbrdma-pabi.h"
+
+struct ntb_context;
 
 struct ntb_wq {
 	pthread_spinlock_t lock; /* producers of this ring */
@@ -86,6 +89,37 @@ struct ntb_inbox {
 	 */
 	uint64_t *wr_id;
 	uint32_t *len;
+	/*
+	 * Eager messages (ntbrdma_eager.c), when the kernel took the eager
+	 * area: 1 << eager_order payload slots at payload, the status page
+	 * the peer's provider writes; receive n's SGEs (for the copy of an
+	 * eager payload) at sge[(n mod S) * max_sge], nsge[n mod S] of them.
+	 */
+	uint32_t eager_order;
+	struct ntbrdma_inbox_status *status;
+	char *payload;
+	struct ibv_sge *sge;
+	uint8_t *nsge;
+	uint32_t max_sge;
+	/* What we last wrote into the peer's status page (recv CQ lock). */
+	uint64_t credit_sent;
+	bool armed_sent;
+};
+
+/*
+ * The peer QP's inbox MR mapped for this QP (ntbrdma_eager.c): its slots
+ * at base, its status page and payload slots after them; valid while the
+ * SQ's inbox_gen is gen.  lock: the send path (under sq.lock) and the
+ * recv CQ's poll and arm (under its lock) use it; taken last.
+ */
+struct ntb_peer_inbox {
+	pthread_mutex_t lock;
+	char *base;
+	size_t len;
+	uint32_t gen;
+	uint32_t order;
+	uint32_t eager_order;
+	uint32_t retry; /* uses before we ask the kernel again */
 };
 
 struct ntb_qp {
@@ -109,6 +143,15 @@ struct ntb_qp {
 	uint32_t pmap_next; /* the slot to replace next */
 	struct ntb_wrx wrx; /* under sq.lock */
 	struct ntb_inbox inbox;
+	/*
+	 * Eager messages (ntbrdma_eager.c): the peer's published receives
+	 * (kernel-owned ring, read-only; NULL: none), the peer's inbox, and
+	 * eager_next (ours, under sq.lock; published in the SQ's word).
+	 */
+	const struct ntbrdma_pub_ent *pub;
+	size_t pub_size;
+	struct ntb_peer_inbox pin;
+	uint64_t eager_next;
 };
 
 /* A shared receive queue (ntbrdma_srq.c). */
@@ -166,7 +209,9 @@ void *ntb_wq_slot(struct ntb_wq *wq);
 bool ntb_inbox_wanted(const struct ibv_qp_init_attr_ex *attr);
 /* Allocate and register it; what create_qp's request says of it. */
 int ntb_inbox_alloc(struct ntb_qp *qp, struct ibv_pd *pd, uint32_t max_recv_wr,
-		    struct ntbrdma_create_qp *req);
+		    uint32_t max_recv_sge, struct ntbrdma_create_qp *req);
+/* The kernel took the eager area (create_qp's answer): use it. */
+void ntb_inbox_eager_on(struct ntb_qp *qp, uint32_t eager_order);
 /* After destroy_qp (or a failed create): deregister and free it. */
 void ntb_inbox_free(struct ntb_qp *qp);
 /* Into / out of the recv CQ's list of inboxes that poll_cq visits. */
@@ -179,6 +224,21 @@ void ntb_inbox_detach(struct ntb_qp *qp);
  * be (that queue is full: the CQ would overflow on an HCA).
  */
 bool ntb_inbox_room(struct ntb_qp *qp);
+/*
+ * ntbrdma_eager.c.  create_qp: map the published-receive ring the kernel
+ * gave (resp), set up the peer-inbox state; destroy_qp: undo it.
+ */
+int ntb_eager_qp_init(struct ntb_qp *qp, int cmd_fd, uint64_t pub_offset,
+		      uint64_t pub_size);
+void ntb_eager_qp_fini(struct ntb_qp *qp);
+/*
+ * Under recv CQ's lock, after taking completions or arming: what the
+ * peer's provider needs in its status page - whether our recv CQ is
+ * armed (set: read back, the peer sees it before we poll) and our
+ * credit (when it moved enough).  arming: ask for the mapping now.
+ */
+void ntb_eager_status(struct ntb_qp *qp, bool arming);
+
 /* Under rq.lock: what the completion of receive n needs of its request. */
 void ntb_inbox_note(struct ntb_qp *qp, uint32_t n, uint64_t wr_id,
 		    const struct ibv_sge *sge, int nsge);
@@ -204,6 +264,8 @@ enum ntb_bypass_res {
 	NTB_BYPASS_NO,
 	NTB_BYPASS_DONE,
 	NTB_BYPASS_DONE_CQE,
+	/* An eager SEND done; the peer's CQ armed: F_DONE | F_NOTIFY. */
+	NTB_BYPASS_DONE_NOTIFY,
 };
 
 enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
@@ -211,6 +273,25 @@ enum ntb_bypass_res ntb_bypass_write(struct ntb_qp *qp,
 /* The same for an RDMA READ (at most ctx->bypass_read_max bytes). */
 enum ntb_bypass_res ntb_bypass_read(struct ntb_qp *qp,
 				    const struct ibv_send_wr *wr);
+/*
+ * ntbrdma_eager.c, under sq.lock: a SEND or SEND_WITH_IMM (checked, the QP
+ * in RTS) placed eagerly into the peer QP's inbox; for
+ * NTB_BYPASS_DONE_NOTIFY the receive it took in raw[0] (index), raw[1]
+ * (epoch).
+ */
+enum ntb_bypass_res ntb_eager_send(struct ntb_qp *qp,
+				   const struct ibv_send_wr *wr,
+				   uint32_t raw[2]);
+/* ntbrdma_bypass.c: the completion of a WQE done in user space. */
+enum ntb_bypass_res ntb_bypass_complete(struct ntb_qp *qp,
+					const struct ibv_send_wr *wr,
+					uint32_t opcode, uint32_t byte_len);
+/* Every SGE of wr in an MR of ours (pd, access need); mr_lock held. */
+bool ntb_sges_ok(struct ntb_context *ctx, struct ibv_pd *pd,
+		 const struct ibv_send_wr *wr, int need);
+/* CPU stores into a write-combining window, the caller fences. */
+void ntb_copy_to_window(char *dst, const char *src, size_t len);
+
 /* Before the QP is destroyed: unmap its peer MRs. */
 void ntb_bypass_qp_fini(struct ntb_qp *qp);
 

@@ -10,7 +10,10 @@
 #   - proof of bypass: ib_write_lat -n 10000 makes fewer than 100 system
 #     calls more than -n 10 (strace -c -f on both ends), and b takes
 #     fewer than 100 interrupts of the NTB (ivshmem) during it; the same
-#     for ib_read_lat.
+#     for ib_read_lat and ib_send_lat;
+#   - ib_send_lat 8 B (eager SENDs, Documentation/rdma-datapath.md
+#     "Stage B") <= 1.5x ib_write_lat 8 B; NTBRDMA_EAGER=0 (with the rest
+#     of the bypass on) gives the kernel path's figure next to it.
 # ntbrdma runs with dma=off: a 64 KiB WRITE would otherwise go to the
 # kernel's DMA engine (rdma-dma.sh), not through the bypass.
 # The raw figures come from raw-limit.json next to $1 (or in
@@ -32,19 +35,21 @@ GA=1
 GB=1
 
 # perf MODE TEST SIZE COUNT...: one perftest run, b serving and a
-# connecting, with NTBRDMA_BYPASS=MODE on both; prints perftest's result
-# line (or "fail").
+# connecting, with NTBRDMA_BYPASS=MODE on both (MODE e: the bypass on,
+# eager SENDs off); prints perftest's result line (or "fail").
 perf() {
 	local mode=$1 t=$2 size=$3 out srv pid rc=0 src=0
 	shift 3
 	local args=(-d ntbrdma0 -s "$size" "$@" -F)
+	local envs=(NTBRDMA_BYPASS="$mode")
+	[ "$mode" != e ] || envs=(NTBRDMA_BYPASS=1 NTBRDMA_EAGER=0)
 	PORT=$((PORT + 1))
 	srv=$(mktemp)
-	on b env NTBRDMA_BYPASS="$mode" timeout "$LIMIT" "$t" "${args[@]}" \
+	on b env "${envs[@]}" timeout "$LIMIT" "$t" "${args[@]}" \
 		-x "$GB" -p "$PORT" >"$srv" 2>&1 &
 	pid=$!
 	wait_listen b "$PORT"
-	out=$(on a env NTBRDMA_BYPASS="$mode" timeout "$LIMIT" "$t" \
+	out=$(on a env "${envs[@]}" timeout "$LIMIT" "$t" \
 		"${args[@]}" -x "$GA" -p "$PORT" 192.168.200.2 2>&1) || rc=$?
 	wait "$pid" || src=$?
 	rm -f "$srv"
@@ -117,6 +122,14 @@ ri0=$(irqs b)
 rs10k=$(syscalls a 10000 ib_read_lat)
 ri1=$(irqs b)
 rb10=$(strace_calls b || echo fail)
+# Eager SENDs, and the same without them.
+r[slat1]=$(col 5 "$(perf 1 ib_send_lat 8 -n 2000)")
+r[slate]=$(col 5 "$(perf e ib_send_lat 8 -n 2000)")
+ss10=$(syscalls a 10 ib_send_lat)
+si0=$(irqs b)
+ss10k=$(syscalls a 10000 ib_send_lat)
+si1=$(irqs b)
+sb10=$(strace_calls b || echo fail)
 
 for v in a b; do
 	on "$v" sh -c 'rdma link del ntbrdma0 2>/dev/null; modprobe -r ntbrdma
@@ -134,6 +147,8 @@ printf '%-22s %14s %14s\n' "ib_write_lat 8 B us" "${r[lat1]}" "${r[lat0]}"
 printf '%-22s %14s %14s\n' "ib_write_bw 64 B Mpps" "${r[mps1]}" "${r[mps0]}"
 printf '%-22s %14s %14s\n' "ib_write_bw 64K MB/s" "${r[bw1]}" "${r[bw0]}"
 printf '%-22s %14s %14s\n' "ib_read_lat 8 B us" "${r[rlat1]}" "${r[rlat0]}"
+printf '%-22s %14s %14s\n' "ib_send_lat 8 B us" "${r[slat1]}" \
+	"${r[slate]} (NTBRDMA_EAGER=0)"
 echo "raw limit (raw-limit.json): ${raw:-none}"
 echo "goals (user space):"
 lim=fail
@@ -163,6 +178,15 @@ dirq=fail
 [[ $ri0 =~ ^[0-9]+$ ]] && [[ $ri1 =~ ^[0-9]+$ ]] && dirq=$((ri1 - ri0))
 goal "doorbells (READ)" "$dirq" "<=" 99 "b: $dirq NTB interrupts during ib_read_lat -n 10000 < 100"
 echo "(b's own system calls during ib_read_lat -n 10000: $rb10)"
+v=$(ratio "${r[slat1]}" "${r[lat1]}")
+goal "ib_send_lat 8 B" "$v" "<=" 1.5 "${v}x ib_write_lat 8 B <= 1.5x (eager; ${r[slate]} us without)"
+extra=fail
+[[ $ss10 =~ ^[0-9]+$ ]] && [[ $ss10k =~ ^[0-9]+$ ]] && extra=$((ss10k - ss10))
+goal "system calls (SEND)" "$extra" "<=" 99 "a: ib_send_lat $ss10k (-n 10000) - $ss10 (-n 10) = $extra < 100"
+sirq=fail
+[[ $si0 =~ ^[0-9]+$ ]] && [[ $si1 =~ ^[0-9]+$ ]] && sirq=$((si1 - si0))
+goal "doorbells (SEND)" "$sirq" "<=" 99 "b: $sirq NTB interrupts during ib_send_lat -n 10000 < 100"
+echo "(b's own system calls during ib_send_lat -n 10000: $sb10)"
 
 mkdir -p "$(dirname "$json")"
 cat >"$json" <<EOT
@@ -173,6 +197,9 @@ cat >"$json" <<EOT
  "syscalls_write_lat_10": "$s10", "syscalls_write_lat_10000": "$s10k",
  "responder_ntb_irqs_write_lat_10000": "$wdirq",
  "syscalls_read_lat_10": "$rs10", "syscalls_read_lat_10000": "$rs10k",
- "responder_ntb_irqs_read_lat_10000": "$dirq"}
+ "responder_ntb_irqs_read_lat_10000": "$dirq",
+ "send_lat_8_us": {"eager": "${r[slat1]}", "kernel": "${r[slate]}"},
+ "syscalls_send_lat_10": "$ss10", "syscalls_send_lat_10000": "$ss10k",
+ "responder_ntb_irqs_send_lat_10000": "$sirq"}
 EOT
 echo "(figures in $json)"

@@ -221,8 +221,27 @@ void op_ring_write(struct rng *r)
 		case 2:
 			sc->engine = edgy32(r);
 			break;
-		default:
-			sc->reserved1[below(r, 13)] = edgy32(r);
+		default: /* the inbox's and eager messages' words */
+			switch (below(r, 5)) {
+			case 0:
+				sc->inbox_gen = edgy32(r);
+				break;
+			case 1:
+				sc->rx_next = (uint64_t)edgy32(r) << 32 |
+					      edgy32(r);
+				break;
+			case 2:
+				sc->eager_next = (uint64_t)edgy32(r) << 32 |
+						 edgy32(r);
+				break;
+			case 3:
+				sc->rx_epoch = edgy32(r);
+				break;
+			default:
+				sc->rx_taken = (uint64_t)edgy32(r) << 32 |
+					       edgy32(r);
+				break;
+			}
 			break;
 		}
 		break;
