@@ -390,7 +390,15 @@ struct ntbrdma_wq_ctrl {
 	 * a lie skips only the process's own receives at the peer.
 	 */
 	__aligned_u64 eager_next;
-	__u32 reserved2[4];
+	/*
+	 * RQ of a QP with an eager area only (ABI 5).  Owner: kernel.  The
+	 * next receive it publishes to the peer QP (those before it, from
+	 * cons on, are published).  The provider kicks for new receives
+	 * only while fewer than a quarter of the RQ are published and not
+	 * taken, and when a poll finds that many taken (ntbrdma_inbox.c).
+	 */
+	__u32 rx_pub;
+	__u32 reserved2[3];
 	/*
 	 * RQ of a QP with an inbox only.  Owner: the provider, except that
 	 * the kernel sets NTBRDMA_RX_FROZEN (one atomic OR) when it

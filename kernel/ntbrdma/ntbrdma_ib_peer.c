@@ -215,13 +215,17 @@ static enum ntbr_pub ntbr_pub_run(struct ntbr_ib_dev *dev,
 			/* Eager messages send no RECV_DONE: what was taken. */
 			ntbr_inbox_catch_up(qp);
 			/* Published receives lie in [cons, prod]. */
-			if (qp->rq_pub - qp->rq.cons > prod - qp->rq.cons)
+			if (qp->rq_pub - qp->rq.cons > prod - qp->rq.cons) {
 				qp->rq_pub = qp->rq.cons;
+				WRITE_ONCE(qp->rq.ctrl->rx_pub, qp->rq_pub);
+			}
 			held = qp->rq_pub != prod;
 			if (held && *budget &&
 			    qp->rq_pub - qp->rq.cons <
 				    ntbr_pub_max(qp->rq.num_wqe)) {
 				index = qp->rq_pub++;
+				/* Owner: kernel (the provider's kick rule). */
+				WRITE_ONCE(qp->rq.ctrl->rx_pub, qp->rq_pub);
 				memcpy(w, ntbr_wq_slot(&qp->rq, index),
 				       sizeof(*w));
 				have = true;
@@ -357,6 +361,8 @@ static bool ntbr_peer_new_epoch(struct ntbr_qp *qp)
 	qp->rq_epoch++;
 	ntbr_inbox_new_epoch(qp);
 	qp->rq_pub = qp->rq.cons;
+	/* Owner: kernel.  Nothing of the new epoch is published. */
+	WRITE_ONCE(qp->rq.ctrl->rx_pub, qp->rq_pub);
 	if (qp->pub_any) {
 		qp->flush_pending = true;
 		qp->flush_qpn = qp->pub_qpn;
@@ -455,7 +461,9 @@ void ntbr_rrq_drop_eager(struct ntbr_qp *qp, struct list_head *old)
 static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 					 u32 *epoch, struct ntbr_pinbox *pi)
 {
+	struct ntbr_qp_msg_pubreq req = {};
 	struct ntbr_rrq_ent *e = NULL;
+	bool pubreq = false;
 	unsigned long flags;
 	LIST_HEAD(stale);
 	u32 srq;
@@ -481,10 +489,24 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 		}
 		list_add_tail(&e->entry, &stale);	/* an old connection */
 	}
-	if (!srq && !e)
+	if (!srq && !e) {
 		qp->rrq_want = true;	/* ntbr_peer_h_post runs us */
+		/* It may have receives posted and not published: ask. */
+		pubreq = qp->peer_inbox.eager_order && !qp->pubreq_sent &&
+			 qp->peer_qpn == qp->attr.dest_qp_num;
+		if (pubreq) {
+			qp->pubreq_sent = true;
+			req.dst_qpn = cpu_to_le32(qp->peer_qpn);
+			req.src_qpn = cpu_to_le32(qp->ibqp.qp_num);
+			req.epoch = cpu_to_le32(qp->rrq_epoch);
+		}
+	}
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	ntbr_rrq_free_list(&stale);
+	/* Lost only with the link (its QPs go to ERR then). */
+	if (pubreq)
+		ntbr_mr_send(to_ntbr_ib(qp->ibqp.device), NTBR_CTRL_QP_PUB_REQ,
+			     &req, sizeof(req));
 	if (srq)
 		return ntbr_srq_pop(to_ntbr_ib(qp->ibqp.device), srq);
 	return e;

@@ -25,7 +25,8 @@ enum {
 	NTBR_CTRL_QP_UD_MORE,				/* 31 */
 	NTBR_CTRL_QP_SRQ_POST,				/* 32 */
 	NTBR_CTRL_QP_SRQ_FLUSH,				/* 33 */
-	NTBR_CTRL_QP_LAST = NTBR_CTRL_QP_SRQ_FLUSH,	/* 33: the last */
+	NTBR_CTRL_QP_PUB_REQ,				/* 34 */
+	NTBR_CTRL_QP_LAST = NTBR_CTRL_QP_PUB_REQ,	/* 34: the last */
 };
 
 /* Messages: little endian, dst_qpn is the receiver's QP, src_qpn ours. */
@@ -124,6 +125,19 @@ struct ntbr_qp_msg_done {		/* RECV_DONE */
 };
 
 struct ntbr_qp_msg_flush {		/* RRQ_FLUSH */
+	__le32 dst_qpn;
+	__le32 src_qpn;
+	__le32 epoch;
+	__le32 rsvd;
+};
+
+/*
+ * PUB_REQ (protocol 12): the requester found none of our receives
+ * published (RNR) and our QP publishes lazily (it has an eager area):
+ * publish what is posted now.  The same layout as RRQ_FLUSH; epoch is
+ * ours as the requester last knew it.
+ */
+struct ntbr_qp_msg_pubreq {
 	__le32 dst_qpn;
 	__le32 src_qpn;
 	__le32 epoch;

@@ -160,6 +160,8 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 			qp->rrq_want = false;
 		ntbr_pub_ring_add(qp, &list, epoch);
 		list_splice_tail_init(&list, &qp->rrq);
+		if (n)
+			qp->pubreq_sent = false;
 		qp->rrq_count += n;
 		qp->rrq_bytes += bytes;
 		/* Its QP receives in this epoch: alive (see RRQ_FLUSH). */
@@ -409,6 +411,31 @@ static void ntbr_peer_h_flush(struct ntbr_ib_dev *dev, const void *p,
 		ntbr_umap_recheck(dev);
 }
 
+/* B: the requester found nothing published: publish what is posted. */
+static void ntbr_peer_h_pubreq(struct ntbr_ib_dev *dev, const void *p,
+			       size_t len)
+{
+	const struct ntbr_qp_msg_pubreq *m = p;
+	unsigned long flags;
+	struct ntbr_qp *qp;
+	bool cur;
+
+	if (len != sizeof(*m))
+		return ntbr_peer_bad(dev, "malformed PUB_REQ", 0);
+	down_read(&dev->eng_sem);
+	qp = ntbr_peer_qp(dev, le32_to_cpu(m->dst_qpn),
+			  le32_to_cpu(m->src_qpn), false);
+	if (qp) {
+		spin_lock_irqsave(&qp->rq_lock, flags);
+		cur = le32_to_cpu(m->epoch) == qp->rq_epoch;
+		spin_unlock_irqrestore(&qp->rq_lock, flags);
+		/* An older epoch's: its RECV_POST is on its way anyway. */
+		if (cur)
+			queue_work(ntbr_mr_wq, &qp->rq_work);
+	}
+	up_read(&dev->eng_sem);
+}
+
 void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 {
 	struct ntbr_ib_dev *dev = ntbr_ib_dev_get(nd);
@@ -448,6 +475,9 @@ void ntbr_peer_ctrl(struct ntbr_dev *nd, u16 type, const void *p, size_t len)
 		break;
 	case NTBR_CTRL_QP_SRQ_FLUSH:
 		ntbr_srq_h_flush(dev, p, len);
+		break;
+	case NTBR_CTRL_QP_PUB_REQ:
+		ntbr_peer_h_pubreq(dev, p, len);
 		break;
 	}
 	ib_device_put(&dev->ibdev);

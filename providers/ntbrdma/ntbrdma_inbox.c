@@ -363,6 +363,46 @@ static void ntb_inbox_take(struct ntb_cq *cq, struct ntb_qp *qp)
 	}
 }
 
+bool ntb_inbox_kick_later(struct ntb_qp *qp)
+{
+	struct ntbrdma_wq_ctrl *ctrl = qp->rq.ctrl;
+	uint64_t taken;
+	uint32_t pub;
+
+	if (!qp->inbox.eager_order)
+		return false;
+	taken = __atomic_load_n(&ctrl->rx_taken, __ATOMIC_ACQUIRE);
+	if (taken & NTBRDMA_RX_FROZEN)
+		return false;
+	/* Kernel-owned: what it published; untrusted here only by us. */
+	pub = __atomic_load_n(&ctrl->rx_pub, __ATOMIC_ACQUIRE);
+	return pub - (uint32_t)taken <= qp->rq.num_wqe &&
+	       pub - (uint32_t)taken >= NTB_PUB_LOW(qp->rq.num_wqe);
+}
+
+/*
+ * After a poll took completions: receives posted but not published (a
+ * kick left for later) are published now if the peer holds few.
+ */
+static void ntb_inbox_kick_due(struct ntb_qp *qp)
+{
+	struct ntbrdma_wq_ctrl *ctrl = qp->rq.ctrl;
+	struct ibv_recv_wr kick = {};
+	struct ibv_recv_wr *bad;
+
+	if (!qp->inbox.eager_order ||
+	    __atomic_load_n(&ctrl->prod, __ATOMIC_ACQUIRE) ==
+		    __atomic_load_n(&ctrl->rx_pub, __ATOMIC_ACQUIRE) ||
+	    ntb_inbox_kick_later(qp))
+		return;
+	/* Our prod store before the engine word: pairs with the kernel. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ctrl->engine, __ATOMIC_ACQUIRE) &
+	    NTBRDMA_WQ_ENGINE_RUNNING)
+		return;
+	(void)ibv_cmd_post_recv(&qp->ibqp, &kick, &bad);
+}
+
 void ntb_inbox_poll(struct ntb_cq *cq)
 {
 	struct ntb_qp *qp;
@@ -370,6 +410,7 @@ void ntb_inbox_poll(struct ntb_cq *cq)
 	for (qp = cq->inbox_qps; qp; qp = qp->inbox.cq_next) {
 		ntb_inbox_take(cq, qp);
 		ntb_eager_status(qp, false);
+		ntb_inbox_kick_due(qp);
 	}
 }
 

@@ -327,6 +327,9 @@ static void ntb_wq_publish(struct ibv_qp *ibqp, struct ntb_wq *wq, bool posted,
 		if (__atomic_load_n(&wq->ctrl->engine, __ATOMIC_ACQUIRE) &
 		    NTBRDMA_WQ_ENGINE_RUNNING)
 			return;
+		/* The peer holds enough receives: a poll kicks later. */
+		if (wq == &to_qp(ibqp)->rq && ntb_inbox_kick_later(to_qp(ibqp)))
+			return;
 		if (wq == &to_qp(ibqp)->sq) {
 			struct ibv_send_wr kick = { .opcode = IBV_WR_SEND };
 			struct ibv_send_wr *bad;

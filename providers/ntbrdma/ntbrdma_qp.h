@@ -239,6 +239,15 @@ void ntb_eager_qp_fini(struct ntb_qp *qp);
  */
 void ntb_eager_status(struct ntb_qp *qp, bool arming);
 
+/*
+ * Receive publication of an eager inbox QP (Documentation/
+ * rdma-datapath.md, "Stage B"): a post_recv may leave the kick for later
+ * while the peer holds at least NTB_PUB_LOW published receives we have
+ * not taken; a poll that finds fewer kicks (ntb_inbox_poll).
+ */
+#define NTB_PUB_LOW(rq) ((rq) / 4 ? (rq) / 4 : 1)
+bool ntb_inbox_kick_later(struct ntb_qp *qp);
+
 /* Under rq.lock: what the completion of receive n needs of its request. */
 void ntb_inbox_note(struct ntb_qp *qp, uint32_t n, uint64_t wr_id,
 		    const struct ibv_sge *sge, int nsge);

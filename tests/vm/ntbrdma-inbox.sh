@@ -14,6 +14,9 @@
 #     in order, before the flushed receives;
 #  3. the same with NTBRDMA_INBOX=0 (QPs without inboxes): the same
 #     outcome, no inbox counter moves.
+# 2 runs with NTBRDMA_EAGER=0: small SENDs would otherwise go from a's
+# provider straight into b's inbox, without a's kernel (stage B,
+# tests/vm/ntbrdma-eager.sh).
 # No kernel report on either host.
 . "$(dirname "$0")/lib.sh"
 
@@ -39,7 +42,9 @@ pass "a: loopback: $((local1 - local0)) completions through the inbox"
 put0=$(inbox a put)
 done0=$(inbox b done)
 blocal0=$(inbox b local)
-serve_connect "inbox through the NTB" "$IT" 18541 180
+# Stage A's path: without eager SENDs (ntbrdma-eager.sh tests those),
+# each message's completion is put by a's kernel.
+serve_connect "inbox through the NTB" "$IT" 18541 180 NTBRDMA_EAGER=0
 put1=$(inbox a put)
 done1=$(inbox b done)
 blocal1=$(inbox b local)
