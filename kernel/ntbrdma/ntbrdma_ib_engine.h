@@ -229,10 +229,10 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp);
 bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access);
 /*
  * The same, with what its RECV_POST said of its inbox (*pi) in its
- * current epoch (*epoch), and its PD.
+ * current epoch (*epoch).
  */
 bool ntbr_peer_inbox(struct ntbr_qp *qp, struct ntbr_pinbox *pi, u32 *epoch,
-		     u32 *pd_id);
+		     u32 *pd_id, u32 *access);
 
 /*
  * ntbrdma_ib_ud.c: the UD WQE in c (its sources resolved: nsrc, c->len)

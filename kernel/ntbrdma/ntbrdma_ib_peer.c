@@ -409,20 +409,14 @@ void ntbr_peer_rrq_clear(struct ntbr_qp *qp)
 
 bool ntbr_peer_conn(struct ntbr_qp *qp, u32 *pd_id, u32 *access)
 {
-	unsigned long flags;
-	bool ok;
+	struct ntbr_pinbox pi;
+	u32 epoch;
 
-	spin_lock_irqsave(&qp->rrq_lock, flags);
-	ok = qp->peer_qpn && qp->peer_qpn == qp->attr.dest_qp_num &&
-	     READ_ONCE(qp->peer_dead_qpn) != qp->peer_qpn;
-	*pd_id = qp->peer_pd_id;
-	*access = qp->peer_access;
-	spin_unlock_irqrestore(&qp->rrq_lock, flags);
-	return ok;
+	return ntbr_peer_inbox(qp, &pi, &epoch, pd_id, access);
 }
 
 bool ntbr_peer_inbox(struct ntbr_qp *qp, struct ntbr_pinbox *pi, u32 *epoch,
-		     u32 *pd_id)
+		     u32 *pd_id, u32 *access)
 {
 	unsigned long flags;
 	bool ok;
@@ -433,6 +427,7 @@ bool ntbr_peer_inbox(struct ntbr_qp *qp, struct ntbr_pinbox *pi, u32 *epoch,
 	*pi = qp->peer_inbox;
 	*epoch = qp->rrq_epoch;
 	*pd_id = qp->peer_pd_id;
+	*access = qp->peer_access;
 	spin_unlock_irqrestore(&qp->rrq_lock, flags);
 	return ok;
 }

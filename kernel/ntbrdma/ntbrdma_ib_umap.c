@@ -115,11 +115,12 @@ static bool ntbr_umap_inbox_allowed(struct ntbr_qp *qp, struct ntbr_rmr *rmr,
 	struct ntbr_ib_dev *dev = to_ntbr_ib(qp->ibqp.device);
 	enum ib_qp_state state = READ_ONCE(qp->state);
 	struct ntbr_pinbox pi;
-	u32 pd_id, now;
+	u32 pd_id, now, access;
 
 	return (state == IB_QPS_RTR || state == IB_QPS_RTS) &&
 	       qp->dest == NTBR_QP_DEST_PEER && ntbr_link_ready(dev->nd) &&
-	       ntbr_peer_inbox(qp, &pi, &now, &pd_id) && now == epoch &&
+	       ntbr_peer_inbox(qp, &pi, &now, &pd_id, &access) &&
+	       now == epoch &&
 	       pi.eager_order && pi.key == rmr->rkey && pd_id == rmr->pd_id &&
 	       ntbr_umap_rmr_linked(dev, rmr);
 }
@@ -445,15 +446,15 @@ int ntbr_umap_create_inbox(struct ntbr_qp *qp, struct ib_udata *udata)
 	struct ntbr_umap proto = { .inbox = true };
 	struct ntbr_rmr *rmr;
 	struct ntbr_pinbox pi;
-	u32 pd_id;
+	u32 pd_id, access;
 	u64 end;
 	int err;
 
 	err = ntbr_umap_may(qp, udata);
 	if (err)
 		return err;
-	if (!ntbr_peer_inbox(qp, &pi, &proto.epoch, &pd_id) || !pi.order ||
-	    !pi.eager_order)
+	if (!ntbr_peer_inbox(qp, &pi, &proto.epoch, &pd_id, &access) ||
+	    !pi.order || !pi.eager_order)
 		return -ENOENT;
 	rmr = ntbr_rmr_get_key(dev, pi.key);
 	if (!rmr)

@@ -61,16 +61,6 @@
 /* READs up to this many bytes from user space, unless the environment says. */
 #define NTB_BYPASS_READ_MAX 256
 
-struct ntb_map_cmd {
-	struct ibv_modify_qp_ex ibv_cmd;
-	struct ntbrdma_modify_qp_req drv;
-};
-
-struct ntb_map_resp {
-	struct ib_uverbs_ex_modify_qp_resp ibv_resp;
-	struct ntbrdma_modify_qp_resp drv;
-};
-
 _Static_assert(offsetof(struct ntb_map_cmd, drv) == 144, "cmd layout");
 _Static_assert(offsetof(struct ntb_map_resp, drv) == 8, "resp layout");
 

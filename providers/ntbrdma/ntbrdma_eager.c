@@ -61,16 +61,6 @@ _Static_assert(offsetof(struct ntbrdma_wq_ctrl, eager_next) == 104, "eager");
 /* Credit written when the peer took this many more (E / 4, at least 1). */
 #define NTB_CREDIT_STEP(e) ((e) / 4 ? (e) / 4 : 1)
 
-struct ntb_map_cmd {
-	struct ibv_modify_qp_ex ibv_cmd;
-	struct ntbrdma_modify_qp_req drv;
-};
-
-struct ntb_map_resp {
-	struct ib_uverbs_ex_modify_qp_resp ibv_resp;
-	struct ntbrdma_modify_qp_resp drv;
-};
-
 int ntb_eager_qp_init(struct ntb_qp *qp, int cmd_fd, uint64_t pub_offset,
 		      uint64_t pub_size)
 {

@@ -49,6 +49,20 @@ struct ntb_pmap {
 
 #define NTB_PMAPS 16
 
+/*
+ * modify_qp with attribute mask 0 and a driver op (mappings of the
+ * peer's memory: ntbrdma_bypass.c, ntbrdma_eager.c).
+ */
+struct ntb_map_cmd {
+	struct ibv_modify_qp_ex ibv_cmd;
+	struct ntbrdma_modify_qp_req drv;
+};
+
+struct ntb_map_resp {
+	struct ib_uverbs_ex_modify_qp_resp ibv_resp;
+	struct ntbrdma_modify_qp_resp drv;
+};
+
 /* A send work request built by ibv_wr_* (ntbrdma_qpex.c). */
 struct ntb_wrx_ent {
 	struct ibv_send_wr wr;
