@@ -295,11 +295,6 @@ struct ntbr_qp {
 	 */
 	bool rrq_want;
 	/*
-	 * A PUB_REQ went to the peer QP since its last receive came (under
-	 * rrq_lock): it publishes lazily (Stage B), so our RNR asks it.
-	 */
-	bool pubreq_sent;
-	/*
 	 * The peer QP known to be connected back to this one: the source
 	 * of a RECV_POST accepted in the current epoch (0: none), with
 	 * its PD (the pd_id of its MRs) and its IB_ACCESS_REMOTE_* flags.

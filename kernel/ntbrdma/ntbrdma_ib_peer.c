@@ -486,11 +486,14 @@ static struct ntbr_rrq_ent *ntbr_rrq_pop(struct ntbr_qp *qp, u8 *rnr_timer,
 	}
 	if (!srq && !e) {
 		qp->rrq_want = true;	/* ntbr_peer_h_post runs us */
-		/* It may have receives posted and not published: ask. */
-		pubreq = qp->peer_inbox.eager_order && !qp->pubreq_sent &&
+		/*
+		 * It may have receives posted and not published: ask, at
+		 * each try (one per RNR wait or RECV_POST): receives it
+		 * posts after an answer that had none are lazy again.
+		 */
+		pubreq = qp->peer_inbox.eager_order &&
 			 qp->peer_qpn == qp->attr.dest_qp_num;
 		if (pubreq) {
-			qp->pubreq_sent = true;
 			req.dst_qpn = cpu_to_le32(qp->peer_qpn);
 			req.src_qpn = cpu_to_le32(qp->ibqp.qp_num);
 			req.epoch = cpu_to_le32(qp->rrq_epoch);

@@ -160,8 +160,6 @@ static void ntbr_peer_h_post(struct ntbr_ib_dev *dev, const void *p,
 			qp->rrq_want = false;
 		ntbr_pub_ring_add(qp, &list, epoch);
 		list_splice_tail_init(&list, &qp->rrq);
-		if (n)
-			qp->pubreq_sent = false;
 		qp->rrq_count += n;
 		qp->rrq_bytes += bytes;
 		/* Its QP receives in this epoch: alive (see RRQ_FLUSH). */
