@@ -249,7 +249,8 @@ struct ntbrdma_inbox_status {
 /*
  * The peer's published receives (ABI 5), for the provider's eager
  * messages: a ring of NTBRDMA_PUB_ENTRIES entries in the kernel's memory
- * (create_qp's pub_mmap_offset), mapped read-only.  Owner: kernel; it
+ * at create_qp's pub_offset inside the SQ's mapping (no allocation of its
+ * own).  Owner: kernel (it never reads it back); it
  * writes receive r of the peer QP's epoch e into entry r mod
  * NTBRDMA_PUB_ENTRIES (body, write barrier, tag = e << 32 | r) when the
  * peer publishes it.  The provider loads the tag with acquire, then the
@@ -308,9 +309,12 @@ struct ntbrdma_create_qp_resp {
 	__u32 rq_wqe_size;		/* sizeof(struct ntbrdma_recv_wqe) */
 	__u32 qp_num;
 	__u32 flags;			/* NTBRDMA_QP_F_* (since ABI 4) */
-	/* Since ABI 5: the published-receive ring (size 0: none). */
-	__aligned_u64 pub_mmap_offset;
-	__aligned_u64 pub_mmap_size;
+	/*
+	 * Since ABI 5: the published-receive ring, pub_size bytes at
+	 * pub_offset in the SQ's mapping (size 0: none).
+	 */
+	__aligned_u64 pub_offset;
+	__aligned_u64 pub_size;
 	__u32 eager_order;		/* as accepted (NTBRDMA_QP_F_EAGER) */
 	__u32 reserved;
 };

@@ -354,11 +354,10 @@ struct ntbr_qp {
 	struct ntbr_pinbox peer_inbox;
 	/*
 	 * The peer's published receives for the provider's eager messages
-	 * (Stage B): NTBRDMA_PUB_ENTRIES entries, vmalloc_user, mapped
-	 * read-only; written under rrq_lock (NULL: a kernel QP).
+	 * (Stage B): NTBRDMA_PUB_ENTRIES entries at the end of the SQ ring's
+	 * memory (mapped with it); written under rrq_lock (NULL: none).
 	 */
 	struct ntbrdma_pub_ent *pub_ring;
-	struct rdma_user_mmap_entry *pub_entry;
 };
 
 /*
@@ -531,7 +530,9 @@ int ntbr_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		   const struct ib_recv_wr **bad_wr);
 
 /* Ring helpers of ntbrdma_ib_qp.c, for the engine (under the ring lock). */
-int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge);
+/* extra: bytes after the slots, page aligned (the SQ's pub ring). */
+int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge,
+		  size_t extra);
 void ntbr_wq_free(struct ntbr_wq *wq);
 void *ntbr_wq_slot(struct ntbr_wq *wq, u32 index);
 bool ntbr_wq_prod(struct ntbr_qp *qp, struct ntbr_wq *wq, u32 *prod);
@@ -575,12 +576,12 @@ void ntbr_peer_attr_changed(struct ntbr_qp *qp);
 int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags);
 void ntbr_inbox_destroy(struct ntbr_qp *qp);
 /*
- * The published-receive ring of a user QP with an inbox (Stage B): made
- * with it, mapped with the rings (create_qp's answer), freed with it.
+ * The published-receive ring of a user QP with an inbox (Stage B): the
+ * last NTBR_PUB_BYTES of its SQ ring's memory; where, in the answer.
  */
-int ntbr_pub_ring_map(struct ntbr_qp *qp, struct ib_udata *udata,
-		      struct ntbrdma_create_qp_resp *resp);
-void ntbr_pub_ring_free(struct ntbr_qp *qp);
+#define NTBR_PUB_BYTES (NTBRDMA_PUB_ENTRIES * sizeof(struct ntbrdma_pub_ent))
+void ntbr_pub_ring_map(struct ntbr_qp *qp,
+		       struct ntbrdma_create_qp_resp *resp);
 /*
  * Under rq_lock: receive index (at cons) completed as cqe says - into
  * the inbox (and the event) if the QP has one, else into the CQ ring.

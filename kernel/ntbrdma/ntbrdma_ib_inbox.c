@@ -56,7 +56,6 @@
 #include <linux/log2.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <rdma/ib_umem.h>
 
 #include "ntbrdma_ib_peer.h"
@@ -159,18 +158,11 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	in = kzalloc(sizeof(*in), GFP_KERNEL);
 	if (!in)
 		return -ENOMEM;
-	qp->pub_ring = vmalloc_user(NTBRDMA_PUB_ENTRIES *
-				    sizeof(*qp->pub_ring)); /* zeroed */
-	if (!qp->pub_ring) {
-		kfree(in);
-		return -ENOMEM;
-	}
 	in->umem = ib_umem_get(&dev->ibdev, req.inbox_va, len,
 			       IB_ACCESS_LOCAL_WRITE);
 	if (IS_ERR(in->umem)) {
 		err = PTR_ERR(in->umem);
 		kfree(in);
-		ntbr_pub_ring_free(qp);
 		return err;
 	}
 	in->npages = ib_umem_num_pages(in->umem);
@@ -181,7 +173,6 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 		kfree(in->pages);
 		kvfree(in->done);
 		kfree(in);
-		ntbr_pub_ring_free(qp);
 		return -ENOMEM;
 	}
 	for_each_sgtable_page(&in->umem->sgt_append.sgt, &it, 0) {
@@ -195,6 +186,9 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	in->lkey = req.inbox_lkey;
 	in->va = req.inbox_va;
 	qp->inbox = in;
+	/* The SQ's memory ends with room for it (ntbr_create_qp), zeroed. */
+	if (qp->sq.size >= NTBR_PUB_BYTES)
+		qp->pub_ring = qp->sq.buf + qp->sq.size - NTBR_PUB_BYTES;
 	/*
 	 * Epochs of a QP with an inbox are never 0, so a slot the provider
 	 * zeroed (tag 0) never matches.  Owner: kernel.
@@ -205,31 +199,14 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 	return 0;
 }
 
-int ntbr_pub_ring_map(struct ntbr_qp *qp, struct ib_udata *udata,
-		      struct ntbrdma_create_qp_resp *resp)
+void ntbr_pub_ring_map(struct ntbr_qp *qp,
+		       struct ntbrdma_create_qp_resp *resp)
 {
-	struct ntbr_ucontext *uc =
-		rdma_udata_to_drv_context(udata, struct ntbr_ucontext, ibuc);
-	struct rdma_user_mmap_entry *entry;
-	size_t size = NTBRDMA_PUB_ENTRIES * sizeof(*qp->pub_ring);
-
 	if (!qp->pub_ring)
-		return 0;
-	entry = ntbr_mmap_insert(&uc->ibuc, qp->pub_ring, size,
-				 &resp->pub_mmap_offset);
-	if (IS_ERR(entry))
-		return PTR_ERR(entry);
-	qp->pub_entry = entry;
-	resp->pub_mmap_size = size;
+		return;
+	resp->pub_offset = (void *)qp->pub_ring - qp->sq.buf;
+	resp->pub_size = NTBR_PUB_BYTES;
 	resp->eager_order = qp->inbox ? qp->inbox->eager_order : 0;
-	return 0;
-}
-
-void ntbr_pub_ring_free(struct ntbr_qp *qp)
-{
-	ntbr_ring_buf_free(qp->pub_ring, qp->pub_entry);
-	qp->pub_ring = NULL;
-	qp->pub_entry = NULL;
 }
 
 void ntbr_inbox_destroy(struct ntbr_qp *qp)
@@ -239,7 +216,7 @@ void ntbr_inbox_destroy(struct ntbr_qp *qp)
 	if (!in)
 		return;
 	qp->inbox = NULL;
-	ntbr_pub_ring_free(qp);
+	qp->pub_ring = NULL;		/* the SQ's memory frees it */
 	ib_umem_release(in->umem);
 	kfree(in->pages);
 	kvfree(in->done);

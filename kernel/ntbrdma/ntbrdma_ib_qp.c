@@ -45,12 +45,14 @@ static_assert(sizeof(struct ntbrdma_wq_ctrl) == NTBRDMA_WQ_WQE_OFFSET);
 static_assert(sizeof(struct ntbrdma_send_wqe) == 320);
 static_assert(sizeof(struct ntbrdma_recv_wqe) == 272);
 
-int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge)
+int ntbr_wq_alloc(struct ntbr_wq *wq, u32 num_wqe, u32 wqe_size, u32 max_sge,
+		  size_t extra)
 {
 	wq->num_wqe = num_wqe;
 	wq->wqe_size = wqe_size;
 	wq->max_sge = max_sge;
-	wq->size = PAGE_ALIGN(NTBRDMA_WQ_WQE_OFFSET + (size_t)num_wqe * wqe_size);
+	wq->size = PAGE_ALIGN(NTBRDMA_WQ_WQE_OFFSET +
+			      (size_t)num_wqe * wqe_size) + PAGE_ALIGN(extra);
 	wq->buf = vmalloc_user(wq->size); /* zeroed: prod = cons = RESET = 0 */
 	if (!wq->buf)
 		return -ENOMEM;
@@ -290,7 +292,8 @@ static int ntbr_qp_map(struct ntbr_qp *qp, struct ib_udata *udata,
 	resp->rq_mmap_size = qp->rq.size;
 	resp->rq_num_wqe = qp->rq.num_wqe;
 	resp->rq_wqe_size = qp->rq.wqe_size;
-	return ntbr_pub_ring_map(qp, udata, resp);
+	ntbr_pub_ring_map(qp, resp);
+	return 0;
 }
 
 int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
@@ -342,12 +345,18 @@ int ntbr_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	qp->sq_sig_type = init->sq_sig_type;
 	qp->state = IB_QPS_RESET;
 	qp->dest = NTBR_QP_DEST_NONE;
+	/* A user RC or UC QP may get an inbox: room for the pub ring. */
 	err = ntbr_wq_alloc(&qp->sq, qp->cap.max_send_wr,
-			    sizeof(struct ntbrdma_send_wqe), NTBRDMA_MAX_SGE);
+			    sizeof(struct ntbrdma_send_wqe), NTBRDMA_MAX_SGE,
+			    udata && !init->srq &&
+					    (init->qp_type == IB_QPT_RC ||
+					     init->qp_type == IB_QPT_UC) ?
+				    NTBR_PUB_BYTES :
+				    0);
 	if (err)
 		goto err_count;
 	err = ntbr_wq_alloc(&qp->rq, max(qp->cap.max_recv_wr, 1U),
-			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE);
+			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE, 0);
 	if (err)
 		goto err_sq;
 	err = ntbr_eng_qp_init(qp);

@@ -700,7 +700,7 @@ int ntbr_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
 	srq->limit = a->srq_limit;
 	/* A power of two slots, each holding NTBRDMA_MAX_SGE SGEs. */
 	err = ntbr_wq_alloc(&srq->rq, roundup_pow_of_two(a->max_wr),
-			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE);
+			    sizeof(struct ntbrdma_recv_wqe), NTBRDMA_MAX_SGE, 0);
 	if (err)
 		goto err_count;
 	/* Nothing to hand on until a QP of the SRQ is connected to the peer. */

@@ -11,7 +11,8 @@
  * when it polls and copies the payload into its receive n.
  *
  * Which receive: the kernel writes each receive the peer publishes into
- * a ring mapped here read-only (qp->pub: epoch, index, length, bad), and
+ * a ring at the end of the SQ's mapping (qp->pub: epoch, index, length,
+ * bad; we only read it), and
  * the index of the next one its own messages take into the SQ's rx_next;
  * our eager_next (SQ word, ours) says how far eager messages went, and
  * the kernel drops the receives below it before it takes one.  Only when
@@ -61,22 +62,17 @@ _Static_assert(offsetof(struct ntbrdma_wq_ctrl, eager_next) == 104, "eager");
 /* Credit written when the peer took this many more (E / 4, at least 1). */
 #define NTB_CREDIT_STEP(e) ((e) / 4 ? (e) / 4 : 1)
 
-int ntb_eager_qp_init(struct ntb_qp *qp, int cmd_fd, uint64_t pub_offset,
-		      uint64_t pub_size)
+int ntb_eager_qp_init(struct ntb_qp *qp, uint64_t pub_offset, uint64_t pub_size)
 {
-	void *p;
-
-	pthread_mutex_init(&qp->pin.lock, NULL);
 	if (!pub_size)
 		return 0;
-	if (pub_size != NTBRDMA_PUB_ENTRIES * sizeof(struct ntbrdma_pub_ent))
+	/* The kernel's answer, checked as any input. */
+	if (pub_size != NTBRDMA_PUB_ENTRIES * sizeof(struct ntbrdma_pub_ent) ||
+	    pub_offset > qp->sq.size || pub_size > qp->sq.size - pub_offset ||
+	    pub_offset % 64)
 		return EPROTO;
-	p = mmap(NULL, (size_t)pub_size, PROT_READ, MAP_SHARED, cmd_fd,
-		 (off_t)pub_offset);
-	if (p == MAP_FAILED)
-		return errno;
-	qp->pub = p;
-	qp->pub_size = (size_t)pub_size;
+	qp->pub = (const struct ntbrdma_pub_ent *)((char *)qp->sq.ring +
+						   pub_offset);
 	return 0;
 }
 
@@ -92,9 +88,7 @@ void ntb_eager_qp_fini(struct ntb_qp *qp)
 {
 	ntb_pin_drop(&qp->pin);
 	pthread_mutex_destroy(&qp->pin.lock);
-	if (qp->pub)
-		munmap((void *)qp->pub, qp->pub_size);
-	qp->pub = NULL;
+	qp->pub = NULL; /* in the SQ's mapping */
 }
 
 static uint32_t ntb_inbox_gen(struct ntb_qp *qp)

@@ -124,16 +124,16 @@ static struct ntb_qp *ntb_qp_new(struct ibv_context *ibctx,
 		ntb_inbox_free(qp);
 	if (qp->inbox.on && (resp.drv.flags & NTBRDMA_QP_F_EAGER))
 		ntb_inbox_eager_on(qp, resp.drv.eager_order);
-	/* The peer's published receives, for eager messages. */
-	ret = ntb_eager_qp_init(qp, ibctx->cmd_fd, resp.drv.pub_mmap_offset,
-				resp.drv.pub_mmap_size);
-	if (ret)
-		goto err_destroy;
+	pthread_mutex_init(&qp->pin.lock, NULL);
 	ret = ntb_wq_map(&qp->sq, ibctx->cmd_fd, resp.drv.sq_mmap_offset,
 			 resp.drv.sq_mmap_size, resp.drv.sq_num_wqe,
 			 resp.drv.sq_wqe_size, sizeof(struct ntbrdma_send_wqe));
 	if (ret)
 		goto err_destroy;
+	/* The peer's published receives (in the SQ's mapping), for eager. */
+	ret = ntb_eager_qp_init(qp, resp.drv.pub_offset, resp.drv.pub_size);
+	if (ret)
+		goto err_unmap;
 	/* A QP of an SRQ has no RQ ring: post_recv refuses. */
 	if (!attr->srq) {
 		ret = ntb_wq_map(&qp->rq, ibctx->cmd_fd,

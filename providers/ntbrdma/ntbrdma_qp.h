@@ -159,11 +159,11 @@ struct ntb_qp {
 	struct ntb_inbox inbox;
 	/*
 	 * Eager messages (ntbrdma_eager.c): the peer's published receives
-	 * (kernel-owned ring, read-only; NULL: none), the peer's inbox, and
+	 * (kernel-owned ring in the SQ's mapping, which we only read; NULL:
+	 * none), the peer's inbox, and
 	 * eager_next (ours, under sq.lock; published in the SQ's word).
 	 */
 	const struct ntbrdma_pub_ent *pub;
-	size_t pub_size;
 	struct ntb_peer_inbox pin;
 	uint64_t eager_next;
 };
@@ -242,7 +242,7 @@ bool ntb_inbox_room(struct ntb_qp *qp);
  * ntbrdma_eager.c.  create_qp: map the published-receive ring the kernel
  * gave (resp), set up the peer-inbox state; destroy_qp: undo it.
  */
-int ntb_eager_qp_init(struct ntb_qp *qp, int cmd_fd, uint64_t pub_offset,
+int ntb_eager_qp_init(struct ntb_qp *qp, uint64_t pub_offset,
 		      uint64_t pub_size);
 void ntb_eager_qp_fini(struct ntb_qp *qp);
 /*
