@@ -324,6 +324,8 @@ static int attack_setup(struct attack *a, const char *dev)
 	size = NTBRDMA_WQ_WQE_OFFSET +
 	       (size_t)a->num * sizeof(struct ntbrdma_send_wqe);
 	size = (size + page_size() - 1) & ~(page_size() - 1);
+	/* An RC QP's SQ memory ends with the published-receive ring. */
+	size += NTBRDMA_PUB_ENTRIES * sizeof(struct ntbrdma_pub_ent);
 	a->ctrl = find_sq(size);
 	if (!a->ctrl)
 		return -1;
