@@ -150,10 +150,10 @@ int ntbr_inbox_create(struct ntbr_qp *qp, struct ib_udata *udata, u32 *flags)
 			     NTBRDMA_INBOX_BYTES(req.inbox_order,
 						 req.eager_order)))
 		len = NTBRDMA_INBOX_BYTES(req.inbox_order, req.eager_order);
-	else
+	else if (ntbr_inbox_mr_ok(dev, qp->ibqp.pd, req.inbox_lkey,
+				  req.inbox_va, len))
 		req.eager_order = 0;
-	if (!ntbr_inbox_mr_ok(dev, qp->ibqp.pd, req.inbox_lkey, req.inbox_va,
-			      len))
+	else
 		return 0;
 	in = kzalloc(sizeof(*in), GFP_KERNEL);
 	if (!in)
